@@ -1,0 +1,3 @@
+from dvc_cml.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,366 @@
+"""The only module that talks to DVC: revisions in, a `Report` out.
+
+Everything runs in this process through `dvc.repo.Repo` (no `dvc` subprocess).  DVC's
+exceptions are translated into `UserError`s that name the file and the revision.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dvc_cml.errors import UserError
+from dvc_cml.model import (
+    MISSING,
+    DataPlot,
+    Direction,
+    ImagePlot,
+    Plot,
+    Point,
+    Report,
+    Revision,
+    Row,
+    Value,
+    metric_direction,
+)
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
+
+WORKSPACE = "workspace"
+Step = Callable[[str], None]
+
+# DVC logs INFO to stdout and its own warnings to stderr; we report problems ourselves.
+_DVC_LOGGERS = ("dvc", "dvc_data", "dvc_objects", "scmrepo", "dvc_render")
+
+
+def quiet_dvc() -> None:
+    for name in _DVC_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def chdir(path: Path) -> Iterator[None]:
+    """DVC resolves dvc.yaml and targets against the working directory, like `git -C`."""
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+@contextlib.contextmanager
+def _python_on_path() -> Iterator[None]:
+    """Stage commands say `python`; make that this interpreter even outside an active venv."""
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old])
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
+
+
+def init_project(root: Path) -> None:
+    """`dvc init` in an existing git repository, with analytics off."""
+    from dvc.repo import Repo
+
+    quiet_dvc()
+    Repo.init(str(root)).close()
+    (root / ".dvc" / "config").write_text("[core]\n    analytics = false\n")
+
+
+def reproduce(root: Path) -> None:
+    """`dvc repro` of the whole pipeline, in this process."""
+    from dvc.exceptions import ReproductionError
+    from dvc.repo import Repo
+
+    quiet_dvc()
+    with chdir(root), _python_on_path(), Repo(str(root)) as repo:
+        try:
+            repo.reproduce()
+        except ReproductionError as exc:
+            raise UserError(f"dvc repro failed in {root}: {_describe(exc)}") from None
+
+
+@contextlib.contextmanager
+def open_repo(path: Path) -> Iterator[Repo]:
+    """Open the DVC repo at or above `path`, explaining what is missing if it is not one."""
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo import Repo
+    from dvc.scm import NoSCM, SCMError
+    from dvc.scm import SCM as open_scm
+
+    quiet_dvc()
+    if not path.is_dir():
+        raise UserError(f"{path} is not a directory")
+    try:
+        open_scm(str(path))
+    except SCMError:
+        raise UserError(
+            f"{path} is not inside a git repository (dvc-cml compares git revisions; "
+            "run it from your project's clone or pass -C PATH)"
+        ) from None
+    try:
+        repo = Repo(str(path))
+    except NotDvcRepoError:
+        raise UserError(
+            f"{path} is a git repository but not a DVC project (no .dvc directory found; "
+            "run `dvc init` first)"
+        ) from None
+    if isinstance(repo.scm, NoSCM):  # .dvc/config has `core.no_scm`
+        raise UserError(f"{repo.root_dir} is a DVC project initialised without git (no_scm)")
+    try:
+        yield repo
+    finally:
+        repo.close()
+
+
+def default_base(repo: Repo, env: Mapping[str, str]) -> str:
+    """The MR target branch in GitLab CI, else the repo's default branch."""
+    candidates = [
+        env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", ""),
+        env.get("CI_DEFAULT_BRANCH", ""),
+        "main",
+        "master",
+    ]
+    for name in filter(None, candidates):
+        for ref in (name, f"origin/{name}"):
+            if _try_resolve(repo, ref):
+                return ref
+    raise UserError(
+        "no BASE revision given and neither `main` nor `master` exists; "
+        "name the branch to compare against, e.g. `dvc-cml diff develop`"
+    )
+
+
+def _try_resolve(repo: Repo, name: str) -> str | None:
+    from scmrepo.exceptions import SCMError
+
+    try:
+        return str(repo.scm.resolve_rev(name))
+    except SCMError:
+        return None
+
+
+def resolve_revision(repo: Repo, name: str) -> Revision:
+    if name == WORKSPACE:
+        return Revision(WORKSPACE, _try_resolve(repo, "HEAD"))
+    sha = _try_resolve(repo, name)
+    if sha is None:
+        raise UserError(
+            f"revision {name!r} does not exist in {repo.root_dir} "
+            "(no branch, tag or commit by that name; in a shallow CI clone, fetch it first)"
+        )
+    return Revision(name, sha)
+
+
+def _rev_key(rev: Revision) -> str:
+    """The string DVC's brancher gets: the full SHA, so names like `HEAD~1` stay unambiguous."""
+    return WORKSPACE if rev.name == WORKSPACE or rev.sha is None else rev.sha
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Value]:
+    """Nested dicts to dotted keys, as DVC prints them; lists stay values."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else {}
+    flat: dict[str, Value] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason from a DVC parse error, without DVC's odd relative paths."""
+    text = str(exc.__cause__ or exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _file_values(
+    kind: str, result: Mapping[str, Any], key: str, rev: Revision
+) -> dict[str, dict[str, Value]]:
+    """{path: {dotted key: value}} for one revision of a metrics/params `show` result."""
+    entry = result.get(key, {})
+    if error := entry.get("error"):
+        raise UserError(f"could not read {kind} at {rev.label}: {_describe(error)}")
+    files: dict[str, dict[str, Value]] = {}
+    for path, file_result in entry.get("data", {}).items():
+        if error := file_result.get("error"):
+            if isinstance(error, FileNotFoundError):
+                continue  # a file declared in dvc.yaml but not produced at this revision
+            raise UserError(
+                f"{kind} file {path} does not parse at {rev.label}: {_describe(error)}"
+            )
+        files[path] = _flatten(file_result.get("data", {}))
+    return files
+
+
+def _rows(
+    base: dict[str, dict[str, Value]],
+    head: dict[str, dict[str, Value]],
+    with_direction: bool,
+) -> tuple[Row, ...]:
+    rows = []
+    for path in sorted(base.keys() | head.keys()):
+        old, new = base.get(path, {}), head.get(path, {})
+        for key in sorted(old.keys() | new.keys()):
+            rows.append(
+                Row(
+                    path=path,
+                    key=key,
+                    base=old.get(key, MISSING),
+                    head=new.get(key, MISSING),
+                    direction=metric_direction(key) if with_direction else Direction.UNKNOWN,
+                )
+            )
+    return tuple(rows)
+
+
+def _to_number(value: Any) -> Any:
+    """CSV/TSV values come back from DVC as strings; make numbers numbers."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _data_plot(renderer: Any, rev_names: Mapping[str, str]) -> tuple[DataPlot, int]:
+    """A DataPlot from a dvc_render VegaRenderer, and how many non-finite points were dropped."""
+    props = renderer.properties
+    template = str(props.get("template") or "linear")
+    x_field, y_field = props.get("x"), props.get("y")
+    files = {dp.get("filename") for dp in renderer.datapoints}
+    dropped = 0
+    points = []
+    for dp in renderer.datapoints:
+        rev = rev_names.get(dp.get("rev", ""))
+        if rev is None:
+            continue
+        x, y = _to_number(dp.get(x_field)), _to_number(dp.get(y_field))
+        if not (_finite(x) and _finite(y)):
+            dropped += 1
+            continue
+        filename, field = dp.get("filename", ""), dp.get("field", "")
+        series = f"{filename}: {field}" if len(files) > 1 else str(field)
+        if template.startswith("confusion"):
+            series = str(filename)
+        points.append(Point(rev=rev, series=series, x=x, y=y))
+    plot = DataPlot(
+        name=renderer.name,
+        title=str(props.get("title") or renderer.name),
+        template=template,
+        x_label=str(props.get("x_label") or x_field or "x"),
+        y_label=str(props.get("y_label") or y_field or "y"),
+        points=tuple(points),
+        normalized=template == "confusion_normalized",
+    )
+    return plot, dropped
+
+
+def _image_plot(renderer: Any, rev_names: Mapping[str, str]) -> ImagePlot:
+    images: dict[str, bytes] = {}
+    for dp in renderer.datapoints:
+        rev = rev_names.get(dp.get("rev", ""))
+        src = str(dp.get("src", ""))
+        if rev and src.startswith("data:"):
+            images[rev] = base64.b64decode(src.split(",", 1)[1])
+    return ImagePlot(name=renderer.name, base=images.get("base"), head=images.get("head"))
+
+
+def _plots(
+    repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision]
+) -> tuple[tuple[Plot, ...], list[str]]:
+    from dvc.render.match import match_defs_renderers
+
+    # plots.show prints its own summary of failed revisions; we report each file ourselves.
+    with contextlib.redirect_stderr(io.StringIO()):
+        data = repo.plots.show(revs=list(dict.fromkeys(keys.values())))
+    # Both sides may be the same revision (`diff main main`): give each its own copy.
+    data = {side: data.get(key, {}) for side, key in keys.items()}
+    plots: list[Plot] = []
+    warnings = []
+    for found in match_defs_renderers(data=data):
+        for side, errors in found.source_errors.items():
+            for src, exc in errors.items():
+                if not isinstance(exc, FileNotFoundError):
+                    raise UserError(
+                        f"plot file {src} does not parse at {labels[side].label}: "
+                        f"{_describe(exc)}"
+                    )
+        for side, exc in found.definition_errors.items():
+            raise UserError(
+                f"plot {found.renderer.name!r} cannot be drawn at {labels[side].label}: "
+                f"{_describe(exc)}"
+            )
+        renderer = found.renderer
+        identity = {"base": "base", "head": "head"}
+        if renderer.TYPE == "image":
+            plots.append(_image_plot(renderer, identity))
+            continue
+        plot, dropped = _data_plot(renderer, identity)
+        if dropped:
+            warnings.append(
+                f"plot {plot.name!r}: {dropped} NaN/Infinity point(s) left out of the chart"
+            )
+        if plot.points:
+            plots.append(plot)
+    return tuple(plots), warnings
+
+
+def collect(
+    path: Path,
+    base: str | None,
+    head: str | None,
+    env: Mapping[str, str],
+    step: Step = lambda _: None,
+) -> Report:
+    """Diff metrics, params and plots of the DVC project at `path` between two revisions."""
+    step("opening the DVC project")
+    with open_repo(path) as repo, chdir(Path(repo.root_dir)):
+        base_rev = resolve_revision(repo, base or default_base(repo, env))
+        head_rev = resolve_revision(repo, head or WORKSPACE)
+        keys = {"base": _rev_key(base_rev), "head": _rev_key(head_rev)}
+        revs = list(dict.fromkeys(keys.values()))
+        labels = {"base": base_rev, "head": head_rev}
+
+        step("reading metrics")
+        metrics = repo.metrics.show(revs=revs, hide_workspace=False)
+        step("reading params")
+        params = repo.params.show(revs=revs, hide_workspace=False)
+        values: dict[str, Any] = {}
+        for kind, result in (("metrics", metrics), ("params", params)):
+            values[kind] = {
+                side: _file_values(kind, result, keys[side], labels[side]) for side in keys
+            }
+        step("reading plots")
+        plots, warnings = _plots(repo, keys, labels)
+
+    return Report(
+        base=base_rev,
+        head=head_rev,
+        metrics=_rows(values["metrics"]["base"], values["metrics"]["head"], True),
+        params=_rows(values["params"]["base"], values["params"]["head"], False),
+        plots=plots,
+        warnings=tuple(warnings),
+    )

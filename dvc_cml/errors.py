@@ -1,0 +1,67 @@
+"""One error boundary for the whole tool.
+
+A `UserError` is something the user can fix; it is printed as one line and the process
+exits with `EXIT_USER_ERROR`.  Anything else is a bug in dvc-cml or a dependency: it is
+reported in one line with the path of a log file holding the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2  # argparse's own code for bad flags
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """A problem with the input or environment, explained in one actionable line."""
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def write_log(log_path: Path, exc: BaseException) -> Path:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    with log_path.open("a", encoding="utf-8") as fd:
+        fd.write(f"### dvc-cml {stamp}\n")
+        fd.write("".join(traceback.format_exception(exc)))
+        fd.write("\n")
+    return log_path
+
+
+@contextlib.contextmanager
+def error_boundary(log_path: Path, exit_code: list[int]) -> Iterator[None]:
+    """Turn every exception into a message and an exit code stored in `exit_code[0]`."""
+    try:
+        yield
+    except UserError as exc:
+        print(f"dvc-cml: error: {_one_line(str(exc))}", file=sys.stderr)
+        exit_code[0] = EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("dvc-cml: interrupted", file=sys.stderr)
+        exit_code[0] = EXIT_INTERRUPTED
+    except Exception as exc:
+        try:
+            where = f"the traceback is in {write_log(log_path, exc)}"
+        except OSError as log_exc:
+            where = f"could not write a log file ({log_exc.strerror})"
+        print(
+            f"dvc-cml: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+            f"({where}; please report it)",
+            file=sys.stderr,
+        )
+        exit_code[0] = EXIT_INTERNAL

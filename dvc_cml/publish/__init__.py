@@ -1,0 +1,1 @@
+"""Where reports go: the local report directory (and, later, GitLab)."""

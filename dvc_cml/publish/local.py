@@ -1,0 +1,36 @@
+"""The report directory: report.md, and the charts and specs it links to."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from dvc_cml.errors import UserError
+
+REPORT_FILE = "report.md"
+PLOTS_DIR = "plots"
+
+
+def write_report_dir(out_dir: Path, markdown: str, files: Mapping[str, bytes]) -> Path:
+    """Write report.md and `files` (paths relative to `out_dir`); return report.md's path.
+
+    Charts from an earlier run are removed first so the directory never links stale images;
+    only a directory that already holds a report.md is treated as ours to clean.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plots = out_dir / PLOTS_DIR
+        if (out_dir / REPORT_FILE).exists() and plots.is_dir():
+            shutil.rmtree(plots)
+        for rel, data in files.items():
+            target = out_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        report = out_dir / REPORT_FILE
+        report.write_text(markdown, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(
+            f"cannot write the report to {out_dir}: {exc.strerror or exc}"
+        ) from None
+    return report

@@ -1,0 +1,185 @@
+"""Vega-Lite chart specs built with altair from the collected data, and PNGs via vl-convert.
+
+DVC's own Vega templates cannot be loaded by altair, and its `confusion` template sums
+counts over revisions when diffing, so every chart is built here from the datapoints.
+Both functions are pure: a spec dict in, PNG bytes out; nothing touches the disk.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from dvc_cml.model import DataPlot, PlotKind
+
+WIDTH, HEIGHT = 560, 300
+PANEL = 220
+COLOURS = {"base": "#4c78a8", "head": "#f58518"}
+
+
+class ChartError(Exception):
+    """vl-convert could not render a spec."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _title(plot: DataPlot, notes: list[str]) -> dict[str, Any]:
+    subtitle = [plot.name] if plot.name != plot.title else []
+    return {"text": plot.title, "subtitle": subtitle + notes, "anchor": "start"}
+
+
+def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> Any:
+    import altair as alt
+
+    rows = [
+        {"revision": labels[p.rev], "series": p.series, "x": p.x, "y": p.y} for p in plot.points
+    ]
+    numeric_x = all(_is_number(p.x) for p in plot.points)
+    revisions = [labels[r] for r in plot.revs()]
+    colour = alt.Color(
+        "revision:N",
+        title="revision",
+        scale=alt.Scale(domain=revisions, range=[COLOURS[r] for r in plot.revs()]),
+        sort=revisions,
+    )
+    x = alt.X("x:Q" if numeric_x else "x:O", title=plot.x_label)
+    y = alt.Y("y:Q", title=plot.y_label, scale=alt.Scale(zero=False))
+    tooltip = ["revision:N", "series:N", "x:Q" if numeric_x else "x:O", "y:Q"]
+    chart = alt.Chart(alt.Data(values=rows))
+
+    if plot.kind is PlotKind.BAR:
+        # DVC's horizontal bar templates: the value on x, the category on y.
+        mark = chart.mark_bar().encode(
+            x=alt.X("x:Q", title=plot.x_label),
+            y=alt.Y("y:N", title=plot.y_label),
+            yOffset=alt.YOffset("revision:N", sort=revisions),
+            color=colour,
+            tooltip=tooltip,
+        )
+    elif plot.kind is PlotKind.SCATTER:
+        mark = chart.mark_point(filled=True, opacity=0.7).encode(
+            x=x, y=y, color=colour, shape=alt.Shape("series:N", title="series"), tooltip=tooltip
+        )
+    elif plot.kind is PlotKind.SMOOTH and numeric_x:
+        raw = chart.mark_point(opacity=0.25, size=12).encode(x=x, y=y, color=colour)
+        smooth = (
+            chart.transform_loess("x", "y", groupby=["revision", "series"], bandwidth=0.3)
+            .mark_line()
+            .encode(x=x, y=y, color=colour, strokeDash=alt.StrokeDash("series:N", title="series"))
+        )
+        mark = alt.layer(raw, smooth)
+    else:
+        mark = chart.mark_line(point=len(rows) <= 60).encode(
+            x=x,
+            y=y,
+            color=colour,
+            strokeDash=alt.StrokeDash("series:N", title="series"),
+            detail="series:N",
+            tooltip=tooltip,
+        )
+    return mark.properties(width=WIDTH, height=HEIGHT, title=_title(plot, notes))
+
+
+def confusion_counts(plot: DataPlot) -> dict[tuple[str, str], Counter[tuple[str, str]]]:
+    """{(rev, file): Counter({(x value, y value): n})}, counted per revision and per file."""
+    counts: dict[tuple[str, str], Counter[tuple[str, str]]] = {}
+    for p in plot.points:
+        counts.setdefault((p.rev, p.series), Counter())[(str(p.x), str(p.y))] += 1
+    return counts
+
+
+def _normalise(counter: Counter[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    # DVC's confusion_normalized divides each cell by the total of its x (actual) value.
+    totals: Counter[str] = Counter()
+    for (x, _), n in counter.items():
+        totals[x] += n
+    return {(x, y): round(n / totals[x], 4) for (x, y), n in counter.items()}
+
+
+def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
+    import altair as alt
+
+    counts = confusion_counts(plot)
+    classes_x = sorted({x for c in counts.values() for x, _ in c})
+    classes_y = sorted({y for c in counts.values() for _, y in c})
+    files = sorted({file for _, file in counts})
+    value_format = ".2f" if plot.normalized else "d"
+
+    def panel(rows: list[dict[str, Any]], title: str, diff: bool) -> Any:
+        scale = (
+            alt.Scale(scheme="redblue", domainMid=0, reverse=True)
+            if diff
+            else alt.Scale(scheme="blues")
+        )
+        chart = alt.Chart(alt.Data(values=rows), title=title)
+        x = alt.X("x:N", title=plot.x_label, sort=classes_x)
+        y = alt.Y("y:N", title=plot.y_label, sort=classes_y)
+        cells = chart.mark_rect().encode(
+            x=x, y=y, color=alt.Color("value:Q", scale=scale, legend=None)
+        )
+        text = chart.mark_text(fontSize=13).encode(
+            x=x, y=y, text=alt.Text("label:N")
+        )
+        return alt.layer(cells, text).properties(width=PANEL, height=PANEL)
+
+    def cell_rows(values: Mapping[tuple[str, str], float], diff: bool) -> list[dict[str, Any]]:
+        rows = []
+        for x in classes_x:
+            for y in classes_y:
+                value = values.get((x, y), 0)
+                if diff:
+                    label = f"{value:+.2f}" if plot.normalized else f"{int(value):+d}"
+                    label = "0" if value == 0 else label
+                else:
+                    label = format(value, value_format)
+                rows.append({"x": x, "y": y, "value": value, "label": label})
+        return rows
+
+    panel_rows = []
+    for file in files:
+        panels = []
+        per_rev: dict[str, Mapping[tuple[str, str], float]] = {}
+        for rev in plot.revs():
+            counter = counts.get((rev, file), Counter())
+            per_rev[rev] = _normalise(counter) if plot.normalized else dict(counter)
+            caption = f"{labels[rev]}" + (f" — {file}" if len(files) > 1 else "")
+            panels.append(panel(cell_rows(per_rev[rev], diff=False), caption, diff=False))
+        if len(per_rev) == 2:
+            delta = {
+                key: per_rev["head"].get(key, 0) - per_rev["base"].get(key, 0)
+                for key in per_rev["head"].keys() | per_rev["base"].keys()
+            }
+            panels.append(panel(cell_rows(delta, diff=True), "difference (head − base)", True))
+        panel_rows.append(alt.hconcat(*panels))
+    return alt.vconcat(*panel_rows).properties(title=_title(plot, []))
+
+
+def chart_spec(
+    plot: DataPlot, labels: Mapping[str, str], notes: list[str] | None = None
+) -> dict[str, Any]:
+    """The Vega-Lite spec (a plain dict, data inline) for one data plot."""
+    if plot.kind is PlotKind.CONFUSION:
+        chart = _confusion_chart(plot, labels)
+    else:
+        chart = _xy_chart(plot, labels, list(notes or []))
+    spec: dict[str, Any] = chart.to_dict(validate=False)
+    spec.setdefault("background", "white")
+    return spec
+
+
+def to_png(spec: Mapping[str, Any], scale: float = 1.5) -> bytes:
+    """Render a Vega-Lite spec to PNG in this process (no Node, no browser)."""
+    import vl_convert
+
+    try:
+        # allowed_base_urls=[]: a spec that points at remote data fails instead of rendering
+        # an empty chart; ours always carries its data inline.
+        png: bytes = vl_convert.vegalite_to_png(
+            vl_spec=dict(spec), scale=scale, allowed_base_urls=[]
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ChartError(" ".join(str(exc).split())[:300]) from exc
+    return png

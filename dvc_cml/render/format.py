@@ -1,0 +1,67 @@
+"""Number and cell formatting shared by the Markdown, terminal and JSON renderers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from dvc_cml.model import MISSING, Row, Status, Value, Verdict
+
+SIGNIFICANT = 5
+DASH = "—"
+MARKERS = {Verdict.BETTER: "✅", Verdict.WORSE: "❌", Verdict.NEUTRAL: ""}
+
+
+def number(value: float, sign: bool = False) -> str:
+    """Five significant digits in fixed notation (scientific only for tiny or huge values)."""
+    if isinstance(value, int):
+        return f"{value:+d}" if sign else str(value)
+    if not math.isfinite(value):
+        return str(value).replace("inf", "Infinity").replace("nan", "NaN")
+    prefix = "+" if sign and value > 0 else ""
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e15 or magnitude < 1e-4:
+        return f"{prefix}{value:.{SIGNIFICANT - 1}e}"
+    decimals = max(0, SIGNIFICANT - 1 - math.floor(math.log10(magnitude)))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return prefix + text
+
+
+def value(v: Value) -> str:
+    if v is MISSING:
+        return DASH
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (int, float)):
+        return number(v)
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True)
+
+
+def change(row: Row) -> str:
+    """The Change cell: a signed difference, or what happened to a non-numeric value."""
+    status = row.status
+    if status in (Status.ADDED, Status.REMOVED):
+        return status.value
+    if status is Status.UNCHANGED:
+        return ""
+    delta = row.change
+    return "changed" if delta is None else number(delta, sign=True)
+
+
+def percent(row: Row) -> str:
+    rel = row.relative_change
+    if rel is None or rel == 0:
+        return ""
+    return f"{rel:+.1f}%" if abs(rel) >= 0.1 else f"{rel:+.2g}%"
+
+
+def marker(row: Row) -> str:
+    return MARKERS[row.verdict]

@@ -1,0 +1,145 @@
+"""GitLab-flavoured Markdown for a Report.  Pure: returns a string."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dvc_cml.model import PlotKind, RenderedPlot, Report, Row, Status, Verdict
+from dvc_cml.render import format as fmt
+
+# HTML-significant characters and the table separator become entities; Markdown punctuation
+# is backslash-escaped, so a metric called `a|b<script>` is shown as text, not markup.
+_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "|": "&#124;",
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "~": "\\~",
+        "\r": "",
+        "\n": "<br>",
+    }
+)
+
+
+def escape(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
+def table(header: Sequence[str], align: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GFM table; `align` holds "l" or "r" per column.  Cells must already be escaped."""
+    rule = {"l": ":---", "r": "---:"}
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule[a] for a in align) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
+def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
+    header = ["Path", noun, escape(report.base.name), escape(report.head.name), "Change"]
+    align = ["l", "l", "r", "r", "r"]
+    if with_markers:
+        header.append("%")
+        align.append("r")
+    body = []
+    for row in rows:
+        change = fmt.change(row)
+        if with_markers and (mark := fmt.marker(row)):
+            change = f"{change} {mark}"
+        cells = [row.path, row.key, fmt.value(row.base), fmt.value(row.head)]
+        line = [escape(c) for c in cells] + [escape(change)]
+        if with_markers:
+            line.append(fmt.percent(row))
+        body.append(line)
+    return table(header, align, body)
+
+
+def _header(report: Report) -> str:
+    parts = []
+    for r in (report.base, report.head):
+        sha = f" (`{r.short_sha}`)" if r.short_sha else ""
+        parts.append(f"**{escape(r.name)}**{sha}")
+    return f"## DVC report: {parts[0]} → {parts[1]}"
+
+
+def _metrics(report: Report) -> list[str]:
+    out = ["### Metrics", ""]
+    if not report.metrics:
+        return [*out, "No metrics at either revision.", ""]
+    changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
+    out.append(_value_table(report.metrics, "Metric", report, with_markers=True))
+    out.append("")
+    summary = f"{len(changed)} of {len(report.metrics)} metrics changed."
+    if any(r.verdict is not Verdict.NEUTRAL for r in report.metrics):
+        summary += " ✅ better, ❌ worse (direction guessed from the metric's name)."
+    out += [summary, ""]
+    return out
+
+
+def _params(report: Report) -> list[str]:
+    out = ["### Params", ""]
+    if not report.params:
+        return [*out, "No params at either revision.", ""]
+    changed = report.changed_params()
+    if changed:
+        out += [_value_table(changed, "Param", report, with_markers=False), ""]
+    else:
+        out += ["No params changed.", ""]
+    out += [
+        "<details><summary>All params (" + str(len(report.params)) + ")</summary>",
+        "",
+        _value_table(report.params, "Param", report, with_markers=False),
+        "",
+        "</details>",
+        "",
+    ]
+    return out
+
+
+def _plot(plot: RenderedPlot, report: Report) -> list[str]:
+    title = escape(plot.title)
+    out = [f"#### {title}", ""]
+    if plot.name != plot.title:
+        out += [f"<sub>{escape(plot.name)}</sub>", ""]
+    if plot.kind is PlotKind.IMAGE:
+        labels = {"base": report.base.label, "head": report.head.label}
+        if plot.images:
+            out.append(
+                table(
+                    [escape(labels[rev]) for rev, _ in plot.images],
+                    ["l"] * len(plot.images),
+                    [[f"![{escape(labels[rev])}]({path})" for rev, path in plot.images]],
+                )
+            )
+            out.append("")
+    elif plot.png:
+        out += [f"![{title}]({plot.png})", ""]
+        if plot.spec:
+            out += [f"<sub>[Vega-Lite spec]({plot.spec})</sub>", ""]
+    out += [f"> {escape(note)}" for note in plot.notes]
+    if plot.notes:
+        out.append("")
+    if not plot.changed:
+        out += ["Unchanged between the two revisions.", ""]
+    return out
+
+
+def render(report: Report, plots: Sequence[RenderedPlot]) -> str:
+    """The whole report as Markdown."""
+    out = [_header(report), ""]
+    out += [f"> ⚠️ {escape(w)}" for w in report.warnings]
+    if report.warnings:
+        out.append("")
+    out += _metrics(report)
+    out += _params(report)
+    out += ["### Plots", ""]
+    if not plots:
+        out += ["No plots at either revision.", ""]
+    for plot in plots:
+        out += _plot(plot, report)
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,168 @@
+"""The terminal view: rich tables with coloured changes, plots with sparklines.
+
+On a terminal it is coloured; piped or redirected it is plain ASCII text of a fixed width,
+so logs and tests see the same stable characters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from dvc_cml.model import DataPlot, PlotKind, RenderedPlot, Report, Row, Status, Verdict
+from dvc_cml.render import format as fmt
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+BARS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 32
+PLAIN_WIDTH = 100
+_STYLES = {Verdict.BETTER: "green", Verdict.WORSE: "red", Verdict.NEUTRAL: "yellow"}
+
+
+def sparkline(values: Sequence[float], lo: float, hi: float, width: int = SPARK_WIDTH) -> str:
+    """One character per bucket (mean of the bucket), scaled to [lo, hi]."""
+    if not values:
+        return ""
+    buckets = min(width, len(values))
+    chars = []
+    for i in range(buckets):
+        chunk = values[i * len(values) // buckets : (i + 1) * len(values) // buckets]
+        mean = sum(chunk) / len(chunk)
+        level = 0 if hi == lo else round((mean - lo) / (hi - lo) * (len(BARS) - 1))
+        chars.append(BARS[max(0, min(len(BARS) - 1, level))])
+    return "".join(chars)
+
+
+def sparklines(plot: DataPlot, labels: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(revision, series, sparkline, last value) per series and revision of a line plot."""
+    numeric = [
+        p for p in plot.points if isinstance(p.x, (int, float)) and isinstance(p.y, (int, float))
+    ]
+    if not numeric:
+        return []
+    lo = min(float(p.y) for p in numeric)
+    hi = max(float(p.y) for p in numeric)
+    out = []
+    for series in sorted({p.series for p in numeric}):
+        for rev in plot.revs():
+            pts = sorted((p.x, float(p.y)) for p in numeric if p.rev == rev and p.series == series)
+            if pts:
+                ys = [y for _, y in pts]
+                out.append((labels[rev], series, sparkline(ys, lo, hi), fmt.number(ys[-1])))
+    return out
+
+
+def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bool) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("Path")
+    table.add_column(noun)
+    table.add_column(report.base.name, justify="right")
+    table.add_column(report.head.name, justify="right")
+    table.add_column("Change", justify="right")
+    table.add_column("%", justify="right")
+    for row in rows:
+        words = {Verdict.BETTER: " better", Verdict.WORSE: " worse"}
+        change = fmt.change(row) + (words.get(row.verdict, "") if plain else "")
+        style = _STYLES[row.verdict] if row.status is Status.CHANGED else ""
+        if row.status in (Status.ADDED, Status.REMOVED):
+            style = "cyan"
+        table.add_row(
+            row.path,
+            row.key,
+            fmt.value(row.base),
+            fmt.value(row.head),
+            f"[{style}]{_markup_escape(change)}[/]" if style and not plain else change,
+            fmt.percent(row),
+        )
+    return table
+
+
+def _markup_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def renderables(
+    report: Report, plots: Sequence[RenderedPlot], out_dir: Path, plain: bool
+) -> list[RenderableType]:
+    from rich.text import Text
+
+    labels = {"base": report.base.label, "head": report.head.label}
+    items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
+    items += [Text(f"warning: {w}", style="yellow") for w in report.warnings]
+    if report.metrics:
+        items.append(_table("Metrics", report.metrics, report, "Metric", plain))
+    else:
+        items.append(Text("No metrics at either revision."))
+    changed_params = report.changed_params()
+    if changed_params:
+        title = f"Params ({len(changed_params)} of {len(report.params)} changed)"
+        items.append(_table(title, changed_params, report, "Param", plain))
+    elif report.params:
+        items.append(Text(f"Params: none of {len(report.params)} changed."))
+    data_plots = {p.name: p for p in report.plots if isinstance(p, DataPlot)}
+    if plots:
+        items.append(Text("Plots", style="bold"))
+    for plot in plots:
+        status = "" if plot.changed else " (unchanged)"
+        items.append(Text(f"  {plot.title} [{plot.kind.value}]{status}"))
+        files = [plot.png] if plot.png else [path for _, path in plot.images]
+        for rel in files:
+            items.append(Text(f"    {out_dir / rel}" if rel else "", style="dim"))
+        for note in plot.notes:
+            items.append(Text(f"    {note}", style="yellow"))
+        data = data_plots.get(plot.name)
+        if data is not None and data.kind in (PlotKind.LINE, PlotKind.SMOOTH):
+            for rev, series, spark, last in sparklines(data, labels):
+                items.append(Text(f"    {rev:<22} {series:<28} {spark} {last}"))
+    return items
+
+
+def show(
+    report: Report,
+    plots: Sequence[RenderedPlot],
+    out_dir: Path,
+    report_path: Path,
+    stream: TextIO,
+) -> None:
+    console = make_console(stream)
+    plain = not console.is_terminal
+    for item in renderables(report, plots, out_dir, plain):
+        console.print(item)
+    console.print(f"Report written to {report_path}", highlight=False)
+
+
+def make_console(stream: TextIO, width: int | None = None) -> Console:
+    from rich.console import Console
+
+    terminal = stream.isatty()
+    return Console(
+        file=stream,
+        force_terminal=terminal,
+        no_color=not terminal,
+        highlight=False,
+        width=width or (None if terminal else PLAIN_WIDTH),
+        emoji=False,
+    )
+
+
+@contextlib.contextmanager
+def progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current step on stderr, only when stderr is an interactive terminal."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda _: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        yield lambda text: status.update(text)

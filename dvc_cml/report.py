@@ -1,0 +1,145 @@
+"""Wires the data flow: collect -> render -> publish.  Returns an exit code."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TextIO
+
+from dvc_cml.errors import EXIT_OK
+from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report
+from dvc_cml.publish.local import PLOTS_DIR
+
+Output = Literal["terminal", "md", "json"]
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    path: Path
+    base: str | None
+    head: str | None
+    out_dir: Path
+    output: Output = "terminal"
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _slugs(names: list[str]) -> list[str]:
+    """File-name-safe, unique stems: only [A-Za-z0-9_-] (GitLab upload names must be tame)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "plot"
+        seen[slug] = seen.get(slug, 0) + 1
+        out.append(slug if seen[slug] == 1 else f"{slug}-{seen[slug]}")
+    return out
+
+
+def _image_suffix(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return suffix if suffix in {".png", ".jpg", ".jpeg", ".gif", ".svg"} else ".png"
+
+
+def render_plots(
+    report: Report, step: Step | None = None
+) -> tuple[list[RenderedPlot], dict[str, bytes]]:
+    """Charts for every plot: what the report links to, and the files' bytes by relative path."""
+    labels = {"base": report.base.label, "head": report.head.label}
+    rendered: list[RenderedPlot] = []
+    files: dict[str, bytes] = {}
+    slugs = _slugs([p.name for p in report.plots])
+    for number, (plot, slug) in enumerate(zip(report.plots, slugs), start=1):
+        if step:
+            step(f"rendering chart {number}/{len(report.plots)}: {plot.name}")
+        stem = f"{PLOTS_DIR}/{slug}"
+        if isinstance(plot, ImagePlot):
+            rendered.append(_image_files(plot, stem, files, labels))
+            continue
+        rendered.append(_chart_files(plot, stem, files, labels))
+    return rendered, files
+
+
+def _image_files(
+    plot: ImagePlot, stem: str, files: dict[str, bytes], labels: Mapping[str, str]
+) -> RenderedPlot:
+    suffix = _image_suffix(plot.name)
+    images = []
+    for rev, data in (("base", plot.base), ("head", plot.head)):
+        if data is not None:
+            path = f"{stem}.{rev}{suffix}"
+            files[path] = data
+            images.append((rev, path))
+    notes = []
+    if len(images) == 1:
+        missing = "head" if images[0][0] == "base" else "base"
+        notes.append(f"Only at {labels[images[0][0]]}: not present at {labels[missing]}.")
+    return RenderedPlot(
+        name=plot.name,
+        title=plot.title,
+        kind=PlotKind.IMAGE,
+        changed=plot.changed,
+        images=tuple(images),
+        notes=tuple(notes),
+    )
+
+
+def _chart_files(
+    plot: DataPlot, stem: str, files: dict[str, bytes], labels: Mapping[str, str]
+) -> RenderedPlot:
+    import json
+
+    from dvc_cml.render import charts
+
+    notes = []
+    if len(plot.revs()) == 1:
+        only = plot.revs()[0]
+        notes.append(f"Data only at {labels[only]}.")
+    spec = charts.chart_spec(plot, labels, notes)
+    spec_path = f"{stem}.vl.json"
+    files[spec_path] = (json.dumps(spec, indent=1, sort_keys=True) + "\n").encode()
+    png_path: str | None = f"{stem}.png"
+    try:
+        files[f"{stem}.png"] = charts.to_png(spec)
+    except charts.ChartError as exc:
+        notes.append(f"The chart could not be rendered: {exc}")
+        png_path = None
+    return RenderedPlot(
+        name=plot.name,
+        title=plot.title,
+        kind=plot.kind,
+        changed=plot.changed,
+        png=png_path,
+        spec=spec_path,
+        notes=tuple(notes),
+    )
+
+
+def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
+    from dvc_cml.collect import collect
+    from dvc_cml.publish.local import write_report_dir
+    from dvc_cml.render import jsondoc, markdown, terminal
+
+    stdout = stdout or sys.stdout
+    with terminal.progress(enabled=options.output == "terminal") as step:
+        report = collect(options.path, options.base, options.head, options.env, step)
+        if report.empty:
+            print(
+                f"Nothing to compare: no metrics, params or plots at {report.base.label} "
+                f"or {report.head.label}.",
+                file=stdout,
+            )
+            return EXIT_OK
+        plots, files = render_plots(report, step)
+        text = markdown.render(report, plots)
+        report_path = write_report_dir(options.out_dir, text, files)
+
+    if options.output == "md":
+        stdout.write(text)
+    elif options.output == "json":
+        stdout.write(jsondoc.render(report, plots, options.out_dir))
+    else:
+        terminal.show(report, plots, options.out_dir, report_path, stdout)
+    return EXIT_OK
