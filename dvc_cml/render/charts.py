@@ -109,8 +109,10 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
     value_format = ".2f" if plot.normalized else "d"
 
     def panel(rows: list[dict[str, Any]], title: str, diff: bool) -> Any:
+        # A symmetric domain keeps white at zero and equal shades for +n and -n.
+        spread = max((abs(r["value"]) for r in rows), default=0) or 1
         scale = (
-            alt.Scale(scheme="redblue", domainMid=0, reverse=True)
+            alt.Scale(scheme="redblue", domain=[-spread, spread], reverse=True)
             if diff
             else alt.Scale(scheme="blues")
         )
@@ -120,13 +122,14 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
         cells = chart.mark_rect().encode(
             x=x, y=y, color=alt.Color("value:Q", scale=scale, legend=None)
         )
-        text = chart.mark_text(fontSize=13).encode(
-            x=x, y=y, text=alt.Text("label:N")
-        )
+        ink = alt.condition("datum.dark", alt.value("white"), alt.value("black"))
+        text = chart.mark_text(fontSize=13).encode(x=x, y=y, text=alt.Text("label:N"), color=ink)
         return alt.layer(cells, text).properties(width=PANEL, height=PANEL)
 
     def cell_rows(values: Mapping[tuple[str, str], float], diff: bool) -> list[dict[str, Any]]:
         rows = []
+        # White text on the darkest cells keeps the counts readable.
+        darkest = max((abs(v) for v in values.values()), default=0) or 1
         for x in classes_x:
             for y in classes_y:
                 value = values.get((x, y), 0)
@@ -135,7 +138,8 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
                     label = "0" if value == 0 else label
                 else:
                     label = format(value, value_format)
-                rows.append({"x": x, "y": y, "value": value, "label": label})
+                dark = abs(value) > 0.6 * darkest
+                rows.append({"x": x, "y": y, "value": value, "label": label, "dark": dark})
         return rows
 
     panel_rows = []
@@ -153,8 +157,9 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
                 for key in per_rev["head"].keys() | per_rev["base"].keys()
             }
             panels.append(panel(cell_rows(delta, diff=True), "difference (head − base)", True))
-        panel_rows.append(alt.hconcat(*panels))
-    return alt.vconcat(*panel_rows).properties(title=_title(plot, []))
+        panel_rows.append(alt.hconcat(*panels).resolve_scale(color="independent"))
+    chart = alt.vconcat(*panel_rows).resolve_scale(color="independent")
+    return chart.properties(title=_title(plot, []))
 
 
 def chart_spec(

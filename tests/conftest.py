@@ -1,0 +1,82 @@
+"""Test helpers: real git + DVC repositories in temp dirs, built from fixtures/scenarios."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dvc_cml.collect import init_project
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SCENARIOS = FIXTURES / "scenarios"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        [
+            "git",
+            "-c", "user.name=dvc-cml tests",
+            "-c", "user.email=tests@dvc-cml.invalid",
+            "-c", "commit.gpgsign=false",
+            "-c", "init.defaultBranch=main",
+            *args,
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+
+
+class Project:
+    """A scenario checked in on `main`; `head/` of the scenario is applied on demand."""
+
+    def __init__(self, root: Path, scenario: Path) -> None:
+        self.root = root
+        self.scenario = scenario
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def apply_head(self) -> None:
+        """Overlay the scenario's head/ files on the workspace (uncommitted)."""
+        head = self.scenario / "head"
+        for src in head.rglob("*"):
+            if src.is_file():
+                dest = self.root / src.relative_to(head)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest)
+        for rel in (head / ".delete").read_text().split() if (head / ".delete").exists() else []:
+            (self.root / rel).unlink()
+
+    def commit(self, message: str) -> str:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-q", "-m", message)
+        return git(self.root, "rev-parse", "HEAD").strip()
+
+    def branch(self, name: str) -> None:
+        git(self.root, "checkout", "-q", "-b", name)
+
+    def status(self) -> str:
+        return git(self.root, "status", "--porcelain")
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[[str], Project]:
+    def make(name: str) -> Project:
+        scenario = SCENARIOS / name
+        root = tmp_path / name
+        shutil.copytree(scenario / "base", root)
+        git(root, "init", "-q")
+        init_project(root)
+        project = Project(root, scenario)
+        project.commit("base")
+        return project
+
+    return make
