@@ -96,8 +96,8 @@ def open_repo(path: Path) -> Iterator[Repo]:
     """Open the DVC repo at or above `path`, explaining what is missing if it is not one."""
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
-    from dvc.scm import NoSCM, SCMError
     from dvc.scm import SCM as open_scm
+    from dvc.scm import NoSCM, SCMError
 
     quiet_dvc()
     if not path.is_dir():
@@ -200,9 +200,7 @@ def _file_values(
         if error := file_result.get("error"):
             if isinstance(error, FileNotFoundError):
                 continue  # a file declared in dvc.yaml but not produced at this revision
-            raise UserError(
-                f"{kind} file {path} does not parse at {rev.label}: {_describe(error)}"
-            )
+            raise UserError(f"{kind} file {path} does not parse at {rev.label}: {_describe(error)}")
         files[path] = _flatten(file_result.get("data", {}))
     return files
 
@@ -245,8 +243,8 @@ def _finite(value: Any) -> bool:
     return not (isinstance(value, float) and not math.isfinite(value))
 
 
-def _data_plot(renderer: Any, rev_names: Mapping[str, str]) -> tuple[DataPlot, int]:
-    """A DataPlot from a dvc_render VegaRenderer, and how many non-finite points were dropped."""
+def _data_plot(renderer: Any) -> DataPlot:
+    """A DataPlot from a dvc_render VegaRenderer whose revisions are named base and head."""
     props = renderer.properties
     template = str(props.get("template") or "linear")
     x_field, y_field = props.get("x"), props.get("y")
@@ -254,9 +252,6 @@ def _data_plot(renderer: Any, rev_names: Mapping[str, str]) -> tuple[DataPlot, i
     dropped = 0
     points = []
     for dp in renderer.datapoints:
-        rev = rev_names.get(dp.get("rev", ""))
-        if rev is None:
-            continue
         x, y = _to_number(dp.get(x_field)), _to_number(dp.get(y_field))
         if not (_finite(x) and _finite(y)):
             dropped += 1
@@ -265,8 +260,8 @@ def _data_plot(renderer: Any, rev_names: Mapping[str, str]) -> tuple[DataPlot, i
         series = f"{filename}: {field}" if len(files) > 1 else str(field)
         if template.startswith("confusion"):
             series = str(filename)
-        points.append(Point(rev=rev, series=series, x=x, y=y))
-    plot = DataPlot(
+        points.append(Point(rev=dp["rev"], series=series, x=x, y=y))
+    return DataPlot(
         name=renderer.name,
         title=str(props.get("title") or renderer.name),
         template=template,
@@ -274,23 +269,20 @@ def _data_plot(renderer: Any, rev_names: Mapping[str, str]) -> tuple[DataPlot, i
         y_label=str(props.get("y_label") or y_field or "y"),
         points=tuple(points),
         normalized=template == "confusion_normalized",
+        dropped=dropped,
     )
-    return plot, dropped
 
 
-def _image_plot(renderer: Any, rev_names: Mapping[str, str]) -> ImagePlot:
+def _image_plot(renderer: Any) -> ImagePlot:
     images: dict[str, bytes] = {}
     for dp in renderer.datapoints:
-        rev = rev_names.get(dp.get("rev", ""))
         src = str(dp.get("src", ""))
-        if rev and src.startswith("data:"):
-            images[rev] = base64.b64decode(src.split(",", 1)[1])
+        if src.startswith("data:"):  # dvc_render inlines images as data URIs when out=None
+            images[dp["rev"]] = base64.b64decode(src.split(",", 1)[1])
     return ImagePlot(name=renderer.name, base=images.get("base"), head=images.get("head"))
 
 
-def _plots(
-    repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision]
-) -> tuple[tuple[Plot, ...], list[str]]:
+def _plots(repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision]) -> tuple[Plot, ...]:
     from dvc.render.match import match_defs_renderers
 
     # plots.show prints its own summary of failed revisions; we report each file ourselves.
@@ -299,14 +291,12 @@ def _plots(
     # Both sides may be the same revision (`diff main main`): give each its own copy.
     data = {side: data.get(key, {}) for side, key in keys.items()}
     plots: list[Plot] = []
-    warnings = []
     for found in match_defs_renderers(data=data):
         for side, errors in found.source_errors.items():
             for src, exc in errors.items():
                 if not isinstance(exc, FileNotFoundError):
                     raise UserError(
-                        f"plot file {src} does not parse at {labels[side].label}: "
-                        f"{_describe(exc)}"
+                        f"plot file {src} does not parse at {labels[side].label}: {_describe(exc)}"
                     )
         for side, exc in found.definition_errors.items():
             raise UserError(
@@ -314,18 +304,11 @@ def _plots(
                 f"{_describe(exc)}"
             )
         renderer = found.renderer
-        identity = {"base": "base", "head": "head"}
         if renderer.TYPE == "image":
-            plots.append(_image_plot(renderer, identity))
-            continue
-        plot, dropped = _data_plot(renderer, identity)
-        if dropped:
-            warnings.append(
-                f"plot {plot.name!r}: {dropped} NaN/Infinity point(s) left out of the chart"
-            )
-        if plot.points:
+            plots.append(_image_plot(renderer))
+        elif (plot := _data_plot(renderer)).points:
             plots.append(plot)
-    return tuple(plots), warnings
+    return tuple(plots)
 
 
 def collect(
@@ -354,7 +337,7 @@ def collect(
                 side: _file_values(kind, result, keys[side], labels[side]) for side in keys
             }
         step("reading plots")
-        plots, warnings = _plots(repo, keys, labels)
+        plots = _plots(repo, keys, labels)
 
     return Report(
         base=base_rev,
@@ -362,5 +345,4 @@ def collect(
         metrics=_rows(values["metrics"]["base"], values["metrics"]["head"], True),
         params=_rows(values["params"]["base"], values["params"]["head"], False),
         plots=plots,
-        warnings=tuple(warnings),
     )

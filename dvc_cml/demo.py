@@ -20,7 +20,7 @@ from dvc_cml.report import DiffOptions, Output, run_diff
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
 # The "tuned" branch: what a data scientist might try in a merge request.
-CHANGES = {"lr": "0.2", "epochs": "40"}
+CHANGES = {"lr": "0.01", "l2": "0.1"}
 
 
 def git(root: Path, *args: str) -> str:
@@ -66,7 +66,7 @@ def build_example(root: Path) -> Path:
     set_params(root / "params.yaml", CHANGES)
     reproduce(root)
     git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Raise the learning rate, train longer")
+    git(root, "commit", "-q", "-m", "Lower the learning rate, regularise more")
     return root
 
 

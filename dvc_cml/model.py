@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Any
 
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 
 
 class _Missing(enum.Enum):
@@ -21,7 +21,7 @@ class _Missing(enum.Enum):
 
 
 MISSING = _Missing.MISSING
-Value = Union[Scalar, list[Any], dict[str, Any], _Missing]
+Value = Scalar | list[Any] | dict[str, Any] | _Missing
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,7 @@ class DataPlot:
     y_label: str
     points: tuple[Point, ...]
     normalized: bool = False  # confusion_normalized
+    dropped: int = 0  # NaN/Infinity points left out: vega cannot draw them
 
     @property
     def kind(self) -> PlotKind:
@@ -214,7 +215,7 @@ class ImagePlot:
         return self.base != self.head
 
 
-Plot = Union[DataPlot, ImagePlot]
+Plot = DataPlot | ImagePlot
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,6 @@ class Report:
     metrics: tuple[Row, ...] = ()
     params: tuple[Row, ...] = ()
     plots: tuple[Plot, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
 
     @property
     def empty(self) -> bool:

@@ -51,7 +51,7 @@ def render_plots(
     rendered: list[RenderedPlot] = []
     files: dict[str, bytes] = {}
     slugs = _slugs([p.name for p in report.plots])
-    for number, (plot, slug) in enumerate(zip(report.plots, slugs), start=1):
+    for number, (plot, slug) in enumerate(zip(report.plots, slugs, strict=True), start=1):
         if step:
             step(f"rendering chart {number}/{len(report.plots)}: {plot.name}")
         stem = f"{PLOTS_DIR}/{slug}"
@@ -95,8 +95,9 @@ def _chart_files(
 
     notes = []
     if len(plot.revs()) == 1:
-        only = plot.revs()[0]
-        notes.append(f"Data only at {labels[only]}.")
+        notes.append(f"Data only at {labels[plot.revs()[0]]}.")
+    if plot.dropped:
+        notes.append(f"{plot.dropped} NaN/Infinity point(s) left out of the chart.")
     spec = charts.chart_spec(plot, labels, notes)
     spec_path = f"{stem}.vl.json"
     files[spec_path] = (json.dumps(spec, indent=1, sort_keys=True) + "\n").encode()

@@ -30,7 +30,5 @@ def write_report_dir(out_dir: Path, markdown: str, files: Mapping[str, bytes]) -
         report = out_dir / REPORT_FILE
         report.write_text(markdown, encoding="utf-8")
     except OSError as exc:
-        raise UserError(
-            f"cannot write the report to {out_dir}: {exc.strerror or exc}"
-        ) from None
+        raise UserError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
     return report

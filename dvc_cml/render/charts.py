@@ -48,7 +48,7 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
     x = alt.X("x:Q" if numeric_x else "x:O", title=plot.x_label)
     y = alt.Y("y:Q", title=plot.y_label, scale=alt.Scale(zero=False))
     tooltip = ["revision:N", "series:N", "x:Q" if numeric_x else "x:O", "y:Q"]
-    chart = alt.Chart(alt.Data(values=rows))
+    chart = alt.Chart({"values": rows})
 
     if plot.kind is PlotKind.BAR:
         # DVC's horizontal bar templates: the value on x, the category on y.
@@ -116,7 +116,7 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
             if diff
             else alt.Scale(scheme="blues")
         )
-        chart = alt.Chart(alt.Data(values=rows), title=title)
+        chart = alt.Chart({"values": rows}, title=title)
         x = alt.X("x:N", title=plot.x_label, sort=classes_x)
         y = alt.Y("y:N", title=plot.y_label, sort=classes_y)
         cells = chart.mark_rect().encode(

@@ -42,14 +42,14 @@ def value(v: Value) -> str:
         return number(v)
     if isinstance(v, str):
         return v
-    return json.dumps(v, sort_keys=True)
+    return str(json.dumps(v, sort_keys=True))
 
 
 def change(row: Row) -> str:
     """The Change cell: a signed difference, or what happened to a non-numeric value."""
     status = row.status
     if status in (Status.ADDED, Status.REMOVED):
-        return status.value
+        return str(status.value)
     if status is Status.UNCHANGED:
         return ""
     delta = row.change

@@ -61,6 +61,5 @@ def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
             }
             for p in plots
         ],
-        "warnings": list(report.warnings),
     }
     return json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n"

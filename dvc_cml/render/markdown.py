@@ -132,9 +132,6 @@ def _plot(plot: RenderedPlot, report: Report) -> list[str]:
 def render(report: Report, plots: Sequence[RenderedPlot]) -> str:
     """The whole report as Markdown."""
     out = [_header(report), ""]
-    out += [f"> ⚠️ {escape(w)}" for w in report.warnings]
-    if report.warnings:
-        out.append("")
     out += _metrics(report)
     out += _params(report)
     out += ["### Plots", ""]

@@ -98,7 +98,6 @@ def renderables(
 
     labels = {"base": report.base.label, "head": report.head.label}
     items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
-    items += [Text(f"warning: {w}", style="yellow") for w in report.warnings]
     if report.metrics:
         items.append(_table("Metrics", report.metrics, report, "Metric", plain))
     else:
