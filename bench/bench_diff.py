@@ -24,6 +24,7 @@ The script exits 0 whatever the numbers: it is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -34,7 +35,8 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -99,9 +101,10 @@ PLOT_TARGETS = (("loss", False), ("predictions", False), ("confusion", False),
 # --- fixture -----------------------------------------------------------------------------
 
 
-def run(cmd: Sequence[str], cwd: Path, stdout: int | None = subprocess.DEVNULL) -> bytes:
-    """Run a step; fail loudly (with its stderr) if it exits non-zero."""
-    done = subprocess.run(cmd, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, check=False)
+def run(cmd: Sequence[str], cwd: Path, capture: bool = False) -> bytes:
+    """Run a step (stdout captured or discarded); fail loudly, with its stderr, on non-zero."""
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.PIPE, check=False)
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip()
         sys.exit(f"step failed (exit {done.returncode}): {' '.join(cmd)}\n{err}")
@@ -150,7 +153,8 @@ def write_data(root: Path, lr: float, seed: int) -> None:
              for i in range(POINTS)]  # fmt: skip
     (plots / "predictions.json").write_text(json.dumps(preds, indent=1))
     labels = ("cat", "dog", "bird")
-    confusion = [(labels[i % 3], labels[(i + (i * seed) % 7 // 5) % 3]) for i in range(POINTS)]
+    wrong = [(i * 7) % 10 < 4 - seed for i in range(POINTS)]  # 30% errors at seed 1, 20% at 2
+    confusion = [(labels[i % 3], labels[(i + w) % 3]) for i, w in enumerate(wrong)]
     write_csv(plots / "confusion.csv", ("actual", "predicted"), confusion)
     (plots / "decision.png").write_bytes(png(64, 48, seed))
     metrics = {"train": {"loss": round(0.3 / lr, 4), "accuracy": round(0.8 + lr / 10, 4)},
@@ -175,3 +179,101 @@ def build_project(root: Path) -> None:
     write_data(root, lr=0.2, seed=2)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Tuned")
+
+
+# --- the two pipelines -------------------------------------------------------------------
+
+
+def dvc_cml_diff(root: Path, work: Path) -> None:
+    run([DVC_CML, "diff", "main", "--no-post", "--out", str(work / "report")], root)
+
+
+def shell_pipeline(root: Path, work: Path) -> None:
+    """What a CI job does today: each line its own process, files handed on via disk."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "report.md").write_bytes(run([DVC, "exp", "diff", "main", "--md"], root, capture=True))
+    for number, (target, is_image) in enumerate(PLOT_TARGETS):
+        if is_image:  # no Vega-Lite for images: DVC writes both revisions' files to -o
+            out = str(work / "dvc_plots")
+            run([DVC, "plots", "diff", "main", "workspace", "--targets", target, "--json",
+                 "-o", out], root)  # fmt: skip
+            continue
+        spec = run([DVC, "plots", "diff", "main", "workspace", "--show-vega",
+                    "--targets", target], root, capture=True)  # fmt: skip
+        if not spec.strip():  # DVC exits 0 and prints nothing for an unknown target
+            sys.exit(f"`dvc plots diff --show-vega --targets {target}` printed no spec")
+        spec_path, png_path = work / f"plot{number}.vl.json", work / f"plot{number}.png"
+        spec_path.write_bytes(spec)
+        run([sys.executable, "-c", TO_PNG, str(spec_path), str(png_path)], root)
+
+
+def check_outputs(work: Path) -> None:
+    """Both sides must really have produced PNG charts, or the timings compare nothing."""
+    want = sum(not image for _, image in PLOT_TARGETS)
+    for side, pngs in (("a", (work / "a" / "report" / "plots").glob("*.png")),
+                       ("b", (work / "b").glob("plot*.png"))):  # fmt: skip
+        real = [p for p in pngs if p.read_bytes().startswith(b"\x89PNG")]
+        if len(real) < want:
+            sys.exit(f"side {side}: expected {want} PNG charts, got {len(real)}")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="alternating runs (default: 5)")
+    parser.add_argument("--keep", action="store_true", help="keep the fixture project")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    with contextlib.ExitStack() as stack:
+        if args.keep:  # mkdtemp: a TemporaryDirectory would still be removed at exit
+            base = Path(tempfile.mkdtemp(prefix="dvc-cml-bench-"))
+            print(f"keeping the fixture: {base}")
+        else:
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dvc-cml-bench-")))
+        root = base / "project"
+        build_project(root)
+        print(f"fixture: {root} ({len(PLOT_TARGETS)} plots, {POINTS} points each, diff vs main)")
+        pairs = []
+        for i in range(args.runs):
+            # Alternate which side goes first, so neither always enjoys a warmer cache.
+            order = ("a", "b") if i % 2 == 0 else ("b", "a")
+            t = {}
+            for side in order:
+                fn = dvc_cml_diff if side == "a" else shell_pipeline
+                t[side] = timed(partial(fn, root, base / side))
+            if i == 0:
+                check_outputs(base)
+            pairs.append((t["a"], t["b"]))
+        helps = [timed(partial(run, [DVC_CML, "--help"], base)) for _ in range(max(5, args.runs))]
+
+    print(f"\n{'run':>4} {'a: dvc-cml diff':>16} {'b: shell pipeline':>18} {'a/b':>6}")
+    for i, (a, b) in enumerate(pairs, 1):
+        print(f"{i:>4} {a:>15.2f}s {b:>17.2f}s {a / b:>6.2f}")
+    ratio = statistics.median(a / b for a, b in pairs)
+    print(f"{'med':>4} {statistics.median(a for a, _ in pairs):>15.2f}s "
+          f"{statistics.median(b for _, b in pairs):>17.2f}s {ratio:>6.2f}")  # fmt: skip
+    help_s = statistics.median(helps)
+    verdict = {True: "PASS", False: "FAIL"}
+    print(
+        f"\nmedian ratio a/b   {ratio:.2f}   target <= {RATIO_TARGET}   "
+        f"{verdict[ratio <= RATIO_TARGET]}"
+    )
+    print(
+        f"dvc-cml --help     {help_s:.3f} s target < {HELP_TARGET_S} s  "
+        f"{verdict[help_s < HELP_TARGET_S]}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

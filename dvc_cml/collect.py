@@ -183,9 +183,24 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Value]:
 
 
 def _describe(exc: BaseException) -> str:
-    """A short reason from a DVC parse error, without DVC's odd relative paths."""
-    text = str(exc.__cause__ or exc) or type(exc).__name__
+    """A short reason from a DVC error: the parser's own words and position when it has them."""
+    cause = exc.__cause__ or exc
+    line = getattr(cause, "lineno", None)  # json.JSONDecodeError
+    if line is not None and hasattr(cause, "msg"):
+        return f"{cause.msg} at line {line}, column {getattr(cause, 'colno', '?')}"
+    mark = getattr(cause, "problem_mark", None)  # ruamel.yaml's MarkedYAMLError
+    if getattr(cause, "problem", None) and mark is not None:
+        return f"{cause.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    text = str(cause) or type(cause).__name__
     return " ".join(text.split())
+
+
+def _culprit(exc: BaseException) -> str:
+    """Which file a revision-wide failure came from (dvc.yaml interpolation reads params)."""
+    path = getattr(exc, "path", None)  # dvc.utils.serialize.ParseError
+    if not path:
+        return ""
+    return str(path).lstrip("./") if str(path).startswith("..") else str(path)
 
 
 def _file_values(
@@ -194,6 +209,8 @@ def _file_values(
     """{path: {dotted key: value}} for one revision of a metrics/params `show` result."""
     entry = result.get(key, {})
     if error := entry.get("error"):
+        if culprit := _culprit(error):
+            raise UserError(f"{culprit} does not parse at {rev.label}: {_describe(error)}")
         raise UserError(f"could not read {kind} at {rev.label}: {_describe(error)}")
     files: dict[str, dict[str, Value]] = {}
     for path, file_result in entry.get("data", {}).items():

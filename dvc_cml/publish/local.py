@@ -29,6 +29,8 @@ def write_report_dir(out_dir: Path, markdown: str, files: Mapping[str, bytes]) -
             target.write_bytes(data)
         report = out_dir / REPORT_FILE
         report.write_text(markdown, encoding="utf-8")
+        # Keep the default report dir, which lives inside the project, out of `git status`.
+        (out_dir / ".gitignore").write_text("# written by dvc-cml\n*\n")
     except OSError as exc:
         raise UserError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
     return report

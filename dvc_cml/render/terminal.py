@@ -135,9 +135,12 @@ def show(
 ) -> None:
     console = make_console(stream)
     plain = not console.is_terminal
+    from rich.text import Text
+
+    # Lines of text (paths above all) are never wrapped: they must stay copy-pasteable.
     for item in renderables(report, plots, out_dir, plain):
-        console.print(item)
-    console.print(f"Report written to {report_path}", highlight=False)
+        console.print(item, soft_wrap=isinstance(item, Text))
+    console.print(Text(f"Report written to {report_path}"), soft_wrap=True)
 
 
 def make_console(stream: TextIO, width: int | None = None) -> Console:

@@ -1,0 +1,231 @@
+"""The command line end to end: real repos, `main([...])` in-process, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dvc_cml.cli import main
+from dvc_cml.errors import EXIT_INTERNAL, error_boundary
+from tests.conftest import Project, git
+
+MakeProject = Callable[[str], Project]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), env={})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err: str, *fragments: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dvc-cml: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_md_escapes_names_and_values_end_to_end(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("escape")
+    project.apply_head()
+    code, out, err = run(capsys, "diff", "main", "-C", str(project.root), "--md")
+    assert (code, err) == (0, "")
+    rows = [line for line in out.splitlines() if line.startswith("| metrics.json")]
+    assert rows == [
+        "| metrics.json | &lt;script&gt;alert(1)&lt;/script&gt; | 0.5 | 0.25 | -0.25 | -50.0% |",
+        "| metrics.json | a&#124;b | 1 | 2 | +1 | +100.0% |",
+        "| metrics.json | note | plain | x&#124;y<br>z &lt;b&gt; | changed |  |",
+    ]
+    assert "<script>" not in out
+    # The file on disk is the same document.
+    assert (project.root / "dvc-cml-report" / "report.md").read_text() == out
+
+
+def test_json_document(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project("plots")
+    project.apply_head()
+    out_dir = project.root.parent / "report"
+    code, out, _ = run(capsys, "diff", "-C", str(project.root), "--json", "--out", str(out_dir))
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["base"] == {"rev": "main", "sha": git(project.root, "rev-parse", "main").strip()}
+    assert doc["head"]["rev"] == "workspace"
+    plots = {p["name"]: p for p in doc["plots"]}
+    assert plots["loss"]["kind"] == "line"
+    assert plots["loss"]["png"] == str(out_dir / "plots" / "loss.png")
+    assert plots["loss"]["spec"] == str(out_dir / "plots" / "loss.vl.json")
+    assert Path(plots["loss"]["png"]).read_bytes().startswith(b"\x89PNG")
+    assert plots["confusion"]["kind"] == "confusion"
+    assert plots["images/sample.png"]["images"] == {
+        "base": str(out_dir / "plots" / "images-sample-png.base.png"),
+        "head": str(out_dir / "plots" / "images-sample-png.head.png"),
+    }
+    # The report dir lives outside the project here; nothing inside the project changed
+    # beyond the scenario's own head files.
+    assert "dvc-cml-report" not in project.status()
+
+
+def test_json_metrics_and_params_rows(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("nested")
+    project.apply_head()
+    code, out, _ = run(capsys, "diff", "main", "-C", str(project.root), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    metrics = {m["metric"]: m for m in doc["metrics"]}
+    assert metrics["train.loss"]["path"] == "metrics.json"
+    assert (metrics["train.loss"]["base"], metrics["train.loss"]["head"]) == (0.5, 0.4)
+    assert metrics["train.loss"]["change"] == pytest.approx(-0.1)
+    assert metrics["test.f1"]["base"] is None
+    assert metrics["test.f1"]["status"] == "added"
+    params = {p["param"]: p for p in doc["params"]}
+    assert params["train.optimizer.name"]["head"] == "sgd"
+    assert params["train.dropout"]["status"] == "removed"
+
+
+def test_terminal_view_when_piped(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("nested")
+    project.apply_head()
+    code, out, err = run(capsys, "diff", "main", "-C", str(project.root))
+    assert (code, err) == (0, "")
+    assert "\x1b[" not in out
+    assert re.search(r"\| metrics.json +\| train.loss +\| +0.5 \| +0.4 \| +-0.1 better \|", out)
+    assert "Report written to " + str(project.root / "dvc-cml-report" / "report.md") in out
+    # The report dir keeps itself out of git status.
+    assert "dvc-cml-report" not in project.status()
+
+
+def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "diff", "main", "-C", str(tmp_path))
+    assert code == 1
+    assert_one_line_error(err, str(tmp_path), "not inside a git repository")
+
+
+def test_git_but_not_dvc(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    git(tmp_path, "init", "-q")
+    code, _, err = run(capsys, "diff", "main", "-C", str(tmp_path))
+    assert code == 1
+    assert_one_line_error(err, "not a DVC project", "dvc init")
+
+
+def test_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "diff", "-C", str(tmp_path / "nope"))
+    assert code == 1
+    assert_one_line_error(err, "nope is not a directory")
+
+
+def test_unknown_base(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project("nested")
+    code, _, err = run(capsys, "diff", "no-such-branch", "-C", str(project.root))
+    assert code == 1
+    assert_one_line_error(err, "revision 'no-such-branch' does not exist")
+
+
+def test_corrupt_metrics_at_head(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("nested")
+    project.write("metrics.json", '{"train": {"loss": 0.4,')
+    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    assert code == 1
+    assert_one_line_error(err, "metrics file metrics.json does not parse at workspace (")
+    assert "Expecting property name enclosed in double quotes at line 1, column 24" in err
+
+
+def test_corrupt_metrics_at_base(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("nested")
+    project.write("eval/scores.yaml", "per_class: [unclosed\n")
+    sha = project.commit("broken yaml")[:7]
+    project.write("eval/scores.yaml", "per_class: {}\n")
+    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    assert code == 1
+    assert_one_line_error(err, f"metrics file eval/scores.yaml does not parse at main ({sha})")
+
+
+def test_corrupt_params(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project("nested")
+    project.write("params.yaml", "train: {lr: 0.1\n")
+    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    assert code == 1
+    assert_one_line_error(err, "params.yaml does not parse at workspace", "line 2, column 1")
+
+
+def test_corrupt_plot_file(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project("plots")
+    project.write("curves/pr.json", '{"pr": [{"recall": 0.1, ')
+    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    assert code == 1
+    assert_one_line_error(err, "plot file curves/pr.json does not parse at workspace")
+
+
+def test_nothing_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dvc_cml.collect import init_project
+
+    git(tmp_path, "init", "-q")
+    init_project(tmp_path)
+    (tmp_path / "README").write_text("no pipeline yet\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    code, out, err = run(capsys, "diff", "main", "-C", str(tmp_path))
+    assert (code, err) == (0, "")
+    assert out.startswith("Nothing to compare: no metrics, params or plots at main (")
+    assert not (tmp_path / "dvc-cml-report").exists()
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "--md", "--json"], env={}) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert main(["frobnicate"], env={}) == 2
+
+
+def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"], env={}) == 0
+    assert "diff" in capsys.readouterr().out
+    assert main(["diff", "--help"], env={}) == 0
+    out = capsys.readouterr().out
+    assert "CI_MERGE_REQUEST_TARGET_BRANCH_NAME" in out
+    assert "--no-post" in out
+
+
+def test_internal_error_goes_to_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = [0]
+    log = tmp_path / "out" / "dvc-cml.log"
+    with error_boundary(log, code):
+        raise ZeroDivisionError("boom")
+    err = capsys.readouterr().err
+    assert code == [EXIT_INTERNAL]
+    assert err.count("\n") == 1
+    assert "internal error: ZeroDivisionError: boom" in err
+    assert str(log) in err
+    assert "Traceback" not in err
+    assert "Traceback (most recent call last)" in log.read_text()
+    assert "ZeroDivisionError: boom" in log.read_text()
+
+
+def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "demo-report"
+    code, out, err = run(capsys, "demo", "--out", str(out_dir))
+    assert (code, err) == (0, "")
+    assert "train.lr" in out
+    report = (out_dir / "report.md").read_text()
+    assert "| params.yaml | train.lr | 0.05 | 0.01 | -0.04 |" in report
+    assert "| params.yaml | train.l2 | 0.001 | 0.1 | +0.099 |" in report
+    for name in ("loss.png", "accuracy.png", "plots-confusion-csv.png"):
+        assert (out_dir / "plots" / name).read_bytes().startswith(b"\x89PNG")
+    assert (out_dir / "plots" / "plots-decision-png.base.png").exists()
+    assert (out_dir / "plots" / "plots-decision-png.head.png").exists()
+    metrics = [line for line in report.splitlines() if line.startswith("| metrics.json")]
+    assert len(metrics) == 4

@@ -1,0 +1,174 @@
+"""Collecting metrics, params and plots from real git + DVC repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from dvc_cml.collect import collect
+from dvc_cml.errors import UserError
+from dvc_cml.model import MISSING, DataPlot, ImagePlot, PlotKind, Status, Verdict
+from tests.conftest import Project, git
+
+MakeProject = Callable[[str], Project]
+
+
+def values(rows: tuple) -> dict[tuple[str, str], tuple]:  # type: ignore[type-arg]
+    return {(r.path, r.key): (r.base, r.head, r.status) for r in rows}
+
+
+def test_nested_json_and_yaml_metrics_with_added_and_removed(make_project: MakeProject) -> None:
+    project = make_project("nested")
+    project.apply_head()
+    report = collect(project.root, "main", None, {})
+
+    got = values(report.metrics)
+    assert got[("metrics.json", "train.loss")] == (0.5, 0.4, Status.CHANGED)
+    assert got[("metrics.json", "test.auc")] == (0.81, 0.79, Status.CHANGED)
+    assert got[("metrics.json", "test.accuracy")] == (0.75, 0.75, Status.UNCHANGED)
+    assert got[("metrics.json", "test.f1")] == (MISSING, 0.7, Status.ADDED)
+    assert got[("eval/scores.yaml", "per_class.cat.precision")] == (0.9, 0.92, Status.CHANGED)
+    assert got[("eval/scores.yaml", "per_class.dog.recall")] == (0.72, 0.8, Status.CHANGED)
+    assert got[("eval/scores.yaml", "old_score")] == (3, MISSING, Status.REMOVED)
+    assert len(report.metrics) == 12
+
+    verdicts = {r.key: r.verdict for r in report.metrics}
+    assert verdicts["train.loss"] is Verdict.BETTER  # 0.5 -> 0.4, lower is better
+    assert verdicts["test.auc"] is Verdict.WORSE
+    assert verdicts["test.loss"] is Verdict.WORSE
+    assert verdicts["epochs_run"] is Verdict.NEUTRAL
+
+    assert report.base.name == "main"
+    assert report.base.sha == git(project.root, "rev-parse", "main").strip()
+    assert report.head.name == "workspace"
+
+
+def test_params_of_every_file_a_stage_depends_on(make_project: MakeProject) -> None:
+    project = make_project("nested")
+    project.apply_head()
+    report = collect(project.root, "main", None, {})
+
+    got = values(report.params)
+    assert got[("params.yaml", "train.lr")] == (0.01, 0.02, Status.CHANGED)
+    assert got[("params.yaml", "train.optimizer.name")] == ("adam", "sgd", Status.CHANGED)
+    assert got[("params.yaml", "train.dropout")] == (0.2, MISSING, Status.REMOVED)
+    assert got[("params.yaml", "train.warmup")] == (MISSING, 100, Status.ADDED)
+    assert got[("params.yaml", "train.optimizer.betas")] == (
+        [0.9, 0.999],
+        [0.9, 0.999],
+        Status.UNCHANGED,
+    )
+    assert got[("eval.yaml", "threshold")] == (0.5, 0.5, Status.UNCHANGED)
+    assert [r.key for r in report.changed_params()] == [
+        "train.dropout",
+        "train.lr",
+        "train.optimizer.name",
+        "train.warmup",
+    ]
+
+
+def test_two_commits_leave_the_repo_untouched(make_project: MakeProject) -> None:
+    project = make_project("nested")
+    project.branch("feature")
+    project.apply_head()
+    head_sha = project.commit("tune")
+    git(project.root, "checkout", "-q", "main")
+    report = collect(project.root, "main", "feature", {})
+
+    assert report.head.name == "feature"
+    assert report.head.sha == head_sha
+    assert values(report.metrics)[("metrics.json", "train.loss")][:2] == (0.5, 0.4)
+    assert project.status() == ""
+    assert git(project.root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+def test_head_tilde_and_sha_revisions(make_project: MakeProject) -> None:
+    project = make_project("nested")
+    base_sha = git(project.root, "rev-parse", "HEAD").strip()
+    project.apply_head()
+    project.commit("tune")
+    report = collect(project.root, "HEAD~1", base_sha[:10], {})
+    assert report.base.sha == base_sha
+    assert report.head.sha == base_sha
+    assert all(r.status is Status.UNCHANGED for r in report.metrics)
+
+
+def test_plots_of_every_kind(make_project: MakeProject) -> None:
+    project = make_project("plots")
+    project.apply_head()
+    report = collect(project.root, "main", None, {})
+
+    plots = {p.name: p for p in report.plots}
+    assert sorted(plots) == [
+        "confusion",
+        "curves/pr.json",
+        "curves/unstable.csv",
+        "images/new_only.png",
+        "images/sample.png",
+        "loss",
+    ]
+    loss = plots["loss"]
+    assert isinstance(loss, DataPlot)
+    assert loss.kind is PlotKind.LINE
+    assert loss.title == "Training loss"
+    # Two files mapped to `y`, 20 rows each at main and 25 in the workspace.
+    series = {(p.rev, p.series) for p in loss.points}
+    assert series == {
+        ("base", "train.csv: loss"),
+        ("base", "val.csv: loss"),
+        ("head", "train.csv: loss"),
+        ("head", "val.csv: loss"),
+    }
+    assert sum(p.rev == "base" for p in loss.points) == 40
+    assert sum(p.rev == "head" for p in loss.points) == 50
+    first = next(p for p in loss.points if p.rev == "base" and p.series == "train.csv: loss")
+    assert (first.x, first.y) == (0, 1.0)  # CSV strings became numbers
+
+    assert plots["curves/pr.json"].kind is PlotKind.SCATTER
+    assert plots["confusion"].kind is PlotKind.CONFUSION
+    unstable = plots["curves/unstable.csv"]
+    assert isinstance(unstable, DataPlot)
+    assert unstable.dropped == 6
+    assert len(unstable.points) == 14
+
+    sample = plots["images/sample.png"]
+    assert isinstance(sample, ImagePlot)
+    assert sample.base == git_bytes(project, "main:images/sample.png")
+    assert sample.head == (project.root / "images/sample.png").read_bytes()
+    new_only = plots["images/new_only.png"]
+    assert isinstance(new_only, ImagePlot)
+    assert (new_only.base, new_only.revs()) == (None, ["head"])
+
+
+def git_bytes(project: Project, spec: str) -> bytes:
+    import subprocess
+
+    return subprocess.run(
+        ["git", "show", spec], cwd=project.root, capture_output=True, check=True
+    ).stdout
+
+
+def test_default_base_is_main_then_master_then_ci_target(make_project: MakeProject) -> None:
+    project = make_project("nested")
+    assert collect(project.root, None, None, {}).base.name == "main"
+
+    git(project.root, "branch", "-m", "main", "master")
+    assert collect(project.root, None, None, {}).base.name == "master"
+
+    git(project.root, "branch", "release")
+    env = {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "release"}
+    assert collect(project.root, None, None, env).base.name == "release"
+
+    git(project.root, "branch", "-m", "master", "trunk")
+    with pytest.raises(UserError, match="neither `main` nor `master` exists"):
+        collect(project.root, None, None, {})
+
+
+def test_same_revision_on_both_sides(make_project: MakeProject) -> None:
+    project = make_project("plots")
+    report = collect(project.root, "main", "main", {})
+    assert {p.name: p.changed for p in report.plots}["loss"] is False
+    loss = next(p for p in report.plots if p.name == "loss")
+    assert isinstance(loss, DataPlot)
+    assert loss.revs() == ["base", "head"]

@@ -1,0 +1,197 @@
+"""The Markdown renderer and cell formatting, against exact strings."""
+
+from __future__ import annotations
+
+import pytest
+
+from dvc_cml.model import MISSING, Direction, PlotKind, RenderedPlot, Report, Revision, Row
+from dvc_cml.render import format as fmt
+from dvc_cml.render import markdown
+
+BASE = Revision("main", "1111111aaaaaaa")
+HEAD = Revision("workspace", "2222222bbbbbbb")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.76667, "0.76667"),
+        (0.7, "0.7"),
+        (0.123456789, "0.12346"),
+        (1234.5678, "1234.6"),
+        (123456.7, "123457"),
+        (0.001, "0.001"),
+        (0.00001234, "1.2340e-05"),
+        (3, "3"),
+        (0.0, "0"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Infinity"),
+    ],
+)
+def test_number(value: float, text: str) -> None:
+    assert fmt.number(value) == text
+
+
+def test_signed_number() -> None:
+    assert fmt.number(0.05532, sign=True) == "+0.05532"
+    assert fmt.number(-0.0381, sign=True) == "-0.0381"
+    assert fmt.number(15, sign=True) == "+15"
+
+
+def test_values_of_every_type() -> None:
+    assert [fmt.value(v) for v in (MISSING, None, True, "adam", [0.9, 0.999])] == [
+        "—",
+        "null",
+        "true",
+        "adam",
+        "[0.9, 0.999]",
+    ]
+
+
+def test_row_change_percent_and_marker() -> None:
+    loss = Row("m.json", "test.loss", 0.5, 0.4, Direction.LOWER)
+    assert (fmt.change(loss), fmt.percent(loss), fmt.marker(loss)) == ("-0.1", "-20.0%", "✅")
+    acc = Row("m.json", "acc", 0.8, 0.6, Direction.HIGHER)
+    assert (fmt.change(acc), fmt.percent(acc), fmt.marker(acc)) == ("-0.2", "-25.0%", "❌")
+    from_zero = Row("m.json", "n", 0, 3)
+    assert (fmt.change(from_zero), fmt.percent(from_zero), fmt.marker(from_zero)) == ("+3", "", "")
+    text = Row("p.yaml", "opt", "adam", "sgd")
+    assert fmt.change(text) == "changed"
+    assert fmt.change(Row("m.json", "f1", MISSING, 0.7)) == "added"
+    assert fmt.change(Row("m.json", "f1", 0.7, MISSING)) == "removed"
+    assert fmt.change(Row("m.json", "f1", 1, 1.0)) == ""
+
+
+def test_escape_keeps_tables_and_html_intact() -> None:
+    assert markdown.escape("a|b") == "a&#124;b"
+    assert markdown.escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert markdown.escape("x\ny") == "x<br>y"
+    assert markdown.escape("val_loss *[x]*") == "val\\_loss \\*\\[x\\]\\*"
+
+
+def test_full_report() -> None:
+    report = Report(
+        base=BASE,
+        head=HEAD,
+        metrics=(
+            Row("metrics.json", "test.acc", 0.75, 0.8, Direction.HIGHER),
+            Row("metrics.json", "test.f1", MISSING, 0.7, Direction.HIGHER),
+            Row("metrics.json", "train.loss", 0.5, 0.5, Direction.LOWER),
+            Row("metrics.json", "a|b<i>", 1, 2),
+        ),
+        params=(
+            Row("params.yaml", "train.lr", 0.01, 0.02),
+            Row("params.yaml", "train.epochs", 10, 10),
+            Row("params.yaml", "train.dropout", 0.2, MISSING),
+        ),
+    )
+    plots = [
+        RenderedPlot(
+            name="loss",
+            title="Training loss",
+            kind=PlotKind.LINE,
+            changed=True,
+            png="plots/loss.png",
+            spec="plots/loss.vl.json",
+        ),
+        RenderedPlot(
+            name="images/sample.png",
+            title="images/sample.png",
+            kind=PlotKind.IMAGE,
+            changed=False,
+            images=(("base", "plots/s.base.png"), ("head", "plots/s.head.png")),
+        ),
+        RenderedPlot(
+            name="images/new.png",
+            title="images/new.png",
+            kind=PlotKind.IMAGE,
+            changed=True,
+            images=(("head", "plots/n.head.png"),),
+            notes=("Only at workspace (2222222): not present at main (1111111).",),
+        ),
+    ]
+    expected = """\
+## DVC report: **main** (`1111111`) → **workspace** (`2222222`)
+
+### Metrics
+
+| Path | Metric | main | workspace | Change | % |
+|:---|:---|---:|---:|---:|---:|
+| metrics.json | test.acc | 0.75 | 0.8 | +0.05 ✅ | +6.7% |
+| metrics.json | test.f1 | — | 0.7 | added |  |
+| metrics.json | train.loss | 0.5 | 0.5 |  |  |
+| metrics.json | a&#124;b&lt;i&gt; | 1 | 2 | +1 | +100.0% |
+
+3 of 4 metrics changed. ✅ better, ❌ worse (direction guessed from the metric's name).
+
+### Params
+
+| Path | Param | main | workspace | Change |
+|:---|:---|---:|---:|---:|
+| params.yaml | train.lr | 0.01 | 0.02 | +0.01 |
+| params.yaml | train.dropout | 0.2 | — | removed |
+
+<details><summary>All params (3)</summary>
+
+| Path | Param | main | workspace | Change |
+|:---|:---|---:|---:|---:|
+| params.yaml | train.lr | 0.01 | 0.02 | +0.01 |
+| params.yaml | train.epochs | 10 | 10 |  |
+| params.yaml | train.dropout | 0.2 | — | removed |
+
+</details>
+
+### Plots
+
+#### Training loss
+
+<sub>loss</sub>
+
+![Training loss](plots/loss.png)
+
+<sub>[Vega-Lite spec](plots/loss.vl.json)</sub>
+
+#### images/sample.png
+
+| main (1111111) | workspace (2222222) |
+|:---|:---|
+| ![main (1111111)](plots/s.base.png) | ![workspace (2222222)](plots/s.head.png) |
+
+Unchanged between the two revisions.
+
+#### images/new.png
+
+| workspace (2222222) |
+|:---|
+| ![workspace (2222222)](plots/n.head.png) |
+
+> Only at workspace (2222222): not present at main (1111111).
+"""
+    assert markdown.render(report, plots) == expected
+
+
+def test_report_without_anything_changed_or_plotted() -> None:
+    report = Report(base=BASE, head=HEAD, params=(Row("params.yaml", "lr", 0.1, 0.1),))
+    assert markdown.render(report, []) == (
+        "## DVC report: **main** (`1111111`) → **workspace** (`2222222`)\n"
+        "\n"
+        "### Metrics\n"
+        "\n"
+        "No metrics at either revision.\n"
+        "\n"
+        "### Params\n"
+        "\n"
+        "No params changed.\n"
+        "\n"
+        "<details><summary>All params (1)</summary>\n"
+        "\n"
+        "| Path | Param | main | workspace | Change |\n"
+        "|:---|:---|---:|---:|---:|\n"
+        "| params.yaml | lr | 0.1 | 0.1 |  |\n"
+        "\n"
+        "</details>\n"
+        "\n"
+        "### Plots\n"
+        "\n"
+        "No plots at either revision.\n"
+    )
