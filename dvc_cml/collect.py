@@ -189,8 +189,8 @@ def _describe(exc: BaseException) -> str:
     if line is not None and hasattr(cause, "msg"):
         return f"{cause.msg} at line {line}, column {getattr(cause, 'colno', '?')}"
     mark = getattr(cause, "problem_mark", None)  # ruamel.yaml's MarkedYAMLError
-    if getattr(cause, "problem", None) and mark is not None:
-        return f"{cause.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if (problem := getattr(cause, "problem", None)) and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
     text = str(cause) or type(cause).__name__
     return " ".join(text.split())
 

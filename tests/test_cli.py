@@ -107,7 +107,7 @@ def test_terminal_view_when_piped(
 
 
 def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "diff", "main", "-C", str(tmp_path))
+    code, _, err = run(capsys, "diff", "main", "-C", str(tmp_path))
     assert code == 1
     assert_one_line_error(err, str(tmp_path), "not inside a git repository")
 
