@@ -124,7 +124,7 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     from dvc_cml.render import jsondoc, markdown, terminal
 
     stdout = stdout or sys.stdout
-    with terminal.progress(enabled=options.output == "terminal") as step:
+    with terminal.progress() as step:
         report = collect(options.path, options.base, options.head, options.env, step)
         if report.empty:
             print(

@@ -68,9 +68,10 @@ def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bo
     table.add_column(report.head.name, justify="right")
     table.add_column("Change", justify="right")
     table.add_column("%", justify="right")
+    words = {Verdict.BETTER: " better", Verdict.WORSE: " worse"}
     for row in rows:
-        words = {Verdict.BETTER: " better", Verdict.WORSE: " worse"}
-        change = fmt.change(row) + (words.get(row.verdict, "") if plain else "")
+        # Words as well as colours: readable in logs and for colour-blind reviewers.
+        change = fmt.change(row) + words.get(row.verdict, "")
         style = _STYLES[row.verdict] if row.status is Status.CHANGED else ""
         if row.status in (Status.ADDED, Status.REMOVED):
             style = "cyan"
@@ -158,9 +159,9 @@ def make_console(stream: TextIO, width: int | None = None) -> Console:
 
 
 @contextlib.contextmanager
-def progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+def progress() -> Iterator[Callable[[str], None]]:
     """A spinner with the current step on stderr, only when stderr is an interactive terminal."""
-    if not (enabled and sys.stderr.isatty()):
+    if not sys.stderr.isatty():
         yield lambda _: None
         return
     from rich.console import Console
