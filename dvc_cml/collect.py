@@ -260,7 +260,7 @@ def _finite(value: Any) -> bool:
     return not (isinstance(value, float) and not math.isfinite(value))
 
 
-def _data_plot(renderer: Any) -> DataPlot:
+def _data_plot(renderer: Any, problems: tuple[str, ...]) -> DataPlot:
     """A DataPlot from a dvc_render VegaRenderer whose revisions are named base and head."""
     props = renderer.properties
     template = str(props.get("template") or "linear")
@@ -287,6 +287,7 @@ def _data_plot(renderer: Any) -> DataPlot:
         points=tuple(points),
         normalized=template == "confusion_normalized",
         dropped=dropped,
+        problems=problems,
     )
 
 
@@ -315,15 +316,16 @@ def _plots(repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision]) 
                     raise UserError(
                         f"plot file {src} does not parse at {labels[side].label}: {_describe(exc)}"
                     )
-        for side, exc in found.definition_errors.items():
-            raise UserError(
-                f"plot {found.renderer.name!r} cannot be drawn at {labels[side].label}: "
-                f"{_describe(exc)}"
-            )
+        # A definition that does not fit one revision's data (say, a field renamed in this
+        # merge request) still draws the other revision; the chart says what is missing.
+        problems = tuple(
+            f"Not drawn for {labels[side].label}: {_describe(exc)}"
+            for side, exc in found.definition_errors.items()
+        )
         renderer = found.renderer
         if renderer.TYPE == "image":
             plots.append(_image_plot(renderer))
-        elif (plot := _data_plot(renderer)).points:
+        elif (plot := _data_plot(renderer, problems)).points:
             plots.append(plot)
     return tuple(plots)
 

@@ -176,6 +176,7 @@ class DataPlot:
     points: tuple[Point, ...]
     normalized: bool = False  # confusion_normalized
     dropped: int = 0  # NaN/Infinity points left out: vega cannot draw them
+    problems: tuple[str, ...] = ()  # why a revision could not be drawn
 
     @property
     def kind(self) -> PlotKind:

@@ -96,6 +96,7 @@ def _chart_files(
     notes = []
     if len(plot.revs()) == 1:
         notes.append(f"Data only at {labels[plot.revs()[0]]}.")
+    notes += plot.problems
     if plot.dropped:
         notes.append(f"{plot.dropped} NaN/Infinity point(s) left out of the chart.")
     spec = charts.chart_spec(plot, labels, notes)

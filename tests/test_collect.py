@@ -172,3 +172,17 @@ def test_same_revision_on_both_sides(make_project: MakeProject) -> None:
     loss = next(p for p in report.plots if p.name == "loss")
     assert isinstance(loss, DataPlot)
     assert loss.revs() == ["base", "head"]
+
+
+def test_plot_field_renamed_in_head_still_draws_base(make_project: MakeProject) -> None:
+    project = make_project("plots")
+    project.apply_head()
+    project.write("curves/unstable.csv", "step,reading\n0,1\n1,2\n")
+    report = collect(project.root, "main", None, {})
+    unstable = next(p for p in report.plots if p.name == "curves/unstable.csv")
+    assert isinstance(unstable, DataPlot)
+    assert unstable.revs() == ["base"]
+    assert unstable.problems == (
+        f"Not drawn for workspace ({report.head.short_sha}): Could not find provided field "
+        "('value') in data fields ('step, reading').",
+    )
