@@ -285,7 +285,6 @@ def _data_plot(renderer: Any, problems: tuple[str, ...]) -> DataPlot:
         x_label=str(props.get("x_label") or x_field or "x"),
         y_label=str(props.get("y_label") or y_field or "y"),
         points=tuple(points),
-        normalized=template == "confusion_normalized",
         dropped=dropped,
         problems=problems,
     )

@@ -174,13 +174,16 @@ class DataPlot:
     x_label: str
     y_label: str
     points: tuple[Point, ...]
-    normalized: bool = False  # confusion_normalized
     dropped: int = 0  # NaN/Infinity points left out: vega cannot draw them
     problems: tuple[str, ...] = ()  # why a revision could not be drawn
 
     @property
     def kind(self) -> PlotKind:
         return TEMPLATE_KINDS.get(self.template, PlotKind.LINE)
+
+    @property
+    def normalized(self) -> bool:
+        return self.template == "confusion_normalized"
 
     def revs(self) -> list[str]:
         return [r for r in ("base", "head") if any(p.rev == r for p in self.points)]

@@ -12,6 +12,7 @@ from typing import Literal, TextIO
 from dvc_cml.errors import EXIT_OK
 from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report
 from dvc_cml.publish.local import PLOTS_DIR
+from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 
 Output = Literal["terminal", "md", "json"]
 Step = Callable[[str], None]
@@ -44,21 +45,32 @@ def _image_suffix(name: str) -> str:
 
 
 def render_plots(
-    report: Report, step: Step | None = None
+    report: Report, step: Step | None = None, charts: ChartProcess | None = None
 ) -> tuple[list[RenderedPlot], dict[str, bytes]]:
-    """Charts for every plot: what the report links to, and the files' bytes by relative path."""
+    """Charts for every plot: what the report links to, and the files' bytes by relative path.
+
+    With `charts`, data plots are drawn in that worker process; otherwise here.
+    """
     labels = {"base": report.base.label, "head": report.head.label}
+    slugs = _slugs([p.name for p in report.plots])
+    stems = [f"{PLOTS_DIR}/{slug}" for slug in slugs]
+    notes = {id(p): _chart_notes(p, labels) for p in report.plots if isinstance(p, DataPlot)}
+    pending = {
+        id(p): charts.draw(p, labels, notes[id(p)])
+        for p in report.plots
+        if isinstance(p, DataPlot) and charts is not None
+    }
     rendered: list[RenderedPlot] = []
     files: dict[str, bytes] = {}
-    slugs = _slugs([p.name for p in report.plots])
-    for number, (plot, slug) in enumerate(zip(report.plots, slugs, strict=True), start=1):
+    for number, (plot, stem) in enumerate(zip(report.plots, stems, strict=True), start=1):
         if step:
             step(f"rendering chart {number}/{len(report.plots)}: {plot.name}")
-        stem = f"{PLOTS_DIR}/{slug}"
         if isinstance(plot, ImagePlot):
             rendered.append(_image_files(plot, stem, files, labels))
             continue
-        rendered.append(_chart_files(plot, stem, files, labels))
+        result = pending.get(id(plot))
+        drawn = result() if result else draw(plot, labels, notes[id(plot)])
+        rendered.append(_chart_files(plot, stem, files, notes[id(plot)], drawn))
     return rendered, files
 
 
@@ -86,35 +98,31 @@ def _image_files(
     )
 
 
-def _chart_files(
-    plot: DataPlot, stem: str, files: dict[str, bytes], labels: Mapping[str, str]
-) -> RenderedPlot:
-    import json
-
-    from dvc_cml.render import charts
-
+def _chart_notes(plot: DataPlot, labels: Mapping[str, str]) -> list[str]:
     notes = []
     if len(plot.revs()) == 1:
         notes.append(f"Data only at {labels[plot.revs()[0]]}.")
     notes += plot.problems
     if plot.dropped:
         notes.append(f"{plot.dropped} NaN/Infinity point(s) left out of the chart.")
-    spec = charts.chart_spec(plot, labels, notes)
-    spec_path = f"{stem}.vl.json"
-    files[spec_path] = (json.dumps(spec, indent=1, sort_keys=True) + "\n").encode()
-    png_path: str | None = f"{stem}.png"
-    try:
-        files[f"{stem}.png"] = charts.to_png(spec)
-    except charts.ChartError as exc:
-        notes.append(f"The chart could not be rendered: {exc}")
-        png_path = None
+    return notes
+
+
+def _chart_files(
+    plot: DataPlot, stem: str, files: dict[str, bytes], notes: list[str], drawn: Drawn
+) -> RenderedPlot:
+    files[f"{stem}.vl.json"] = drawn.spec
+    if drawn.png is not None:
+        files[f"{stem}.png"] = drawn.png
+    else:
+        notes = [*notes, f"The chart could not be rendered: {drawn.error}"]
     return RenderedPlot(
         name=plot.name,
         title=plot.title,
         kind=plot.kind,
         changed=plot.changed,
-        png=png_path,
-        spec=spec_path,
+        png=f"{stem}.png" if drawn.png is not None else None,
+        spec=f"{stem}.vl.json",
         notes=tuple(notes),
     )
 
@@ -125,7 +133,8 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     from dvc_cml.render import jsondoc, markdown, terminal
 
     stdout = stdout or sys.stdout
-    with terminal.progress() as step:
+    # The chart process first: it forks before DVC is imported or any thread starts.
+    with chart_process() as charts, terminal.progress() as step:
         report = collect(options.path, options.base, options.head, options.env, step)
         if report.empty:
             print(
@@ -134,7 +143,7 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
                 file=stdout,
             )
             return EXIT_OK
-        plots, files = render_plots(report, step)
+        plots, files = render_plots(report, step, charts)
         text = markdown.render(report, plots)
         report_path = write_report_dir(options.out_dir, text, files)
 

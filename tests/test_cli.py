@@ -229,3 +229,25 @@ def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (out_dir / "plots" / "plots-decision-png.head.png").exists()
     metrics = [line for line in report.splitlines() if line.startswith("| metrics.json")]
     assert len(metrics) == 4
+
+
+def test_console_script_draws_in_a_worker_process(make_project: MakeProject) -> None:
+    """A fresh process (as in CI) draws charts in a forked worker; the result is the same."""
+    import subprocess
+    import sys
+
+    project = make_project("plots")
+    project.apply_head()
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc_cml", "diff", "main", "--json", "-C", str(project.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    plots = {p["name"]: p for p in json.loads(done.stdout)["plots"]}
+    for name in ("loss", "confusion", "curves/pr.json", "curves/unstable.csv"):
+        assert Path(plots[name]["png"]).read_bytes().startswith(b"\x89PNG"), name
+    assert plots["curves/unstable.csv"]["notes"] == [
+        "6 NaN/Infinity point(s) left out of the chart."
+    ]

@@ -99,12 +99,20 @@ def _normalise(counter: Counter[tuple[str, str]]) -> dict[tuple[str, str], float
     return {(x, y): round(n / totals[x], 4) for (x, y), n in counter.items()}
 
 
+def _class_order(label: str) -> tuple[int, float, str]:
+    """Numeric class labels in numeric order (2 before 10), then the rest alphabetically."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
 def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
     import altair as alt
 
     counts = confusion_counts(plot)
-    classes_x = sorted({x for c in counts.values() for x, _ in c})
-    classes_y = sorted({y for c in counts.values() for _, y in c})
+    classes_x = sorted({x for c in counts.values() for x, _ in c}, key=_class_order)
+    classes_y = sorted({y for c in counts.values() for _, y in c}, key=_class_order)
     files = sorted({file for _, file in counts})
     value_format = ".2f" if plot.normalized else "d"
 
@@ -180,11 +188,18 @@ def to_png(spec: Mapping[str, Any], scale: float = 1.5) -> bytes:
     import vl_convert
 
     try:
-        # allowed_base_urls=[]: a spec that points at remote data fails instead of rendering
-        # an empty chart; ours always carries its data inline.
+        # allowed_base_urls=[]: a spec that points at http(s) data fails instead of fetching
+        # it; ours always carries its data inline.
         png: bytes = vl_convert.vegalite_to_png(
             vl_spec=dict(spec), scale=scale, allowed_base_urls=[]
         )
     except (ValueError, RuntimeError) as exc:
         raise ChartError(" ".join(str(exc).split())[:300]) from exc
     return png
+
+
+def warm_up() -> None:
+    """Import altair and start vl-convert's engine; the first chart otherwise pays for both."""
+    import altair  # noqa: F401
+
+    to_png({"mark": "point", "data": {"values": [{}]}})

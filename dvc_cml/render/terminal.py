@@ -1,7 +1,7 @@
 """The terminal view: rich tables with coloured changes, plots with sparklines.
 
-On a terminal it is coloured; piped or redirected it is plain ASCII text of a fixed width,
-so logs and tests see the same stable characters.
+On a terminal it is coloured; piped or redirected it has no colour codes, ASCII table borders
+and a fixed width, so logs and tests see the same stable characters.
 """
 
 from __future__ import annotations
@@ -60,12 +60,14 @@ def sparklines(plot: DataPlot, labels: dict[str, str]) -> list[tuple[str, str, s
 def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bool) -> Any:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("Path")
-    table.add_column(noun)
-    table.add_column(report.base.name, justify="right")
-    table.add_column(report.head.name, justify="right")
+    # Text cells, never markup strings: a value like "[/tmp]" must print as itself.
+    table.add_column(Text("Path"))
+    table.add_column(Text(noun))
+    table.add_column(Text(report.base.name), justify="right")
+    table.add_column(Text(report.head.name), justify="right")
     table.add_column("Change", justify="right")
     table.add_column("%", justify="right")
     words = {Verdict.BETTER: " better", Verdict.WORSE: " worse"}
@@ -75,21 +77,13 @@ def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bo
         style = _STYLES[row.verdict] if row.status is Status.CHANGED else ""
         if row.status in (Status.ADDED, Status.REMOVED):
             style = "cyan"
+        cells = [row.path, row.key, fmt.value(row.base), fmt.value(row.head)]
         table.add_row(
-            row.path,
-            row.key,
-            fmt.value(row.base),
-            fmt.value(row.head),
-            f"[{style}]{_markup_escape(change)}[/]" if style and not plain else change,
-            fmt.percent(row),
+            *(Text(cell) for cell in cells),
+            Text(change, style="" if plain else style),
+            Text(fmt.percent(row)),
         )
     return table
-
-
-def _markup_escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def renderables(
