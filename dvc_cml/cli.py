@@ -75,10 +75,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as if started in PATH (default: the current directory)",
     )
     _add_output_flags(diff)
-    diff.add_argument(
-        "--no-post",
+    gitlab = diff.add_argument_group(
+        "GitLab", "post the report as one merge-request comment, updated on every run"
+    )
+    post = gitlab.add_mutually_exclusive_group()
+    post.add_argument(
+        "--post",
+        dest="post",
         action="store_true",
-        help="do not post to GitLab (the default outside GitLab CI)",
+        default=None,
+        help="post to GitLab (the default in GitLab CI, where $GITLAB_CI is true)",
+    )
+    post.add_argument(
+        "--no-post", dest="post", action="store_false", help="do not post (default elsewhere)"
+    )
+    gitlab.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="do everything but the write calls, and print the comment that would be posted",
+    )
+    gitlab.add_argument(
+        "--gitlab-url",
+        metavar="URL",
+        help="GitLab instance, e.g. https://gitlab.example.com/gitlab "
+        "(default: $CI_API_V4_URL without /api/v4, else $CI_SERVER_URL)",
+    )
+    gitlab.add_argument(
+        "--project",
+        metavar="ID",
+        help="project id or path (default: $CI_MERGE_REQUEST_PROJECT_ID, else $CI_PROJECT_ID)",
+    )
+    gitlab.add_argument(
+        "--mr", type=int, metavar="IID", help="merge request (default: $CI_MERGE_REQUEST_IID)"
+    )
+    gitlab.add_argument(
+        "--token-env",
+        metavar="NAME",
+        help="environment variable holding the token (default: the first set of "
+        "$DVC_CML_TOKEN, $GITLAB_TOKEN, $REPO_TOKEN); it needs the `api` scope",
+    )
+    gitlab.add_argument(
+        "--id",
+        dest="report_id",
+        type=_report_id,
+        metavar="NAME",
+        help="keep a separate comment per NAME (e.g. one per model or job)",
+    )
+    gitlab.add_argument(
+        "--new-comment",
+        action="store_true",
+        help="always add a new comment instead of updating the earlier one",
     )
 
     demo = commands.add_parser(
@@ -90,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_flags(demo)
     return parser
+
+
+def _report_id(value: str) -> str:
+    from dvc_cml.settings import REPORT_ID
+
+    if not REPORT_ID.match(value):
+        raise argparse.ArgumentTypeError("use 1-64 characters of A-Z a-z 0-9 _ . -")
+    return value
 
 
 def _output(args: argparse.Namespace) -> str:
@@ -123,6 +177,21 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
         from dvc_cml.demo import run_demo
 
         return run_demo(out_dir, output)  # type: ignore[arg-type]
+    from dvc_cml.settings import gitlab_settings, in_gitlab_ci
+
+    post = args.post if args.post is not None else in_gitlab_ci(env)
+    gitlab = None
+    if post or args.dry_run:
+        gitlab = gitlab_settings(
+            env,
+            url=args.gitlab_url,
+            project=args.project,
+            token_env=args.token_env,
+            mr=args.mr,
+            report_id=args.report_id,
+            new_comment=args.new_comment,
+            dry_run=args.dry_run,
+        )
     options = DiffOptions(
         path=Path(args.path),
         base=args.base,
@@ -130,6 +199,7 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
         out_dir=out_dir,
         output=output,  # type: ignore[arg-type]
         env=env,
+        gitlab=gitlab,
     )
     return run_diff(options, sys.stdout)
 

@@ -18,11 +18,14 @@ EXIT_OK = 0
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2  # argparse's own code for bad flags
 EXIT_INTERNAL = 3
+EXIT_NOT_POSTED = 4  # the report is on disk, but posting it to GitLab failed
 EXIT_INTERRUPTED = 130
 
 
 class UserError(Exception):
     """A problem with the input or environment, explained in one actionable line."""
+
+    exit_code = EXIT_USER_ERROR
 
 
 class Interrupted(Exception):
@@ -50,7 +53,7 @@ def error_boundary(log_path: Path, exit_code: list[int]) -> Iterator[None]:
         yield
     except UserError as exc:
         print(f"dvc-cml: error: {_one_line(str(exc))}", file=sys.stderr)
-        exit_code[0] = EXIT_USER_ERROR
+        exit_code[0] = exc.exit_code
     except KeyboardInterrupt:
         print("dvc-cml: interrupted", file=sys.stderr)
         exit_code[0] = EXIT_INTERRUPTED

@@ -13,6 +13,7 @@ from dvc_cml.errors import EXIT_OK
 from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
+from dvc_cml.settings import GitLabSettings
 
 Output = Literal["terminal", "md", "json"]
 Step = Callable[[str], None]
@@ -26,6 +27,7 @@ class DiffOptions:
     out_dir: Path
     output: Output = "terminal"
     env: Mapping[str, str] = field(default_factory=dict)
+    gitlab: GitLabSettings | None = None  # post the report there
 
 
 def _slugs(names: list[str]) -> list[str]:
@@ -153,4 +155,15 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
         stdout.write(jsondoc.render(report, plots, options.out_dir))
     else:
         terminal.show(report, plots, options.out_dir, report_path, stdout)
+
+    if options.gitlab is not None:
+        # Only now: the report directory is written before any network call.
+        from dvc_cml.publish.gitlab import publish
+
+        posted = publish(options.gitlab, report, plots, files, report_path, options.out_dir)
+        if posted.action == "dry run":
+            print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
+            stdout.write(posted.body)
+        else:
+            print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from dvc_cml.model import PlotKind, RenderedPlot, Report, Row, Status, Verdict
 from dvc_cml.render import format as fmt
@@ -67,13 +68,33 @@ def _header(report: Report) -> str:
     return f"## DVC report: {parts[0]} → {parts[1]}"
 
 
-def _metrics(report: Report) -> list[str]:
+@dataclass(frozen=True)
+class Trim:
+    """How to shrink a report that is too long for a GitLab comment."""
+
+    only_changed: bool = False  # drop unchanged metrics and the all-params table
+    max_rows: int | None = None  # cut every table to this many rows
+
+
+def _cut(rows: Sequence[Row], trim: Trim) -> tuple[Sequence[Row], int]:
+    if trim.max_rows is None or len(rows) <= trim.max_rows:
+        return rows, 0
+    return rows[: trim.max_rows], len(rows) - trim.max_rows
+
+
+def _left_out(count: int) -> list[str]:
+    return [f"… and {count} more rows, left out here to fit.", ""] if count else []
+
+
+def _metrics(report: Report, trim: Trim) -> list[str]:
     out = ["### Metrics", ""]
     if not report.metrics:
         return [*out, "No metrics at either revision.", ""]
     changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
-    out.append(_value_table(report.metrics, "Metric", report, with_markers=True))
-    out.append("")
+    rows, cut = _cut(changed if trim.only_changed else report.metrics, trim)
+    if rows:
+        out += [_value_table(rows, "Metric", report, with_markers=True), ""]
+    out += _left_out(cut)
     summary = f"{len(changed)} of {len(report.metrics)} metrics changed."
     if any(r.verdict is not Verdict.NEUTRAL for r in report.metrics):
         summary += " ✅ better, ❌ worse (direction guessed from the metric's name)."
@@ -81,15 +102,18 @@ def _metrics(report: Report) -> list[str]:
     return out
 
 
-def _params(report: Report) -> list[str]:
+def _params(report: Report, trim: Trim) -> list[str]:
     out = ["### Params", ""]
     if not report.params:
         return [*out, "No params at either revision.", ""]
-    changed = report.changed_params()
+    changed, cut = _cut(report.changed_params(), trim)
     if changed:
         out += [_value_table(changed, "Param", report, with_markers=False), ""]
     else:
         out += ["No params changed.", ""]
+    out += _left_out(cut)
+    if trim.only_changed:
+        return out
     out += [
         "<details><summary>All params (" + str(len(report.params)) + ")</summary>",
         "",
@@ -129,11 +153,12 @@ def _plot(plot: RenderedPlot, report: Report) -> list[str]:
     return out
 
 
-def render(report: Report, plots: Sequence[RenderedPlot]) -> str:
-    """The whole report as Markdown."""
+def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = None) -> str:
+    """The whole report as Markdown (`trim` shrinks it, for GitLab's comment size limit)."""
+    trim = trim or Trim()
     out = [_header(report), ""]
-    out += _metrics(report)
-    out += _params(report)
+    out += _metrics(report, trim)
+    out += _params(report, trim)
     out += ["### Plots", ""]
     if not plots:
         out += ["No plots at either revision.", ""]

@@ -1,0 +1,388 @@
+"""The only module that talks to GitLab (through python-gitlab).
+
+One sticky comment per merge request (found again by a hidden marker across every page of
+notes), charts uploaded with the project uploads API, transient failures retried with a
+bounded budget, and every failure turned into one actionable line that never holds the token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dvc_cml.errors import EXIT_NOT_POSTED, UserError
+from dvc_cml.model import RenderedPlot, Report
+from dvc_cml.render import comment
+from dvc_cml.settings import GitLabSettings
+
+if TYPE_CHECKING:
+    import requests
+    from gitlab.v4.objects import Project, ProjectMergeRequest
+
+T = TypeVar("T")
+
+RETRIES = 4  # after the first try: 5 attempts in all
+BACKOFF = 0.5  # seconds, doubled per retry (urllib3), capped by MAX_WAIT
+MAX_WAIT = 30.0  # the longest a Retry-After may make us wait, per retry
+TRANSIENT = (429, 500, 502, 503, 504)
+
+
+class PublishError(UserError):
+    """Posting failed; the report is on disk all the same, and the message says where."""
+
+    exit_code = EXIT_NOT_POSTED
+
+    def __init__(self, reason: str, report_path: Path) -> None:
+        super().__init__(f"{reason}. The report was not posted; it is at {report_path}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Posted:
+    action: str  # "created", "updated", "commit comment", "dry run"
+    where: str  # "merge request !12 of project 42", "commit abc1234 of project 42"
+    url: str | None
+    body: str
+
+
+def _session(settings: GitLabSettings) -> requests.Session:
+    """HTTP with a timeout-bound, count-bound retry of 429/5xx and connection errors.
+
+    Retrying in the transport (urllib3) re-sends the same encoded bytes, which also holds for
+    multipart uploads; python-gitlab's own retry re-sends a consumed upload body and hangs.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    class BoundedRetry(Retry):
+        def get_retry_after(self, response: Any) -> float | None:
+            wait = super().get_retry_after(response)
+            return None if wait is None else min(wait, MAX_WAIT)
+
+    retry = BoundedRetry(
+        total=RETRIES,
+        backoff_factor=BACKOFF,
+        backoff_max=MAX_WAIT,
+        status_forcelist=TRANSIENT,
+        allowed_methods=None,  # POST too: a duplicate note is removed after creation
+        respect_retry_after_header=True,
+        raise_on_status=True,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class GitLab:
+    """A connection to one project, with errors translated for the user."""
+
+    def __init__(self, settings: GitLabSettings, report_path: Path) -> None:
+        self.settings = settings
+        self.report_path = report_path
+        self._check_config()
+        import gitlab
+
+        assert settings.url and settings.token.value  # _check_config
+        self.gl = gitlab.Gitlab(
+            settings.url,
+            private_token=settings.token.value,
+            timeout=settings.timeout,
+            ssl_verify=settings.ca_file or True,
+            session=_session(settings),
+            retry_transient_errors=False,  # the session retries
+            user_agent="dvc-cml",
+        )
+
+    def fail(self, reason: str) -> PublishError:
+        return PublishError(reason, self.report_path)
+
+    def _check_config(self) -> None:
+        s = self.settings
+        if not s.token.value:
+            if s.token.job_token_only:
+                raise self.fail(
+                    "only CI_JOB_TOKEN is available, and GitLab does not let a job token write "
+                    "comments or upload files; create a project access token with the `api` "
+                    "scope and store it as a masked (not protected) CI/CD variable named "
+                    "DVC_CML_TOKEN"
+                )
+            raise self.fail(
+                f"no GitLab token: looked at {', '.join('$' + n for n in s.token.looked_at)}; "
+                "set one to a token with the `api` scope (or pass --token-env NAME)"
+            )
+        if not s.url:
+            raise self.fail("no GitLab URL: pass --gitlab-url, or run in GitLab CI (CI_API_V4_URL)")
+        if not s.project:
+            raise self.fail(
+                "no GitLab project: pass --project ID, or run in GitLab CI "
+                "(CI_MERGE_REQUEST_PROJECT_ID / CI_PROJECT_ID)"
+            )
+
+    def call(self, what: str, fn: Callable[[], T], not_found: str | None = None) -> T:
+        """Run one python-gitlab call, translating its failures into one line."""
+        import gitlab
+        import requests
+
+        token = self.settings.token
+        try:
+            return fn()
+        except gitlab.exceptions.GitlabAuthenticationError:
+            raise self.fail(
+                f"GitLab rejected the token in {token} while trying to {what} "
+                "(401 Unauthorized: invalid, expired or revoked)"
+            ) from None
+        except gitlab.exceptions.GitlabError as exc:
+            raise self._http_failure(what, exc, not_found) from None
+        except requests.exceptions.RetryError as exc:
+            raise self.fail(
+                f"GitLab kept failing while trying to {what} ({_reason(exc)}) after "
+                f"{RETRIES + 1} attempts"
+            ) from None
+        except requests.exceptions.SSLError:
+            raise self.fail(
+                f"TLS verification failed for {self.settings.url}; point CI_SERVER_TLS_CA_FILE "
+                "or REQUESTS_CA_BUNDLE at the CA bundle of your GitLab"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise self.fail(
+                f"GitLab at {self.settings.url} did not answer within "
+                f"{self.settings.timeout:g} s while trying to {what}"
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise self.fail(
+                f"cannot reach GitLab at {self.settings.url} to {what} ({type(exc).__name__})"
+            ) from None
+
+    def _http_failure(self, what: str, exc: Any, not_found: str | None) -> PublishError:
+        code = getattr(exc, "response_code", None)
+        message = _scrub(str(getattr(exc, "error_message", "") or ""), self.settings)
+        if code == 403:
+            if "scope" in message or "insufficient" in message:
+                return self.fail(
+                    f"the token in {self.settings.token} lacks the `api` scope needed to "
+                    f"{what} (403 insufficient_scope)"
+                )
+            return self.fail(
+                f"the token in {self.settings.token} may not {what} (403 Forbidden: "
+                "its user needs at least the Reporter role on the project)"
+            )
+        if code == 404:
+            return self.fail(
+                f"{not_found or 'not found'} while trying to {what} (404; with a valid "
+                f"token this also means the token's user cannot see it) at {self.settings.url}"
+            )
+        if code == 413:
+            return self.fail(f"GitLab refused to {what}: too large (413)")
+        return self.fail(f"GitLab refused to {what} ({code}: {message[:200]})")
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    match = re.search(r"too many (\d+) error responses", text)
+    return f"HTTP {match.group(1)}" if match else "connection errors"
+
+
+def _scrub(text: str, settings: GitLabSettings) -> str:
+    token = settings.token.value
+    return text.replace(token, "[token]") if token else text
+
+
+def upload_name(rel: str) -> str:
+    """GitLab upload file names: only [A-Za-z0-9._-] (spaces break Markdown links)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(rel).name) or "plot.png"
+
+
+def _upload_all(
+    api: GitLab, project: Project, plots: Sequence[RenderedPlot], files: Mapping[str, bytes]
+) -> list[RenderedPlot]:
+    """Upload every image the report shows and point the plots at the uploaded URLs.
+
+    An upload that fails leaves a readable note instead of a broken image.
+    """
+    uploaded: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    wanted = [p.png for p in plots if p.png] + [rel for p in plots for _, rel in p.images]
+    for rel in wanted:
+        try:
+            result = api.call(
+                f"upload {upload_name(rel)}",
+                lambda rel=rel: project.upload(upload_name(rel), filedata=files[rel]),  # type: ignore[misc]
+            )
+            uploaded[rel] = str(result["url"])
+        except PublishError as exc:
+            failed[rel] = exc.reason
+
+    out = []
+    for plot in plots:
+        notes = list(plot.notes)
+        for rel in [plot.png or "", *(r for _, r in plot.images)]:
+            if rel in failed:
+                notes.append(f"{Path(rel).name} could not be uploaded: {failed[rel]}.")
+        out.append(
+            dataclasses.replace(
+                plot,
+                png=uploaded.get(plot.png) if plot.png else None,
+                spec=None,  # the spec stays in the job artifacts
+                images=tuple((rev, uploaded[rel]) for rev, rel in plot.images if rel in uploaded),
+                notes=tuple(notes),
+            )
+        )
+    return out
+
+
+def _full_report_location(settings: GitLabSettings, report_path: Path, out_dir: Path) -> str:
+    if settings.job_url:
+        rel = report_path.relative_to(out_dir.parent) if out_dir.is_absolute() else report_path
+        return f"[the job's artifacts]({settings.job_url}/artifacts/file/{rel.as_posix()})"
+    return f"`{report_path}`"
+
+
+def _find_mr(api: GitLab, project: Project) -> ProjectMergeRequest | None:
+    s = api.settings
+    if s.mr_iid is not None:
+        iid = s.mr_iid
+        return api.call(
+            f"read merge request !{iid}",
+            lambda: project.mergerequests.get(iid),
+            not_found=f"merge request !{iid} of project {s.project}",
+        )
+    if not s.commit_sha:
+        raise api.fail(
+            "no merge request to comment on: pass --mr IID (or run in a merge request "
+            "pipeline, which sets CI_MERGE_REQUEST_IID)"
+        )
+    sha = s.commit_sha
+    # A branch pipeline: the open MR whose source is this commit, if any.
+    mrs = api.call(
+        f"find merge requests of commit {sha[:8]}",
+        lambda: project.commits.get(sha, lazy=True).merge_requests(get_all=True),
+        not_found=f"commit {sha[:8]} in project {s.project}",
+    )
+    opened = [m for m in mrs if m.get("state") == "opened"]
+    if not opened:
+        return None
+    iid = int(opened[0]["iid"])
+    return api.call(f"read merge request !{iid}", lambda: project.mergerequests.get(iid))
+
+
+def _our_notes(api: GitLab, mr: ProjectMergeRequest, user_id: int | None) -> list[Any]:
+    marker = api.settings.marker
+    # Every page: a busy MR has hundreds of notes and the API returns 20 per page by default.
+    notes = api.call(
+        f"read the notes of merge request !{mr.iid}",
+        lambda: list(mr.notes.list(iterator=True, per_page=100, sort="asc")),
+    )
+    return [
+        n
+        for n in notes
+        if not n.system
+        and marker in (n.body or "")
+        and (user_id is None or n.author.get("id") == user_id)
+    ]
+
+
+def _post_to_mr(api: GitLab, mr: ProjectMergeRequest, body: str, user_id: int | None) -> str:
+    where = f"merge request !{mr.iid}"
+    if not api.settings.new_comment:
+        existing = _our_notes(api, mr, user_id)
+        if existing:
+            note = existing[-1]  # the most recent one we wrote
+            note.body = body
+            api.call(f"update the comment on {where}", note.save)
+            return "updated"
+    created = api.call(f"comment on {where}", lambda: mr.notes.create({"body": body}))
+    if not api.settings.new_comment:
+        _dedupe(api, mr, created, body, user_id)
+    return "created"
+
+
+def _dedupe(
+    api: GitLab, mr: ProjectMergeRequest, created: Any, body: str, user_id: int | None
+) -> None:
+    """Two jobs may have created a comment at once: keep the oldest, with our body."""
+    ours = _our_notes(api, mr, user_id)
+    if len(ours) <= 1:
+        return
+    keep = min(ours, key=lambda n: n.id)
+    if keep.id != created.id:
+        keep.body = body
+        api.call("update the comment", keep.save)
+    for note in ours:
+        if note.id != keep.id:
+            api.call("remove a duplicate comment", lambda note=note: mr.notes.delete(note.id))  # type: ignore[misc]
+
+
+def _body(
+    settings: GitLabSettings,
+    report: Report,
+    plots: Sequence[RenderedPlot],
+    report_path: Path,
+    out_dir: Path,
+) -> str:
+    footer = comment.footer(
+        report,
+        (settings.pipeline_id, settings.pipeline_url),
+        (settings.job_id, settings.job_url, settings.job_name),
+    )
+    return comment.body(
+        report,
+        plots,
+        marker=settings.marker,
+        footer_text=footer,
+        full_report=_full_report_location(settings, report_path, out_dir),
+    )
+
+
+def publish(
+    settings: GitLabSettings,
+    report: Report,
+    plots: Sequence[RenderedPlot],
+    files: Mapping[str, bytes],
+    report_path: Path,
+    out_dir: Path,
+) -> Posted:
+    """Post (or update) the report comment; the report must already be on disk.
+
+    With `settings.dry_run`, only read calls are made (none at all without a token), and the
+    body that would be posted is returned.
+    """
+    if settings.dry_run and not (settings.token.value and settings.url and settings.project):
+        body = _body(settings, report, plots, report_path, out_dir)
+        return Posted("dry run", "GitLab not contacted (no token, URL or project)", None, body)
+
+    api = GitLab(settings, report_path)
+    project_id = settings.project
+    assert project_id is not None
+    # By path, fetch the project for its numeric id: a lazy project addressed by path
+    # double-encodes the path in upload URLs.
+    project = api.call(
+        f"open project {project_id}",
+        lambda: api.gl.projects.get(project_id),
+        not_found=f"project {project_id!r}",
+    )
+    mr = _find_mr(api, project)
+    posted_plots = list(plots) if settings.dry_run else _upload_all(api, project, plots, files)
+    body = _body(settings, report, posted_plots, report_path, out_dir)
+    if mr is None:
+        sha = settings.commit_sha or report.head.sha or ""
+        where = f"commit {sha[:8]} of {project.path_with_namespace}"
+        if settings.dry_run:
+            return Posted("dry run", where, None, body)
+        commit = project.commits.get(sha, lazy=True)
+        api.call(f"comment on commit {sha[:8]}", lambda: commit.comments.create({"note": body}))
+        return Posted("commit comment", where, f"{project.web_url}/-/commit/{sha}", body)
+
+    where = f"merge request !{mr.iid} of {project.path_with_namespace}"
+    if settings.dry_run:
+        return Posted("dry run", where, mr.web_url, body)
+    user = api.call("identify the token's user", lambda: api.gl.http_get("/user"))
+    user_id = user.get("id") if isinstance(user, dict) else None
+    action = _post_to_mr(api, mr, body, user_id)
+    return Posted(action, where, mr.web_url, body)
