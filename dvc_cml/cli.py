@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep a separate comment per NAME (e.g. one per model or job)",
     )
     gitlab.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each step and HTTP request on stderr (the token is never shown)",
+    )
+    gitlab.add_argument(
         "--new-comment",
         action="store_true",
         help="always add a new comment instead of updating the earlier one",
@@ -177,6 +183,7 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
         from dvc_cml.demo import run_demo
 
         return run_demo(out_dir, output)  # type: ignore[arg-type]
+    from dvc_cml.errors import configure_logging, register_secret
     from dvc_cml.settings import gitlab_settings, in_gitlab_ci
 
     post = args.post if args.post is not None else in_gitlab_ci(env)
@@ -192,6 +199,9 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
             new_comment=args.new_comment,
             dry_run=args.dry_run,
         )
+    if gitlab is not None:
+        register_secret(gitlab.token.value)
+    configure_logging(args.verbose)
     options = DiffOptions(
         path=Path(args.path),
         base=args.base,

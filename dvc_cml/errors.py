@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import sys
 import traceback
 from collections.abc import Iterator
@@ -22,6 +23,21 @@ EXIT_NOT_POSTED = 4  # the report is on disk, but posting it to GitLab failed
 EXIT_INTERRUPTED = 130
 
 
+# Values that must never be printed or logged (the GitLab token); see register_secret.
+_SECRETS: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    if value:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, "[masked]")
+    return text
+
+
 class UserError(Exception):
     """A problem with the input or environment, explained in one actionable line."""
 
@@ -33,7 +49,7 @@ class Interrupted(Exception):
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return redact(" ".join(text.split()))
 
 
 def write_log(log_path: Path, exc: BaseException) -> Path:
@@ -41,7 +57,7 @@ def write_log(log_path: Path, exc: BaseException) -> Path:
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     with log_path.open("a", encoding="utf-8") as fd:
         fd.write(f"### dvc-cml {stamp}\n")
-        fd.write("".join(traceback.format_exception(exc)))
+        fd.write(redact("".join(traceback.format_exception(exc))))
         fd.write("\n")
     return log_path
 
@@ -68,3 +84,26 @@ def error_boundary(log_path: Path, exit_code: list[int]) -> Iterator[None]:
             file=sys.stderr,
         )
         exit_code[0] = EXIT_INTERNAL
+
+
+class _Redact(logging.Filter):
+    """Mask secrets in every log line, whatever library wrote it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+def configure_logging(verbose: bool) -> None:
+    """--verbose: our steps and each HTTP request (method, URL, status) on stderr."""
+    if not verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("dvc-cml: %(name)s: %(message)s"))
+    handler.addFilter(_Redact())
+    for name, level in (("dvc_cml", logging.INFO), ("urllib3", logging.DEBUG)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        for old in [h for h in logger.handlers if any(isinstance(f, _Redact) for f in h.filters)]:
+            logger.removeHandler(old)  # main() may run more than once in one process
+        logger.addHandler(handler)

@@ -80,3 +80,6 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
         return project
 
     return make
+
+
+from tests.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: E402, F401  (fixture re-export)

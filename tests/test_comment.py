@@ -54,8 +54,9 @@ def test_over_the_limit_drops_unchanged_rows_first() -> None:
     report = big_report(changed=50, unchanged=2000)
     full = comment.body(report, [], marker=MARKER, footer_text="FOOT", full_report="`r.md`")
     limit = len(full) // 2
-    body = comment.body(report, [], marker=MARKER, footer_text="FOOT", full_report="`r.md`",
-                        limit=limit)  # fmt: skip
+    body = comment.body(
+        report, [], marker=MARKER, footer_text="FOOT", full_report="`r.md`", limit=limit
+    )
     assert len(body) <= limit
     assert body.startswith(MARKER + "\n> ✂️ This report is too long for a GitLab comment: ")
     assert "The full report is at `r.md`." in body
@@ -67,8 +68,9 @@ def test_over_the_limit_drops_unchanged_rows_first() -> None:
 
 def test_far_over_the_limit_cuts_the_longest_tables() -> None:
     report = big_report(changed=3000, unchanged=10)
-    body = comment.body(report, [], marker=MARKER, footer_text="FOOT", full_report="there",
-                        limit=20_000)  # fmt: skip
+    body = comment.body(
+        report, [], marker=MARKER, footer_text="FOOT", full_report="there", limit=20_000
+    )
     assert len(body) <= 20_000
     kept = body.count("| m.json | changed.metric\\_")
     assert 100 < kept < 3000

@@ -8,7 +8,9 @@ bounded budget, and every failure turned into one actionable line that never hol
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from gitlab.v4.objects import Project, ProjectMergeRequest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 RETRIES = 4  # after the first try: 5 attempts in all
 BACKOFF = 0.5  # seconds, doubled per retry (urllib3), capped by MAX_WAIT
@@ -49,11 +52,11 @@ class Posted:
     body: str
 
 
-def _session(settings: GitLabSettings) -> requests.Session:
-    """HTTP with a timeout-bound, count-bound retry of 429/5xx and connection errors.
+def _session(retries: int) -> requests.Session:
+    """HTTP with a count-bound retry of 429/5xx and connection errors (each with a timeout).
 
-    Retrying in the transport (urllib3) re-sends the same encoded bytes, which also holds for
-    multipart uploads; python-gitlab's own retry re-sends a consumed upload body and hangs.
+    Not for uploads: python-gitlab streams multipart bodies, and a retry (its own or
+    urllib3's) re-sends an already consumed stream and hangs until the timeout.
     """
     import requests
     from requests.adapters import HTTPAdapter
@@ -65,7 +68,7 @@ def _session(settings: GitLabSettings) -> requests.Session:
             return None if wait is None else min(wait, MAX_WAIT)
 
     retry = BoundedRetry(
-        total=RETRIES,
+        total=retries,
         backoff_factor=BACKOFF,
         backoff_max=MAX_WAIT,
         status_forcelist=TRANSIENT,
@@ -90,15 +93,20 @@ class GitLab:
         import gitlab
 
         assert settings.url and settings.token.value  # _check_config
-        self.gl = gitlab.Gitlab(
-            settings.url,
-            private_token=settings.token.value,
-            timeout=settings.timeout,
-            ssl_verify=settings.ca_file or True,
-            session=_session(settings),
-            retry_transient_errors=False,  # the session retries
-            user_agent="dvc-cml",
-        )
+
+        def client(retries: int) -> gitlab.Gitlab:
+            return gitlab.Gitlab(
+                settings.url,
+                private_token=settings.token.value,
+                timeout=settings.timeout,
+                ssl_verify=settings.ca_file or True,
+                session=_session(retries),
+                retry_transient_errors=False,  # the session retries
+                user_agent="dvc-cml",
+            )
+
+        self.gl = client(RETRIES)
+        self.uploads = client(0)  # see upload()
 
     def fail(self, reason: str) -> PublishError:
         return PublishError(reason, self.report_path)
@@ -127,38 +135,43 @@ class GitLab:
 
     def call(self, what: str, fn: Callable[[], T], not_found: str | None = None) -> T:
         """Run one python-gitlab call, translating its failures into one line."""
+        log.info("%s", what)
+        try:
+            return fn()
+        except Exception as exc:
+            raise self.translate(what, exc, not_found) from None
+
+    def translate(self, what: str, exc: Exception, not_found: str | None = None) -> Exception:
+        """The PublishError for a python-gitlab/requests failure (others are bugs: as is)."""
         import gitlab
         import requests
 
-        token = self.settings.token
-        try:
-            return fn()
-        except gitlab.exceptions.GitlabAuthenticationError:
-            raise self.fail(
+        url, token = self.settings.url, self.settings.token
+        if isinstance(exc, gitlab.exceptions.GitlabAuthenticationError):
+            return self.fail(
                 f"GitLab rejected the token in {token} while trying to {what} "
                 "(401 Unauthorized: invalid, expired or revoked)"
-            ) from None
-        except gitlab.exceptions.GitlabError as exc:
-            raise self._http_failure(what, exc, not_found) from None
-        except requests.exceptions.RetryError as exc:
-            raise self.fail(
+            )
+        if isinstance(exc, gitlab.exceptions.GitlabError):
+            return self._http_failure(what, exc, not_found)
+        if isinstance(exc, requests.exceptions.RetryError):
+            return self.fail(
                 f"GitLab kept failing while trying to {what} ({_reason(exc)}) after "
                 f"{RETRIES + 1} attempts"
-            ) from None
-        except requests.exceptions.SSLError:
-            raise self.fail(
-                f"TLS verification failed for {self.settings.url}; point CI_SERVER_TLS_CA_FILE "
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return self.fail(
+                f"TLS verification failed for {url}; point CI_SERVER_TLS_CA_FILE "
                 "or REQUESTS_CA_BUNDLE at the CA bundle of your GitLab"
-            ) from None
-        except requests.exceptions.Timeout:
-            raise self.fail(
-                f"GitLab at {self.settings.url} did not answer within "
-                f"{self.settings.timeout:g} s while trying to {what}"
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise self.fail(
-                f"cannot reach GitLab at {self.settings.url} to {what} ({type(exc).__name__})"
-            ) from None
+            )
+        if isinstance(exc, requests.exceptions.Timeout):
+            return self.fail(
+                f"GitLab at {url} did not answer within {self.settings.timeout:g} s "
+                f"while trying to {what}"
+            )
+        if isinstance(exc, requests.exceptions.RequestException):
+            return self.fail(f"cannot reach GitLab at {url} to {what} ({type(exc).__name__})")
+        return exc
 
     def _http_failure(self, what: str, exc: Any, not_found: str | None) -> PublishError:
         code = getattr(exc, "response_code", None)
@@ -181,6 +194,26 @@ class GitLab:
         if code == 413:
             return self.fail(f"GitLab refused to {what}: too large (413)")
         return self.fail(f"GitLab refused to {what} ({code}: {message[:200]})")
+
+    def upload(self, project_id: int, name: str, data: bytes) -> str:
+        """Upload one file, retrying transient failures with fresh bytes; return its URL."""
+        import gitlab
+        import requests
+
+        project = self.uploads.projects.get(project_id, lazy=True)
+        for attempt in range(RETRIES + 1):
+            log.info("upload %s (attempt %d)", name, attempt + 1)
+            try:
+                return str(project.upload(name, filedata=data, obey_rate_limit=False)["url"])
+            except (gitlab.exceptions.GitlabError, requests.exceptions.RequestException) as exc:
+                code = getattr(exc, "response_code", None)
+                transient = code in TRANSIENT or isinstance(
+                    exc, requests.exceptions.RequestException
+                )
+                if not transient or attempt == RETRIES:
+                    raise self.translate(f"upload {name}", exc) from None
+            time.sleep(min(BACKOFF * 2**attempt, MAX_WAIT))
+        raise AssertionError("unreachable")
 
 
 def _reason(exc: Exception) -> str:
@@ -211,11 +244,7 @@ def _upload_all(
     wanted = [p.png for p in plots if p.png] + [rel for p in plots for _, rel in p.images]
     for rel in wanted:
         try:
-            result = api.call(
-                f"upload {upload_name(rel)}",
-                lambda rel=rel: project.upload(upload_name(rel), filedata=files[rel]),  # type: ignore[misc]
-            )
-            uploaded[rel] = str(result["url"])
+            uploaded[rel] = api.upload(project.id, upload_name(rel), files[rel])
         except PublishError as exc:
             failed[rel] = exc.reason
 
