@@ -20,7 +20,8 @@ LOG_NAME = "dvc-cml.log"
 
 EPILOG = """\
 exit codes: 0 success (also when there is nothing to compare), 1 a problem you can fix
-(message on stderr), 2 bad command-line usage, 3 an internal error (traceback in a log file).
+(message on stderr), 2 bad command-line usage, 3 an internal error (traceback in a log file),
+4 the report was written but not posted to GitLab.
 """
 
 
