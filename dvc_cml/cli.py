@@ -76,6 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as if started in PATH (default: the current directory)",
     )
     _add_output_flags(diff)
+    data = diff.add_argument_group("data and pipeline (through DVC's Python API)")
+    data.add_argument(
+        "--pull",
+        action="store_true",
+        help="first fetch and check out the metrics and plots outputs from the DVC remote",
+    )
+    data.add_argument(
+        "--pull-all", action="store_true", help="first pull everything (implies --pull)"
+    )
+    data.add_argument(
+        "--repro",
+        action="store_true",
+        help="first reproduce the pipeline (with --pull, missing data comes from the remote)",
+    )
+    data.add_argument(
+        "--repro-targets",
+        nargs="+",
+        metavar="STAGE",
+        default=(),
+        help="reproduce only these stages (implies --repro)",
+    )
     gitlab = diff.add_argument_group(
         "GitLab", "post the report as one merge-request comment, updated on every run"
     )
@@ -211,6 +232,10 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
         output=output,  # type: ignore[arg-type]
         env=env,
         gitlab=gitlab,
+        pull=args.pull,
+        pull_all=args.pull_all,
+        repro=args.repro or bool(args.repro_targets),
+        repro_targets=tuple(args.repro_targets),
     )
     return run_diff(options, sys.stdout)
 

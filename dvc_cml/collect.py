@@ -12,11 +12,11 @@ import io
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dvc_cml import git
 from dvc_cml.errors import UserError
 from dvc_cml.model import (
     MISSING,
@@ -56,39 +56,6 @@ def chdir(path: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(old)
-
-
-@contextlib.contextmanager
-def _python_on_path() -> Iterator[None]:
-    """Stage commands say `python`; make that this interpreter even outside an active venv."""
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old])
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
-
-
-def init_project(root: Path) -> None:
-    """`dvc init` in an existing git repository, with analytics off."""
-    from dvc.repo import Repo
-
-    quiet_dvc()
-    Repo.init(str(root)).close()
-    (root / ".dvc" / "config").write_text("[core]\n    analytics = false\n")
-
-
-def reproduce(root: Path) -> None:
-    """`dvc repro` of the whole pipeline, in this process."""
-    from dvc.exceptions import ReproductionError
-    from dvc.repo import Repo
-
-    quiet_dvc()
-    with chdir(root), _python_on_path(), Repo(str(root)) as repo:
-        try:
-            repo.reproduce()
-        except ReproductionError as exc:
-            raise UserError(f"dvc repro failed in {root}: {_describe(exc)}") from None
 
 
 @contextlib.contextmanager
@@ -136,6 +103,8 @@ def default_base(repo: Repo, env: Mapping[str, str]) -> str:
         for ref in (name, f"origin/{name}"):
             if _try_resolve(repo, ref):
                 return ref
+    if target := env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME") or env.get("CI_DEFAULT_BRANCH"):
+        return target  # not here yet: resolve_revision fetches it
     raise UserError(
         "no BASE revision given and neither `main` nor `master` exists; "
         "name the branch to compare against, e.g. `dvc-cml diff develop`"
@@ -151,16 +120,48 @@ def _try_resolve(repo: Repo, name: str) -> str | None:
         return None
 
 
-def resolve_revision(repo: Repo, name: str) -> Revision:
+def _experiment(repo: Repo, name: str) -> str | None:
+    """The commit of a DVC experiment named as `dvc exp show` lists it."""
+    from dvc.repo.experiments.utils import exp_refs_by_names
+
+    refs = exp_refs_by_names(repo.scm, {name}).get(name, [])
+    if len(refs) > 1:
+        baselines = ", ".join(ref.baseline_sha[:7] for ref in refs)
+        raise UserError(
+            f"experiment name {name!r} is ambiguous (baselines {baselines}); use its SHA"
+        )
+    return str(repo.scm.get_ref(str(refs[0]))) if refs else None
+
+
+def resolve_revision(repo: Repo, name: str, sha: str | None = None) -> Revision:
+    """A revision by name (branch, tag, SHA, HEAD~N, experiment, workspace).
+
+    What is not in the clone is fetched from origin into a real ref, with a bounded depth.
+    `sha`, when given, pins the commit (the MR's merge base) while keeping the name.
+    """
     if name == WORKSPACE:
         return Revision(WORKSPACE, _try_resolve(repo, "HEAD"))
-    sha = _try_resolve(repo, name)
-    if sha is None:
+    wanted = sha or name
+    found = _try_resolve(repo, wanted) or (None if sha else _experiment(repo, name))
+    root = Path(repo.root_dir)
+    if found is None and git.has_origin(root):
+        problem = git.fetch(root, wanted)
+        if problem and sha:  # not every server serves a bare SHA: its branch brings it along
+            problem = git.fetch(root, name)
+        found = _try_resolve(repo, wanted) or _try_resolve(repo, f"origin/{wanted}")
+        if found is None:
+            shallow = " (this clone is shallow)" if git.is_shallow(root) else ""
+            raise UserError(
+                f"revision {wanted!r} is not in {repo.root_dir}{shallow} and fetching it from "
+                f"origin failed ({problem}); in GitLab CI set GIT_DEPTH to 0 (or deep enough "
+                "to reach it) in the job's variables"
+            )
+    if found is None:
         raise UserError(
-            f"revision {name!r} does not exist in {repo.root_dir} "
-            "(no branch, tag or commit by that name; in a shallow CI clone, fetch it first)"
+            f"revision {wanted!r} does not exist in {repo.root_dir} "
+            "(no branch, tag, commit or experiment by that name)"
         )
-    return Revision(name, sha)
+    return Revision(name, found)
 
 
 def _rev_key(rev: Revision) -> str:
@@ -182,7 +183,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Value]:
     return flat
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """A short reason from a DVC error: the parser's own words and position when it has them."""
     cause = exc.__cause__ or exc
     line = getattr(cause, "lineno", None)  # json.JSONDecodeError
@@ -193,6 +194,19 @@ def _describe(exc: BaseException) -> str:
         return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
     text = str(cause) or type(cause).__name__
     return " ".join(text.split())
+
+
+def _not_produced(error: BaseException, path: str, rev: Revision) -> bool:
+    """True for a file that does not exist at `rev`; raises if its data is only unreachable."""
+    if not isinstance(error, FileNotFoundError):
+        return False
+    if "No storage files available" in str(error):
+        # DVC tracks it at this revision, but neither the cache nor the remote has the data.
+        raise UserError(
+            f"{path} at {rev.label} is tracked by DVC, but its data is in neither the local "
+            "cache nor the DVC remote (was `dvc push` run where it was produced?)"
+        )
+    return True
 
 
 def _culprit(exc: BaseException) -> str:
@@ -210,14 +224,14 @@ def _file_values(
     entry = result.get(key, {})
     if error := entry.get("error"):
         if culprit := _culprit(error):
-            raise UserError(f"{culprit} does not parse at {rev.label}: {_describe(error)}")
-        raise UserError(f"could not read {kind} at {rev.label}: {_describe(error)}")
+            raise UserError(f"{culprit} does not parse at {rev.label}: {describe(error)}")
+        raise UserError(f"could not read {kind} at {rev.label}: {describe(error)}")
     files: dict[str, dict[str, Value]] = {}
     for path, file_result in entry.get("data", {}).items():
         if error := file_result.get("error"):
-            if isinstance(error, FileNotFoundError):
+            if _not_produced(error, path, rev):
                 continue  # a file declared in dvc.yaml but not produced at this revision
-            raise UserError(f"{kind} file {path} does not parse at {rev.label}: {_describe(error)}")
+            raise UserError(f"{kind} file {path} does not parse at {rev.label}: {describe(error)}")
         files[path] = _flatten(file_result.get("data", {}))
     return files
 
@@ -311,14 +325,14 @@ def _plots(repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision]) 
     for found in match_defs_renderers(data=data):
         for side, errors in found.source_errors.items():
             for src, exc in errors.items():
-                if not isinstance(exc, FileNotFoundError):
+                if not _not_produced(exc, src, labels[side]):
                     raise UserError(
-                        f"plot file {src} does not parse at {labels[side].label}: {_describe(exc)}"
+                        f"plot file {src} does not parse at {labels[side].label}: {describe(exc)}"
                     )
         # A definition that does not fit one revision's data (say, a field renamed in this
         # merge request) still draws the other revision; the chart says what is missing.
         problems = tuple(
-            f"Not drawn for {labels[side].label}: {_describe(exc)}"
+            f"Not drawn for {labels[side].label}: {describe(exc)}"
             for side, exc in found.definition_errors.items()
         )
         renderer = found.renderer
@@ -339,7 +353,13 @@ def collect(
     """Diff metrics, params and plots of the DVC project at `path` between two revisions."""
     step("opening the DVC project")
     with open_repo(path) as repo, chdir(Path(repo.root_dir)):
-        base_rev = resolve_revision(repo, base or default_base(repo, env))
+        base_name = base or default_base(repo, env)
+        # In an MR pipeline compare with the merge base: what the MR changes, not what the
+        # target branch gained since.
+        target = env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
+        merge_base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA") or None
+        pin = merge_base if target and base_name in (target, f"origin/{target}") else None
+        base_rev = resolve_revision(repo, base_name, pin)
         head_rev = resolve_revision(repo, head or WORKSPACE)
         keys = {"base": _rev_key(base_rev), "head": _rev_key(head_rev)}
         revs = list(dict.fromkeys(keys.values()))

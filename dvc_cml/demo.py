@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from dvc_cml.collect import init_project, reproduce
 from dvc_cml.errors import UserError
+from dvc_cml.pipeline import init_project, reproduce
 from dvc_cml.report import DiffOptions, Output, run_diff
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
@@ -59,12 +59,12 @@ def build_example(root: Path) -> Path:
     shutil.copytree(EXAMPLE, root)
     git(root, "init", "-q")
     init_project(root)
-    reproduce(root)
+    reproduce(root, say=lambda _: None)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Baseline model")
     git(root, "checkout", "-q", "-b", "tune-lr")
     set_params(root / "params.yaml", CHANGES)
-    reproduce(root)
+    reproduce(root, say=lambda _: None)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "Lower the learning rate, regularise more")
     return root

@@ -223,12 +223,21 @@ Plot = DataPlot | ImagePlot
 
 
 @dataclass(frozen=True)
+class Reproduced:
+    """What `--repro` did before the diff."""
+
+    ran: tuple[str, ...]
+    up_to_date: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Report:
     base: Revision
     head: Revision
     metrics: tuple[Row, ...] = ()
     params: tuple[Row, ...] = ()
     plots: tuple[Plot, ...] = ()
+    reproduced: Reproduced | None = None
 
     @property
     def empty(self) -> bool:

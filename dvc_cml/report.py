@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from dvc_cml.errors import EXIT_OK
-from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report
+from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.settings import GitLabSettings
@@ -28,6 +29,10 @@ class DiffOptions:
     output: Output = "terminal"
     env: Mapping[str, str] = field(default_factory=dict)
     gitlab: GitLabSettings | None = None  # post the report there
+    pull: bool = False  # the metrics and plots outputs of the workspace
+    pull_all: bool = False
+    repro: bool = False
+    repro_targets: tuple[str, ...] = ()
 
 
 def _slugs(names: list[str]) -> list[str]:
@@ -129,6 +134,23 @@ def _chart_files(
     )
 
 
+def say(message: str) -> None:
+    """One line per step on stderr: readable in CI logs, out of the way of --md/--json."""
+    print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
+
+
+def _prepare(options: DiffOptions) -> Reproduced | None:
+    """--pull and --repro, before anything is read."""
+    from dvc_cml import pipeline
+
+    pulling = options.pull or options.pull_all
+    if pulling:
+        pipeline.pull(options.path, everything=options.pull_all, say=say)
+    if not options.repro:
+        return None
+    return pipeline.reproduce(options.path, list(options.repro_targets), say, pull=pulling)
+
+
 def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     from dvc_cml.collect import collect
     from dvc_cml.publish.local import write_report_dir
@@ -137,7 +159,9 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     # The chart process first: it forks before DVC is imported or any thread starts.
     with chart_process() as charts, terminal.progress() as step:
+        reproduced = _prepare(options)
         report = collect(options.path, options.base, options.head, options.env, step)
+        report = dataclasses.replace(report, reproduced=reproduced)
         if report.empty:
             print(
                 f"Nothing to compare: no metrics, params or plots at {report.base.label} "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_cml.collect import init_project
+from dvc_cml.pipeline import init_project
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = FIXTURES / "scenarios"

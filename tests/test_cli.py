@@ -172,7 +172,7 @@ def test_corrupt_plot_file(make_project: MakeProject, capsys: pytest.CaptureFixt
 
 
 def test_nothing_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from dvc_cml.collect import init_project
+    from dvc_cml.pipeline import init_project
 
     git(tmp_path, "init", "-q")
     init_project(tmp_path)

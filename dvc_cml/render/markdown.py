@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dvc_cml.model import PlotKind, RenderedPlot, Report, Row, Status, Verdict
+from dvc_cml.model import PlotKind, RenderedPlot, Report, Reproduced, Row, Status, Verdict
 from dvc_cml.render import format as fmt
 
 # HTML-significant characters and the table separator become entities; Markdown punctuation
@@ -66,6 +66,13 @@ def _header(report: Report) -> str:
         sha = f" (`{r.short_sha}`)" if r.short_sha else ""
         parts.append(f"**{escape(r.name)}**{sha}")
     return f"## DVC report: {parts[0]} → {parts[1]}"
+
+
+def _pipeline(done: Reproduced) -> str:
+    def names(stages: Sequence[str]) -> str:
+        return ", ".join(f"`{escape(s)}`" for s in stages) or "none"
+
+    return f"Pipeline reproduced first: ran {names(done.ran)}; up to date {names(done.up_to_date)}."
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,8 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
     """The whole report as Markdown (`trim` shrinks it, for GitLab's comment size limit)."""
     trim = trim or Trim()
     out = [_header(report), ""]
+    if report.reproduced:
+        out += [_pipeline(report.reproduced), ""]
     out += _metrics(report, trim)
     out += _params(report, trim)
     out += ["### Plots", ""]

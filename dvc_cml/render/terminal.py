@@ -93,6 +93,9 @@ def renderables(
 
     labels = {"base": report.base.label, "head": report.head.label}
     items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
+    if done := report.reproduced:
+        ran, fresh = ", ".join(done.ran) or "none", ", ".join(done.up_to_date) or "none"
+        items.append(Text(f"Pipeline reproduced first: ran {ran}; up to date {fresh}."))
     if report.metrics:
         items.append(_table("Metrics", report.metrics, report, "Metric", plain))
     else:
