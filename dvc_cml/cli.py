@@ -38,6 +38,18 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     fmt.add_argument("--json", action="store_true", help="print the report as one JSON document")
 
 
+def _add_gate_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="GATE",
+        help="fail when a metric changes too much: 'test.auc<-0.01' (absolute) or "
+        "'test.loss>+5%%' (relative); repeatable; added to `fail-on` in .dvc-cml.yaml or "
+        "[tool.dvc-cml] in pyproject.toml. Exit code 5 when a gate fails.",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dvc-cml",
@@ -76,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as if started in PATH (default: the current directory)",
     )
     _add_output_flags(diff)
+    diff.add_argument(
+        "--metrics-report",
+        metavar="FILE",
+        help="also write the head's metrics in OpenMetrics text format, for GitLab's metrics "
+        "report widget (artifacts:reports:metrics); relative to the project with -C",
+    )
+    _add_gate_flags(diff)
     data = diff.add_argument_group("data and pipeline (through DVC's Python API)")
     data.add_argument(
         "--pull",
@@ -155,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="always add a new comment instead of updating the earlier one",
     )
 
+    check = commands.add_parser(
+        "check",
+        help="evaluate the regression gates only (for pre-push hooks and CI)",
+        description="Diff metrics against BASE and evaluate the regression gates, without "
+        "posting or writing files (unless --out is given).",
+        epilog="exit codes: 0 every gate passed (or none configured), 5 a gate failed, "
+        "1 a problem you can fix, 2 bad usage, 3 internal error.",
+    )
+    check.add_argument("base", nargs="?", metavar="BASE", help="as for `diff`")
+    check.add_argument("head", nargs="?", metavar="HEAD", help="as for `diff`")
+    check.add_argument("-C", dest="path", metavar="PATH", default=".", help="as for `diff`")
+    check.add_argument("--out", metavar="DIR", help="also write the full report to DIR")
+    _add_gate_flags(check)
+
     demo = commands.add_parser(
         "demo",
         help="build the bundled example project in a temp dir and diff it",
@@ -186,25 +219,41 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     env = os.environ if env is None else env
 
-    if args.command == "diff":
-        path = Path(args.path)
-        out_dir = Path(args.out) if Path(args.out).is_absolute() else path / args.out
-    else:
+    if args.command == "demo":
         out_dir = Path(args.out)
+    else:
+        out_dir = _in_project(args, args.out or DEFAULT_OUT)
     code = [0]
     with error_boundary(out_dir.absolute() / LOG_NAME, code):
         code[0] = _dispatch(args, out_dir, env)
     return code[0]
 
 
-def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -> int:
-    from dvc_cml.report import DiffOptions, run_diff
+def _in_project(args: argparse.Namespace, path: str) -> Path:
+    """Paths given with -C are relative to the project, as with `git -C`."""
+    return Path(path) if Path(path).is_absolute() else Path(args.path) / path
 
-    output = _output(args)
+
+def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -> int:
+    from dvc_cml.gates import parse_gate
+    from dvc_cml.report import DiffOptions, run_check, run_diff
+
     if args.command == "demo":
         from dvc_cml.demo import run_demo
 
-        return run_demo(out_dir, output)  # type: ignore[arg-type]
+        return run_demo(out_dir, _output(args))  # type: ignore[arg-type]
+    fail_on = tuple(parse_gate(text, "--fail-on") for text in args.fail_on)
+    if args.command == "check":
+        options = DiffOptions(
+            path=Path(args.path),
+            base=args.base,
+            head=args.head,
+            out_dir=out_dir,
+            env=env,
+            fail_on=fail_on,
+        )
+        return run_check(options, write=args.out is not None)
+    output = _output(args)
     from dvc_cml.errors import configure_logging, register_secret
     from dvc_cml.settings import gitlab_settings, in_gitlab_ci
 
@@ -236,6 +285,8 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
         pull_all=args.pull_all,
         repro=args.repro or bool(args.repro_targets),
         repro_targets=tuple(args.repro_targets),
+        fail_on=fail_on,
+        metrics_report=_in_project(args, args.metrics_report) if args.metrics_report else None,
     )
     return run_diff(options, sys.stdout)
 

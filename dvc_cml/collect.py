@@ -91,6 +91,12 @@ def open_repo(path: Path) -> Iterator[Repo]:
         repo.close()
 
 
+def project_root(path: Path) -> Path:
+    """The DVC project's root at or above `path` (where its config files live)."""
+    with open_repo(path) as repo:
+        return Path(repo.root_dir)
+
+
 def default_base(repo: Repo, env: Mapping[str, str]) -> str:
     """The MR target branch in GitLab CI, else the repo's default branch."""
     candidates = [

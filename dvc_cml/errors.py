@@ -20,6 +20,7 @@ EXIT_USER_ERROR = 1
 EXIT_USAGE = 2  # argparse's own code for bad flags
 EXIT_INTERNAL = 3
 EXIT_NOT_POSTED = 4  # the report is on disk, but posting it to GitLab failed
+EXIT_GATE_FAILED = 5  # a regression gate failed (the report is complete and posted)
 EXIT_INTERRUPTED = 130
 
 

@@ -6,7 +6,10 @@ import enum
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dvc_cml.gates import GateResult
 
 Scalar = str | int | float | bool | None
 
@@ -238,6 +241,7 @@ class Report:
     params: tuple[Row, ...] = ()
     plots: tuple[Plot, ...] = ()
     reproduced: Reproduced | None = None
+    gates: tuple[GateResult, ...] = ()
 
     @property
     def empty(self) -> bool:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
-from dvc_cml.errors import EXIT_OK
+from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
+from dvc_cml.gates import Config, Gate
 from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
@@ -33,6 +34,8 @@ class DiffOptions:
     pull_all: bool = False
     repro: bool = False
     repro_targets: tuple[str, ...] = ()
+    fail_on: tuple[Gate, ...] = ()  # from --fail-on; the config file's are added
+    metrics_report: Path | None = None  # OpenMetrics for GitLab's metrics widget
 
 
 def _slugs(names: list[str]) -> list[str]:
@@ -151,17 +154,39 @@ def _prepare(options: DiffOptions) -> Reproduced | None:
     return pipeline.reproduce(options.path, list(options.repro_targets), say, pull=pulling)
 
 
+def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
+    """Directions from the config, then every gate (config first, then --fail-on)."""
+    from dvc_cml import gates
+
+    metrics = gates.apply_directions(report.metrics, config.directions)
+    results = gates.evaluate([*config.gates, *options.fail_on], metrics)
+    return dataclasses.replace(report, metrics=metrics, gates=results)
+
+
+def _gate_exit(report: Report) -> int:
+    from dvc_cml import gates
+    from dvc_cml.render import gates as gate_lines
+
+    if not report.gates:
+        return EXIT_OK
+    for line in [*gate_lines.lines(report.gates), gate_lines.summary(report.gates)]:
+        say(line)
+    return EXIT_GATE_FAILED if gates.failed(report.gates) else EXIT_OK
+
+
 def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
-    from dvc_cml.collect import collect
-    from dvc_cml.publish.local import write_report_dir
-    from dvc_cml.render import jsondoc, markdown, terminal
+    from dvc_cml.collect import collect, project_root
+    from dvc_cml.gates import load_config
+    from dvc_cml.publish.local import write_metrics_report, write_report_dir
+    from dvc_cml.render import jsondoc, markdown, openmetrics, terminal
 
     stdout = stdout or sys.stdout
     # The chart process first: it forks before DVC is imported or any thread starts.
     with chart_process() as charts, terminal.progress() as step:
+        config = load_config(project_root(options.path))  # a broken config fails first
         reproduced = _prepare(options)
         report = collect(options.path, options.base, options.head, options.env, step)
-        report = dataclasses.replace(report, reproduced=reproduced)
+        report = _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
         if report.empty:
             print(
                 f"Nothing to compare: no metrics, params or plots at {report.base.label} "
@@ -172,6 +197,8 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
         plots, files = render_plots(report, step, charts)
         text = markdown.render(report, plots)
         report_path = write_report_dir(options.out_dir, text, files)
+        if options.metrics_report:
+            write_metrics_report(options.metrics_report, openmetrics.render(report))
 
     if options.output == "md":
         stdout.write(text)
@@ -190,4 +217,33 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
             stdout.write(posted.body)
         else:
             print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
-    return EXIT_OK
+    # Gates decide the exit code only now: reviewers see why the job failed.
+    return _gate_exit(report)
+
+
+def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -> int:
+    """The gates alone: no posting, no charts, no files unless `write`."""
+    from dvc_cml.collect import collect, project_root
+    from dvc_cml.gates import load_config
+    from dvc_cml.publish.local import write_report_dir
+    from dvc_cml.render import gates as gate_lines
+    from dvc_cml.render import markdown
+
+    stdout = stdout or sys.stdout
+    config = load_config(project_root(options.path))
+    if not (config.gates or options.fail_on):
+        say("no gates to check: add --fail-on METRIC<CHANGE or `fail-on:` to .dvc-cml.yaml")
+        return EXIT_OK
+    reproduced = _prepare(options)
+    report = collect(options.path, options.base, options.head, options.env)
+    report = _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
+    print(f"Gates: {report.base.label} -> {report.head.label}", file=stdout)
+    for line in [*gate_lines.lines(report.gates), gate_lines.summary(report.gates)]:
+        print(line, file=stdout)
+    if write:
+        with chart_process() as charts:
+            plots, files = render_plots(report, None, charts)
+        write_report_dir(options.out_dir, markdown.render(report, plots), files)
+    from dvc_cml import gates
+
+    return EXIT_GATE_FAILED if gates.failed(report.gates) else EXIT_OK

@@ -34,3 +34,11 @@ def write_report_dir(out_dir: Path, markdown: str, files: Mapping[str, bytes]) -
     except OSError as exc:
         raise UserError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
     return report
+
+
+def write_metrics_report(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write the metrics report {path}: {exc.strerror or exc}") from None

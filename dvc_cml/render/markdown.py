@@ -166,6 +166,10 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
     out = [_header(report), ""]
     if report.reproduced:
         out += [_pipeline(report.reproduced), ""]
+    if report.gates:
+        from dvc_cml.render import gates  # imports this module: import it late
+
+        out += [gates.markdown(report.gates)]
     out += _metrics(report, trim)
     out += _params(report, trim)
     out += ["### Plots", ""]
