@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dvc_cml import __version__
+from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_USAGE, error_boundary
 
 DEFAULT_OUT = "dvc-cml-report"
@@ -95,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
         "report widget (artifacts:reports:metrics); relative to the project with -C",
     )
     _add_gate_flags(diff)
+    diff.add_argument(
+        "--all-plots",
+        action="store_true",
+        help="also draw plots whose data is the same at both revisions",
+    )
+    diff.add_argument(
+        "--max-points",
+        type=_positive,
+        default=DEFAULT_MAX_POINTS,
+        metavar="N",
+        help="downsample longer series to N points before drawing, keeping their shape "
+        f"(default: {DEFAULT_MAX_POINTS}; tables are never downsampled)",
+    )
     data = diff.add_argument_group("data and pipeline (through DVC's Python API)")
     data.add_argument(
         "--pull",
@@ -199,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 10:
+        raise argparse.ArgumentTypeError("expected a whole number of at least 10")
+    return int(value)
+
+
 def _report_id(value: str) -> str:
     from dvc_cml.settings import REPORT_ID
 
@@ -286,6 +306,8 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
         repro=args.repro or bool(args.repro_targets),
         repro_targets=tuple(args.repro_targets),
         fail_on=fail_on,
+        max_points=args.max_points,
+        all_plots=args.all_plots,
         metrics_report=_in_project(args, args.metrics_report) if args.metrics_report else None,
     )
     return run_diff(options, sys.stdout)

@@ -17,19 +17,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml import git
+from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import UserError
 from dvc_cml.model import (
     MISSING,
+    TEMPLATE_KINDS,
     DataPlot,
     Direction,
     ImagePlot,
     Plot,
+    PlotKind,
     Point,
     Report,
     Revision,
     Row,
     Value,
     metric_direction,
+    same_data,
 )
 
 if TYPE_CHECKING:
@@ -280,7 +284,30 @@ def _finite(value: Any) -> bool:
     return not (isinstance(value, float) and not math.isfinite(value))
 
 
-def _data_plot(renderer: Any, problems: tuple[str, ...]) -> DataPlot:
+def _downsample(points: list[Point], max_points: int) -> tuple[list[Point], int]:
+    """Each long numeric series (per revision) cut to `max_points`; and its original length."""
+    from dvc_cml.downsample import keep
+
+    groups: dict[tuple[str, str], list[Point]] = {}
+    for point in points:
+        groups.setdefault((point.rev, point.series), []).append(point)
+    longest = 0
+    out: list[Point] = []
+    for series in groups.values():
+        numeric = all(
+            isinstance(p.x, (int, float)) and isinstance(p.y, (int, float)) for p in series
+        )
+        if len(series) <= max_points or not numeric:
+            out += series
+            continue
+        series.sort(key=lambda p: p.x)
+        kept = keep([p.x for p in series], [p.y for p in series], max_points)
+        out += [series[i] for i in kept]
+        longest = max(longest, len(series))
+    return out, longest
+
+
+def _data_plot(renderer: Any, problems: tuple[str, ...], max_points: int) -> DataPlot:
     """A DataPlot from a dvc_render VegaRenderer whose revisions are named base and head."""
     props = renderer.properties
     template = str(props.get("template") or "linear")
@@ -298,6 +325,14 @@ def _data_plot(renderer: Any, problems: tuple[str, ...]) -> DataPlot:
         if template.startswith("confusion"):
             series = str(filename)
         points.append(Point(rev=dp["rev"], series=series, x=x, y=y))
+    changed = not same_data(points)
+    sampled_from = 0
+    if TEMPLATE_KINDS.get(template, PlotKind.LINE) in (
+        PlotKind.LINE,
+        PlotKind.SCATTER,
+        PlotKind.SMOOTH,
+    ):
+        points, sampled_from = _downsample(points, max_points)
     return DataPlot(
         name=renderer.name,
         title=str(props.get("title") or renderer.name),
@@ -307,6 +342,8 @@ def _data_plot(renderer: Any, problems: tuple[str, ...]) -> DataPlot:
         points=tuple(points),
         dropped=dropped,
         problems=problems,
+        changed=changed,
+        sampled_from=sampled_from,
     )
 
 
@@ -319,7 +356,9 @@ def _image_plot(renderer: Any) -> ImagePlot:
     return ImagePlot(name=renderer.name, base=images.get("base"), head=images.get("head"))
 
 
-def _plots(repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision]) -> tuple[Plot, ...]:
+def _plots(
+    repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision], max_points: int
+) -> tuple[Plot, ...]:
     from dvc.render.match import match_defs_renderers
 
     # plots.show prints its own summary of failed revisions; we report each file ourselves.
@@ -344,7 +383,7 @@ def _plots(repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision]) 
         renderer = found.renderer
         if renderer.TYPE == "image":
             plots.append(_image_plot(renderer))
-        elif (plot := _data_plot(renderer, problems)).points:
+        elif (plot := _data_plot(renderer, problems, max_points)).points:
             plots.append(plot)
     return tuple(plots)
 
@@ -355,6 +394,7 @@ def collect(
     head: str | None,
     env: Mapping[str, str],
     step: Step = lambda _: None,
+    max_points: int = DEFAULT_MAX_POINTS,
 ) -> Report:
     """Diff metrics, params and plots of the DVC project at `path` between two revisions."""
     step("opening the DVC project")
@@ -381,7 +421,7 @@ def collect(
                 side: _file_values(kind, result, keys[side], labels[side]) for side in keys
             }
         step("reading plots")
-        plots = _plots(repo, keys, labels)
+        plots = _plots(repo, keys, labels, max_points)
 
     return Report(
         base=base_rev,

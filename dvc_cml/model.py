@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -179,6 +180,8 @@ class DataPlot:
     points: tuple[Point, ...]
     dropped: int = 0  # NaN/Infinity points left out: vega cannot draw them
     problems: tuple[str, ...] = ()  # why a revision could not be drawn
+    changed: bool = True  # the data differs between the revisions (judged before sampling)
+    sampled_from: int = 0  # longest series before downsampling; 0: not downsampled
 
     @property
     def kind(self) -> PlotKind:
@@ -191,11 +194,12 @@ class DataPlot:
     def revs(self) -> list[str]:
         return [r for r in ("base", "head") if any(p.rev == r for p in self.points)]
 
-    @property
-    def changed(self) -> bool:
-        base = sorted((p.series, str(p.x), str(p.y)) for p in self.points if p.rev == "base")
-        head = sorted((p.series, str(p.x), str(p.y)) for p in self.points if p.rev == "head")
-        return base != head
+
+def same_data(points: Sequence[Point]) -> bool:
+    """Whether both revisions hold exactly the same points (in any order)."""
+    base = sorted((p.series, str(p.x), str(p.y)) for p in points if p.rev == "base")
+    head = sorted((p.series, str(p.x), str(p.y)) for p in points if p.rev == "head")
+    return base == head
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
+from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
 from dvc_cml.gates import Config, Gate
 from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
@@ -35,6 +36,8 @@ class DiffOptions:
     repro: bool = False
     repro_targets: tuple[str, ...] = ()
     fail_on: tuple[Gate, ...] = ()  # from --fail-on; the config file's are added
+    max_points: int = DEFAULT_MAX_POINTS  # per series, before charting
+    all_plots: bool = False  # also draw plots whose data did not change
     metrics_report: Path | None = None  # OpenMetrics for GitLab's metrics widget
 
 
@@ -54,33 +57,49 @@ def _image_suffix(name: str) -> str:
     return suffix if suffix in {".png", ".jpg", ".jpeg", ".gif", ".svg"} else ".png"
 
 
+STEAL_AFTER = 8  # with this many charts, this process draws some too (it pays ~0.8 s to start)
+
+
 def render_plots(
-    report: Report, step: Step | None = None, charts: ChartProcess | None = None
+    report: Report,
+    step: Step | None = None,
+    charts: ChartProcess | None = None,
+    all_plots: bool = False,
 ) -> tuple[list[RenderedPlot], dict[str, bytes]]:
     """Charts for every plot: what the report links to, and the files' bytes by relative path.
 
-    With `charts`, data plots are drawn in that worker process; otherwise here.
+    Plots whose data is the same at both revisions are listed but not drawn, unless
+    `all_plots`.  With `charts`, data plots are drawn in that worker process, and with many
+    of them this process takes charts from the end of the queue once it is idle.
     """
     labels = {"base": report.base.label, "head": report.head.label}
-    slugs = _slugs([p.name for p in report.plots])
-    stems = [f"{PLOTS_DIR}/{slug}" for slug in slugs]
-    notes = {id(p): _chart_notes(p, labels) for p in report.plots if isinstance(p, DataPlot)}
-    pending = {
-        id(p): charts.draw(p, labels, notes[id(p)])
-        for p in report.plots
-        if isinstance(p, DataPlot) and charts is not None
-    }
+    stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
+    wanted = [p for p in report.plots if isinstance(p, DataPlot) and (p.changed or all_plots)]
+    notes = {id(p): _chart_notes(p, labels) for p in wanted}
+    pending = {id(p): charts.draw(p, labels, notes[id(p)]) for p in wanted} if charts else {}
+    drawn: dict[int, Drawn] = {}
+    if pending and len(wanted) >= STEAL_AFTER:
+        for queued in reversed(wanted):
+            if not pending[id(queued)].steal():
+                break  # the worker got here first: everything before is taken
+            drawn[id(queued)] = draw(queued, labels, notes[id(queued)])
+
     rendered: list[RenderedPlot] = []
     files: dict[str, bytes] = {}
     for number, (plot, stem) in enumerate(zip(report.plots, stems, strict=True), start=1):
         if step:
             step(f"rendering chart {number}/{len(report.plots)}: {plot.name}")
-        if isinstance(plot, ImagePlot):
+        if not (plot.changed or all_plots):
+            rendered.append(RenderedPlot(plot.name, plot.title, plot.kind, changed=False))
+        elif isinstance(plot, ImagePlot):
             rendered.append(_image_files(plot, stem, files, labels))
-            continue
-        result = pending.get(id(plot))
-        drawn = result() if result else draw(plot, labels, notes[id(plot)])
-        rendered.append(_chart_files(plot, stem, files, notes[id(plot)], drawn))
+        else:
+            key = id(plot)
+            if key not in drawn:
+                drawn[key] = (
+                    pending[key].result() if key in pending else draw(plot, labels, notes[key])
+                )
+            rendered.append(_chart_files(plot, stem, files, notes[key], drawn[key]))
     return rendered, files
 
 
@@ -115,6 +134,11 @@ def _chart_notes(plot: DataPlot, labels: Mapping[str, str]) -> list[str]:
     notes += plot.problems
     if plot.dropped:
         notes.append(f"{plot.dropped} NaN/Infinity point(s) left out of the chart.")
+    if plot.sampled_from:
+        notes.append(
+            f"Downsampled for drawing: {plot.sampled_from:,} points per series and revision "
+            "cut to a shape-preserving subset (MinMaxLTTB; extremes and last point kept)."
+        )
     return notes
 
 
@@ -185,7 +209,9 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     with chart_process() as charts, terminal.progress() as step:
         config = load_config(project_root(options.path))  # a broken config fails first
         reproduced = _prepare(options)
-        report = collect(options.path, options.base, options.head, options.env, step)
+        report = collect(
+            options.path, options.base, options.head, options.env, step, options.max_points
+        )
         report = _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
         if report.empty:
             print(
@@ -194,7 +220,7 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
                 file=stdout,
             )
             return EXIT_OK
-        plots, files = render_plots(report, step, charts)
+        plots, files = render_plots(report, step, charts, options.all_plots)
         text = markdown.render(report, plots)
         report_path = write_report_dir(options.out_dir, text, files)
         if options.metrics_report:
@@ -242,7 +268,7 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
         print(line, file=stdout)
     if write:
         with chart_process() as charts:
-            plots, files = render_plots(report, None, charts)
+            plots, files = render_plots(report, None, charts, options.all_plots)
         write_report_dir(options.out_dir, markdown.render(report, plots), files)
     from dvc_cml import gates
 

@@ -151,14 +151,6 @@ def test_full_report() -> None:
 
 <sub>[Vega-Lite spec](plots/loss.vl.json)</sub>
 
-#### images/sample.png
-
-| main (1111111) | workspace (2222222) |
-|:---|:---|
-| ![main (1111111)](plots/s.base.png) | ![workspace (2222222)](plots/s.head.png) |
-
-Unchanged between the two revisions.
-
 #### images/new.png
 
 | workspace (2222222) |
@@ -166,6 +158,17 @@ Unchanged between the two revisions.
 | ![workspace (2222222)](plots/n.head.png) |
 
 > Only at workspace (2222222): not present at main (1111111).
+
+<details><summary>1 unchanged plot</summary>
+
+#### images/sample.png
+
+| main (1111111) | workspace (2222222) |
+|:---|:---|
+| ![main (1111111)](plots/s.base.png) | ![workspace (2222222)](plots/s.head.png) |
+
+
+</details>
 """
     assert markdown.render(report, plots) == expected
 
@@ -195,3 +198,43 @@ def test_report_without_anything_changed_or_plotted() -> None:
         "\n"
         "No plots at either revision.\n"
     )
+
+
+def test_many_metrics_changed_first_by_size_and_unchanged_folded() -> None:
+    metrics = [Row("m.json", f"same_{i:02d}", 1, 1) for i in range(30)]
+    metrics += [
+        Row("m.json", "small", 100, 101),  # +1%
+        Row("m.json", "big", 10, 20),  # +100%
+        Row("m.json", "from_zero", 0, 5),  # no relative change: after those that have one
+        Row("m.json", "new", MISSING, 1),
+        Row("m.json", "drop", 50, 25, Direction.HIGHER),  # -50%
+    ]
+    report = Report(base=BASE, head=HEAD, metrics=tuple(metrics))
+    text = markdown.render(report, [])
+    section = text.split("### Metrics")[1].split("### Params")[0]
+    changed_table, folded = section.split("<details>")
+    order = [line.split(" | ")[1] for line in changed_table.splitlines() if line.startswith("| m.")]
+    assert order == ["big", "drop", "small", "from\\_zero", "new"]
+    assert "<summary>30 unchanged metrics</summary>" in folded
+    assert folded.count("| m.json | same\\_") == 30
+    assert "5 of 35 metrics changed." in section
+
+
+def test_unchanged_plots_are_listed_not_drawn_and_many_plots_grouped() -> None:
+    plots = [
+        RenderedPlot(f"plots/class_{i}.csv", f"Class {i}", PlotKind.LINE, True, png=f"p/{i}.png")
+        for i in range(11)
+    ]
+    plots += [RenderedPlot("loss", "Loss", PlotKind.LINE, True, png="p/loss.png")]
+    plots += [RenderedPlot("eval/roc.json", "ROC", PlotKind.SCATTER, False)]
+    text = markdown.render(Report(base=BASE, head=HEAD), plots)
+    section = text.split("### Plots")[1]
+    assert "#### plots/ (11)" in section
+    assert "#### dvc.yaml plots (1)" in section
+    assert section.count("##### Class ") == 11
+    assert section.index("#### plots/ (11)") < section.index("##### Loss")
+    assert section.endswith(
+        "<details><summary>1 unchanged plot</summary>\n\n- ROC <sub>eval/roc.json</sub>\n\n"
+        "</details>\n"
+    )
+    assert "ROC](" not in section

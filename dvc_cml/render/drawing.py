@@ -11,8 +11,8 @@ import contextlib
 import json
 import multiprocessing
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -43,6 +43,25 @@ def _warm_up() -> None:
     charts.warm_up()
 
 
+class Pending:
+    """A chart queued for the worker: wait for it, or take it back to draw it here."""
+
+    def __init__(
+        self, future: Future[Drawn], plot: DataPlot, labels: Mapping[str, str], notes: list[str]
+    ) -> None:
+        self._future, self._args = future, (plot, labels, notes)
+
+    def steal(self) -> bool:
+        """True if the worker had not started it (the caller draws it instead)."""
+        return self._future.cancel()
+
+    def result(self) -> Drawn:
+        try:
+            return self._future.result()
+        except BrokenProcessPool:  # the worker died: draw here, slower but never lost
+            return draw(*self._args)
+
+
 class ChartProcess:
     """A one-process pool that starts warming up the chart engine as soon as it is created.
 
@@ -62,19 +81,8 @@ class ChartProcess:
             return None
         return cls()
 
-    def draw(
-        self, plot: DataPlot, labels: Mapping[str, str], notes: list[str]
-    ) -> Callable[[], Drawn]:
-        """Start drawing; the returned function waits for the result."""
-        future = self._pool.submit(draw, plot, dict(labels), notes)
-
-        def result() -> Drawn:
-            try:
-                return future.result()
-            except BrokenProcessPool:  # the worker died: draw here, slower but never lost
-                return draw(plot, labels, notes)
-
-        return result
+    def draw(self, plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> Pending:
+        return Pending(self._pool.submit(draw, plot, dict(labels), notes), plot, labels, notes)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -93,15 +93,41 @@ def _left_out(count: int) -> list[str]:
     return [f"… and {count} more rows, left out here to fit.", ""] if count else []
 
 
+INLINE_METRICS = 25  # more than this: changed metrics first, unchanged ones folded
+GROUP_PLOTS = 10  # more changed plots than this: grouped by the folder of their file
+
+
+def biggest_change(row: Row) -> tuple[int, float, str, str]:
+    """Sort key: largest relative change first, then absolute; added/removed/text last."""
+    if (rel := row.relative_change) is not None:
+        return (0, -abs(rel), row.path, row.key)
+    if (delta := row.change) is not None:
+        return (1, -abs(delta), row.path, row.key)
+    return (2, 0.0, row.path, row.key)
+
+
 def _metrics(report: Report, trim: Trim) -> list[str]:
     out = ["### Metrics", ""]
     if not report.metrics:
         return [*out, "No metrics at either revision.", ""]
     changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
-    rows, cut = _cut(changed if trim.only_changed else report.metrics, trim)
+    unchanged = [r for r in report.metrics if r.status is Status.UNCHANGED]
+    many = len(report.metrics) > INLINE_METRICS
+    # Many metrics: the biggest changes first, the unchanged ones folded away.
+    shown = sorted(changed, key=biggest_change) if many else report.metrics
+    rows, cut = _cut(changed if trim.only_changed else shown, trim)
     if rows:
         out += [_value_table(rows, "Metric", report, with_markers=True), ""]
     out += _left_out(cut)
+    if many and unchanged and not trim.only_changed:
+        out += [
+            f"<details><summary>{len(unchanged)} unchanged metrics</summary>",
+            "",
+            _value_table(_cut(unchanged, trim)[0], "Metric", report, with_markers=True),
+            "",
+            "</details>",
+            "",
+        ]
     summary = f"{len(changed)} of {len(report.metrics)} metrics changed."
     if any(r.verdict is not Verdict.NEUTRAL for r in report.metrics):
         summary += " ✅ better, ❌ worse (direction guessed from the metric's name)."
@@ -132,9 +158,9 @@ def _params(report: Report, trim: Trim) -> list[str]:
     return out
 
 
-def _plot(plot: RenderedPlot, report: Report) -> list[str]:
+def _plot(plot: RenderedPlot, report: Report, level: int = 4) -> list[str]:
     title = escape(plot.title)
-    out = [f"#### {title}", ""]
+    out = [f"{'#' * level} {title}", ""]
     if plot.name != plot.title:
         out += [f"<sub>{escape(plot.name)}</sub>", ""]
     if plot.kind is PlotKind.IMAGE:
@@ -155,8 +181,44 @@ def _plot(plot: RenderedPlot, report: Report) -> list[str]:
     out += [f"> {escape(note)}" for note in plot.notes]
     if plot.notes:
         out.append("")
-    if not plot.changed:
-        out += ["Unchanged between the two revisions.", ""]
+    return out
+
+
+def _group(name: str) -> str:
+    folder = name.rsplit("/", 1)[0] if "/" in name else ""
+    return f"{folder}/" if folder else "dvc.yaml plots"
+
+
+def _plots(report: Report, plots: Sequence[RenderedPlot]) -> list[str]:
+    out = ["### Plots", ""]
+    if not plots:
+        return [*out, "No plots at either revision.", ""]
+    changed = [p for p in plots if p.changed]
+    unchanged = [p for p in plots if not p.changed]
+    if len(changed) > GROUP_PLOTS:
+        groups: dict[str, list[RenderedPlot]] = {}
+        for plot in changed:
+            groups.setdefault(_group(plot.name), []).append(plot)
+        for group, members in groups.items():
+            out += [f"#### {escape(group)} ({len(members)})", ""]
+            for plot in members:
+                out += _plot(plot, report, level=5)
+    else:
+        for plot in changed:
+            out += _plot(plot, report)
+    if unchanged:
+        out += [
+            f"<details><summary>{len(unchanged)} unchanged "
+            f"plot{'s' if len(unchanged) > 1 else ''}</summary>",
+            "",
+        ]
+        for plot in unchanged:
+            if plot.png or plot.images:  # drawn anyway (--all-plots)
+                out += _plot(plot, report)
+            else:
+                name = f" <sub>{escape(plot.name)}</sub>" if plot.name != plot.title else ""
+                out.append(f"- {escape(plot.title)}{name}")
+        out += ["", "</details>", ""]
     return out
 
 
@@ -172,9 +234,5 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
         out += [gates.markdown(report.gates)]
     out += _metrics(report, trim)
     out += _params(report, trim)
-    out += ["### Plots", ""]
-    if not plots:
-        out += ["No plots at either revision.", ""]
-    for plot in plots:
-        out += _plot(plot, report)
+    out += _plots(report, plots)
     return "\n".join(out).rstrip("\n") + "\n"

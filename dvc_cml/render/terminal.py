@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dvc_cml.model import DataPlot, PlotKind, RenderedPlot, Report, Row, Status, Verdict
 from dvc_cml.render import format as fmt
+from dvc_cml.render.markdown import biggest_change
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 32
 PLAIN_WIDTH = 100
+MAX_ROWS = 40  # metrics shown on a terminal; the report file has them all
 _STYLES = {Verdict.BETTER: "green", Verdict.WORSE: "red", Verdict.NEUTRAL: "yellow"}
 
 
@@ -96,7 +98,16 @@ def renderables(
     if done := report.reproduced:
         ran, fresh = ", ".join(done.ran) or "none", ", ".join(done.up_to_date) or "none"
         items.append(Text(f"Pipeline reproduced first: ran {ran}; up to date {fresh}."))
-    if report.metrics:
+    if len(report.metrics) > MAX_ROWS:
+        # A terminal is no place for thousands of rows: the biggest changes, and a count.
+        changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
+        shown = sorted(changed, key=biggest_change)[:MAX_ROWS]
+        title = f"Metrics ({len(changed)} of {len(report.metrics)} changed, biggest first)"
+        items.append(_table(title, shown, report, "Metric", plain))
+        items.append(
+            Text(f"… {len(report.metrics) - len(shown)} more metrics, all in the report file")
+        )
+    elif report.metrics:
         items.append(_table("Metrics", report.metrics, report, "Metric", plain))
     else:
         items.append(Text("No metrics at either revision."))
@@ -110,6 +121,8 @@ def renderables(
     if plots:
         items.append(Text("Plots", style="bold"))
     for plot in plots:
+        if not (plot.changed or plot.png or plot.images):
+            continue  # counted below
         status = "" if plot.changed else " (unchanged)"
         items.append(Text(f"  {plot.title} [{plot.kind.value}]{status}"))
         files = [plot.png] if plot.png else [path for _, path in plot.images]
@@ -121,6 +134,8 @@ def renderables(
         if data is not None and data.kind in (PlotKind.LINE, PlotKind.SMOOTH):
             for rev, series, spark, last in sparklines(data, labels):
                 items.append(Text(f"    {rev:<22} {series:<28} {spark} {last}"))
+    if skipped := sum(not (p.changed or p.png or p.images) for p in plots):
+        items.append(Text(f"  {skipped} unchanged plot(s) not drawn (--all-plots draws them)"))
     return items
 
 

@@ -1,0 +1,121 @@
+"""Large inputs: downsampling keeps the shape, unchanged plots are not drawn, output is stable."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dvc_cml.cli import main
+from dvc_cml.collect import collect
+from dvc_cml.downsample import keep
+from dvc_cml.model import DataPlot, Report, Revision, Row
+from dvc_cml.render import terminal
+from tests.conftest import Project
+
+MakeProject = Callable[[str], Project]
+
+
+def test_keep_preserves_extremes_and_ends() -> None:
+    n = 50_000
+    xs = list(range(n))
+    ys = [math.sin(i / 700) for i in xs]
+    ys[12_345] = 9.0  # a spike
+    ys[33_333] = -7.5  # a dip
+    kept = keep(xs, ys, 1000)
+    assert len(kept) <= 1000
+    assert kept == sorted(set(kept))
+    assert {0, n - 1, 12_345, 33_333} <= set(kept)
+    assert keep(xs[:900], ys[:900], 1000) == list(range(900))  # short series untouched
+
+
+def long_curve(project: Project, n: int, shift: float) -> None:
+    rows = "\n".join(
+        f"{i},{math.exp(-i / n * 4) + shift + (5 if i == n // 3 else 0)}" for i in range(n)
+    )
+    project.write("logs/train.csv", "step,loss\n" + rows + "\n")
+
+
+def test_long_series_are_downsampled_for_the_chart_only(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("plots")
+    long_curve(project, 20_000, 0.0)
+    project.commit("long base")
+    long_curve(project, 20_000, 0.1)
+    report = collect(project.root, "main", None, {}, max_points=500)
+    loss = next(p for p in report.plots if p.name == "loss")
+    assert isinstance(loss, DataPlot)
+    assert loss.sampled_from == 20_000
+    train = {
+        rev: [p for p in loss.points if p.rev == rev and p.series == "train.csv: loss"]
+        for rev in ("base", "head")
+    }
+    for rev, shift in (("base", 0.0), ("head", 0.1)):
+        points = train[rev]
+        assert len(points) <= 500
+        xs = [p.x for p in points]
+        assert (min(xs), max(xs)) == (0, 19_999)  # first and last kept
+        spike = math.exp(-4 * (20_000 // 3) / 20_000) + shift + 5
+        assert max(p.y for p in points) == pytest.approx(spike)
+        assert min(p.y for p in points) == pytest.approx(math.exp(-4 * 19_999 / 20_000) + shift)
+    # val.csv is short: untouched.
+    assert sum(p.series == "val.csv: loss" for p in loss.points) == 40
+
+    code = main(["diff", "main", "-C", str(project.root), "--max-points", "500", "--json"], env={})
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    notes = next(p for p in doc["plots"] if p["name"] == "loss")["notes"]
+    assert notes == [
+        "Downsampled for drawing: 20,000 points per series and revision cut to a "
+        "shape-preserving subset (MinMaxLTTB; extremes and last point kept)."
+    ]
+    spec = json.loads((project.root / "dvc-cml-report/plots/loss.vl.json").read_text())
+    (values,) = spec["datasets"].values()  # altair keeps inline rows in `datasets`
+    assert len(values) == len(loss.points)
+
+
+def test_unchanged_plots_are_not_drawn_unless_asked(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("plots")
+    out = project.root / "dvc-cml-report"
+    assert main(["diff", "main", "-C", str(project.root), "--md"], env={}) == 0
+    text = capsys.readouterr().out
+    assert not list(out.glob("plots/*"))  # nothing drawn, nothing copied
+    assert "<summary>5 unchanged plots</summary>" in text
+    assert "- Training loss <sub>loss</sub>" in text
+    assert main(["diff", "main", "-C", str(project.root), "--md", "--all-plots"], env={}) == 0
+    text = capsys.readouterr().out
+    assert "![Training loss](plots/loss.png)" in text
+    assert (out / "plots" / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_md_is_byte_identical_across_runs(make_project: MakeProject, tmp_path: Path) -> None:
+    project = make_project("plots")
+    project.apply_head()
+    texts = []
+    for run in ("one", "two"):
+        out = tmp_path / run
+        assert main(["diff", "main", "-C", str(project.root), "--out", str(out)], env={}) == 0
+        texts.append((out / "report.md").read_bytes())
+        specs = sorted(p.read_bytes() for p in (out / "plots").glob("*.vl.json"))
+        texts.append(b"".join(specs))
+    assert texts[0] == texts[2]
+    assert texts[1] == texts[3]
+
+
+def test_terminal_truncates_thousands_of_metrics_with_a_count() -> None:
+    rows = tuple(Row("m.json", f"m{i:04d}", i, i + (i % 3 == 0)) for i in range(3000))
+    report = Report(Revision("main", "1" * 40), Revision("workspace", "2" * 40), metrics=rows)
+    stream = io.StringIO()
+    terminal.show(report, [], Path("out"), Path("out/report.md"), stream)
+    text = stream.getvalue()
+    assert "Metrics (1000 of 3000 changed, biggest first)" in text
+    assert "… 2960 more metrics, all in the report file" in text
+    assert text.count("| m.json ") == 40
+    assert "| m.json | m0003 |" in text.replace("  ", " ").replace("  ", " ")
