@@ -249,6 +249,7 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
 
 def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -> int:
     """The gates alone: no posting, no charts, no files unless `write`."""
+    from dvc_cml import gates
     from dvc_cml.collect import collect, project_root
     from dvc_cml.gates import load_config
     from dvc_cml.publish.local import write_report_dir
@@ -270,6 +271,4 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
         with chart_process() as charts:
             plots, files = render_plots(report, None, charts, options.all_plots)
         write_report_dir(options.out_dir, markdown.render(report, plots), files)
-    from dvc_cml import gates
-
     return EXIT_GATE_FAILED if gates.failed(report.gates) else EXIT_OK
