@@ -13,6 +13,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,6 @@ from dvc_cml.model import (
     Row,
     Value,
     metric_direction,
-    same_data,
 )
 
 if TYPE_CHECKING:
@@ -284,27 +284,66 @@ def _finite(value: Any) -> bool:
     return not (isinstance(value, float) and not math.isfinite(value))
 
 
-def _downsample(points: list[Point], max_points: int) -> tuple[list[Point], int]:
-    """Each long numeric series (per revision) cut to `max_points`; and its original length."""
+@dataclass
+class _Series:
+    """One series of one revision, as it leaves DVC: raw values, strings for CSV."""
+
+    xs: list[Any] = field(default_factory=list)
+    ys: list[Any] = field(default_factory=list)
+
+
+def _floats(values: list[Any]) -> Any:
+    """A float64 array of the values, or None if one of them is not a number."""
+    import numpy as np
+
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _integral(values: list[Any], array: Any) -> bool:
+    """Keep integers integers (steps, epochs, class ids) when the source wrote them so."""
+    import numpy as np
+
+    first = values[0]
+    looks_int = isinstance(first, int) or (isinstance(first, str) and first.strip().isdigit())
+    return bool(looks_int and np.all(array == np.round(array)) and np.all(abs(array) < 2**53))
+
+
+def _series_points(
+    rev: str, name: str, series: _Series, sample: bool, max_points: int
+) -> tuple[list[Point], int, int, object]:
+    """(points, dropped non-finite, length before sampling or 0, a digest of the data).
+
+    Numbers go through numpy, so a million points cost milliseconds, and Python objects are
+    made only for the points that are kept.
+    """
+    import numpy as np
+
     from dvc_cml.downsample import keep
 
-    groups: dict[tuple[str, str], list[Point]] = {}
-    for point in points:
-        groups.setdefault((point.rev, point.series), []).append(point)
-    longest = 0
-    out: list[Point] = []
-    for series in groups.values():
-        numeric = all(
-            isinstance(p.x, (int, float)) and isinstance(p.y, (int, float)) for p in series
-        )
-        if len(series) <= max_points or not numeric:
-            out += series
-            continue
-        series.sort(key=lambda p: p.x)
-        kept = keep([p.x for p in series], [p.y for p in series], max_points)
-        out += [series[i] for i in kept]
-        longest = max(longest, len(series))
-    return out, longest
+    x, y = _floats(series.xs), _floats(series.ys)
+    if x is None or y is None or not len(x):
+        pairs = [(_to_number(a), _to_number(b)) for a, b in zip(series.xs, series.ys, strict=True)]
+        finite = [(a, b) for a, b in pairs if _finite(a) and _finite(b)]
+        points = [Point(rev, name, a, b) for a, b in finite]
+        return points, len(pairs) - len(finite), 0, sorted((str(a), str(b)) for a, b in finite)
+    ok = np.isfinite(x) & np.isfinite(y)
+    dropped = int(len(x) - ok.sum())
+    x, y = x[ok], y[ok]
+    order = np.lexsort((y, x))
+    digest = (x[order].tobytes(), y[order].tobytes())
+    sampled = 0
+    if sample and len(x) > max_points:
+        by_x = np.argsort(x, kind="stable")
+        x, y = x[by_x], y[by_x]
+        kept = keep(x, y, max_points)
+        sampled, x, y = len(x), x[kept], y[kept]
+    xs = x.astype(np.int64).tolist() if _integral(series.xs, x) else x.tolist()
+    ys = y.astype(np.int64).tolist() if _integral(series.ys, y) else y.tolist()
+    points = [Point(rev, name, a, b) for a, b in zip(xs, ys, strict=True)]
+    return points, dropped, sampled, digest
 
 
 def _data_plot(renderer: Any, problems: tuple[str, ...], max_points: int) -> DataPlot:
@@ -312,27 +351,33 @@ def _data_plot(renderer: Any, problems: tuple[str, ...], max_points: int) -> Dat
     props = renderer.properties
     template = str(props.get("template") or "linear")
     x_field, y_field = props.get("x"), props.get("y")
+    confusion = template.startswith("confusion")
     files = {dp.get("filename") for dp in renderer.datapoints}
-    dropped = 0
-    points = []
+    columns: dict[tuple[str, str], _Series] = {}
     for dp in renderer.datapoints:
-        x, y = _to_number(dp.get(x_field)), _to_number(dp.get(y_field))
-        if not (_finite(x) and _finite(y)):
-            dropped += 1
-            continue
-        filename, field = dp.get("filename", ""), dp.get("field", "")
-        series = f"{filename}: {field}" if len(files) > 1 else str(field)
-        if template.startswith("confusion"):
-            series = str(filename)
-        points.append(Point(rev=dp["rev"], series=series, x=x, y=y))
-    changed = not same_data(points)
-    sampled_from = 0
-    if TEMPLATE_KINDS.get(template, PlotKind.LINE) in (
+        filename, field_name = dp.get("filename", ""), dp.get("field", "")
+        if confusion:
+            name = str(filename)
+        else:
+            name = f"{filename}: {field_name}" if len(files) > 1 else str(field_name)
+        series = columns.setdefault((dp["rev"], name), _Series())
+        series.xs.append(dp.get(x_field))
+        series.ys.append(dp.get(y_field))
+
+    sample = TEMPLATE_KINDS.get(template, PlotKind.LINE) in (
         PlotKind.LINE,
         PlotKind.SCATTER,
         PlotKind.SMOOTH,
-    ):
-        points, sampled_from = _downsample(points, max_points)
+    )
+    points: list[Point] = []
+    dropped = sampled_from = 0
+    digests: dict[str, dict[str, object]] = {"base": {}, "head": {}}
+    for (rev, name), series in columns.items():
+        kept, lost, sampled, digest = _series_points(rev, name, series, sample, max_points)
+        points += kept
+        dropped += lost
+        sampled_from = max(sampled_from, sampled)
+        digests[rev][name] = digest
     return DataPlot(
         name=renderer.name,
         title=str(props.get("title") or renderer.name),
@@ -342,7 +387,7 @@ def _data_plot(renderer: Any, problems: tuple[str, ...], max_points: int) -> Dat
         points=tuple(points),
         dropped=dropped,
         problems=problems,
-        changed=changed,
+        changed=digests["base"] != digests["head"],
         sampled_from=sampled_from,
     )
 

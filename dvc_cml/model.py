@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -193,13 +192,6 @@ class DataPlot:
 
     def revs(self) -> list[str]:
         return [r for r in ("base", "head") if any(p.rev == r for p in self.points)]
-
-
-def same_data(points: Sequence[Point]) -> bool:
-    """Whether both revisions hold exactly the same points (in any order)."""
-    base = sorted((p.series, str(p.x), str(p.y)) for p in points if p.rev == "base")
-    head = sorted((p.series, str(p.x), str(p.y)) for p in points if p.rev == "head")
-    return base == head
 
 
 @dataclass(frozen=True)
