@@ -165,7 +165,7 @@ def write_data(root: Path, lr: float, seed: int) -> None:
 
 
 def build_project(root: Path) -> None:
-    from dvc_cml.collect import init_project
+    from dvc_cml.pipeline import init_project
 
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
