@@ -13,6 +13,8 @@ from dvc_cml.pipeline import init_project
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = FIXTURES / "scenarios"
+# `cached` is the example project with every output in the DVC cache.
+BUILT_ON = {"cached": FIXTURES / "example"}
 
 
 def git(root: Path, *args: str) -> str:
@@ -72,7 +74,9 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
     def make(name: str) -> Project:
         scenario = SCENARIOS / name
         root = tmp_path / name
-        shutil.copytree(scenario / "base", root)
+        if name in BUILT_ON:  # the scenario's base/ only holds what differs
+            shutil.copytree(BUILT_ON[name], root)
+        shutil.copytree(scenario / "base", root, dirs_exist_ok=True)
         git(root, "init", "-q")
         init_project(root)
         project = Project(root, scenario)

@@ -56,6 +56,22 @@ def pushed(make_project: MakeProject, tmp_path: Path) -> Project:
     return project
 
 
+def shallow_clone(project: Project, dest: Path) -> Path:
+    """What a GitLab MR pipeline has: the feature branch, one commit deep, no DVC cache."""
+    git(
+        project.root.parent,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "feature",
+        f"file://{project.root}",
+        str(dest),
+    )
+    return dest
+
+
 def specs(report_dir: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted((report_dir / "plots").glob("*.vl.json"))}
 
@@ -70,21 +86,7 @@ def test_shallow_clone_with_an_empty_cache_gives_the_full_clone_report(
     assert code == 0, err
     full = json.loads(out)
 
-    clone = tmp_path / "clone"
-    subprocess.run(
-        [
-            "git",
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            "--branch",
-            "feature",
-            f"file://{pushed.root}",
-            str(clone),
-        ],
-        check=True,
-    )
+    clone = shallow_clone(pushed, tmp_path / "clone")
     assert not (clone / "metrics.json").exists()
     assert git(clone, "branch", "-a").split() == [
         "*",
@@ -139,18 +141,7 @@ def test_base_data_missing_from_the_remote_is_named(
 def test_base_that_cannot_be_fetched_says_how_to_set_git_depth(
     pushed: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    clone = tmp_path / "clone"
-    git(
-        tmp_path,
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        "--branch",
-        "feature",
-        f"file://{pushed.root}",
-        str(clone),
-    )
+    clone = shallow_clone(pushed, tmp_path / "clone")
     code, _, err = run(capsys, "diff", "no-such-branch", "-C", str(clone))
     assert code == 1
     assert "revision 'no-such-branch' is not in" in err
@@ -250,18 +241,7 @@ def test_merge_request_pipelines_compare_with_the_merge_base(
 
 
 def test_console_script_in_a_fresh_process_with_pull(pushed: Project, tmp_path: Path) -> None:
-    clone = tmp_path / "clone"
-    git(
-        tmp_path,
-        "clone",
-        "-q",
-        "--depth",
-        "1",
-        "--branch",
-        "feature",
-        f"file://{pushed.root}",
-        str(clone),
-    )
+    clone = shallow_clone(pushed, tmp_path / "clone")
     done = subprocess.run(
         [sys.executable, "-m", "dvc_cml", "diff", "main", "--pull", "--md"],
         cwd=clone,
