@@ -166,16 +166,21 @@ def say(message: str) -> None:
     print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
 
 
-def _prepare(options: DiffOptions) -> Reproduced | None:
-    """--pull and --repro, before anything is read."""
+def _prepare(options: DiffOptions, step: Step | None = None) -> Reproduced | None:
+    """--pull and --repro, before anything is read: a log line per step, and the spinner."""
     from dvc_cml import pipeline
+
+    def tell(message: str) -> None:
+        say(message)
+        if step:
+            step(message)
 
     pulling = options.pull or options.pull_all
     if pulling:
-        pipeline.pull(options.path, everything=options.pull_all, say=say)
+        pipeline.pull(options.path, everything=options.pull_all, say=tell)
     if not options.repro:
         return None
-    return pipeline.reproduce(options.path, list(options.repro_targets), say, pull=pulling)
+    return pipeline.reproduce(options.path, list(options.repro_targets), tell, pull=pulling)
 
 
 def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
@@ -208,7 +213,7 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     # The chart process first: it forks before DVC is imported or any thread starts.
     with chart_process() as charts, terminal.progress() as step:
         config = load_config(project_root(options.path))  # a broken config fails first
-        reproduced = _prepare(options)
+        reproduced = _prepare(options, step)
         report = collect(
             options.path, options.base, options.head, options.env, step, options.max_points
         )
