@@ -339,14 +339,16 @@ def _series_points(
         by_x = np.argsort(x, kind="stable")
         x, y = x[by_x], y[by_x]
         kept = keep(x, y, max_points)
-        sampled, x, y = len(x), x[kept], y[kept]
+        sampled, x, y = len(series.xs), x[kept], y[kept]  # counted as the file has them
     xs = x.astype(np.int64).tolist() if _integral(series.xs, x) else x.tolist()
     ys = y.astype(np.int64).tolist() if _integral(series.ys, y) else y.tolist()
     points = [Point(rev, name, a, b) for a, b in zip(xs, ys, strict=True)]
     return points, dropped, sampled, digest
 
 
-def _data_plot(renderer: Any, problems: tuple[str, ...], max_points: int) -> DataPlot:
+def _data_plot(
+    renderer: Any, problems: tuple[str, ...], max_points: int, thinned: Mapping[str, int]
+) -> DataPlot:
     """A DataPlot from a dvc_render VegaRenderer whose revisions are named base and head."""
     props = renderer.properties
     template = str(props.get("template") or "linear")
@@ -378,6 +380,10 @@ def _data_plot(renderer: Any, problems: tuple[str, ...], max_points: int) -> Dat
         dropped += lost
         sampled_from = max(sampled_from, sampled)
         digests[rev][name] = digest
+    # Files thinned while loading: the chart says from how many rows.
+    for path, rows in thinned.items():
+        if any(path.endswith(str(f)) for f in files if f):
+            sampled_from = max(sampled_from, rows)
     return DataPlot(
         name=renderer.name,
         title=str(props.get("title") or renderer.name),
@@ -401,14 +407,83 @@ def _image_plot(renderer: Any) -> ImagePlot:
     return ImagePlot(name=renderer.name, base=images.get("base"), head=images.get("head"))
 
 
+THIN_BYTES = 4 * 1024 * 1024  # CSV/TSV plot files larger than this are read column-wise
+
+
+def _thinned(loader: Any, sampled: dict[str, int], max_points: int, cache: bool = False) -> Any:
+    """Load a plot's CSV/TSV source like DVC does, but keep only the rows worth drawing.
+
+    DVC holds every row as a dict of strings, several times over while matching plots:
+    about 1.3 GiB for a million rows per revision.  A large file is read here as columns
+    instead, and only the rows that some numeric column's downsampling keeps (plus every
+    non-finite one, so they are still counted) become dicts; `sampled` notes the file.
+    """
+    import csv
+
+    import numpy as np
+
+    from dvc_cml.downsample import keep
+
+    fs, path = loader.args
+    props = loader.keywords.get("props") or {}
+    try:
+        if not props.get("header", True) or fs.info(path).get("size", 0) < THIN_BYTES:
+            return loader(cache=cache)
+        with fs.open(path, mode="r", encoding="utf8", newline="") as fd:
+            reader = csv.reader(fd, delimiter="\t" if path.endswith(".tsv") else ",")
+            header = next(reader)
+            columns: list[list[str]] = [[] for _ in header]
+            for row in reader:
+                for column, value in zip(columns, row, strict=False):
+                    column.append(value)
+    except Exception:
+        return loader(cache=cache)
+    rows = min((len(c) for c in columns), default=0)
+    wanted: set[int] = set()
+    for column in columns:
+        values = _floats(column[:rows])
+        if values is None:
+            continue
+        finite = np.isfinite(values)
+        index = np.flatnonzero(finite)
+        wanted.update(np.flatnonzero(~finite).tolist())
+        wanted.update(index[keep(index.astype(np.float64), values[finite], max_points)].tolist())
+    if not wanted:  # nothing numeric to sample by: DVC's way
+        return loader(cache=cache)
+    sampled[path] = rows
+    chosen = sorted(wanted)
+    return {"data": [{name: columns[j][i] for j, name in enumerate(header)} for i in chosen]}
+
+
+def _plots_data(
+    repo: Repo, revs: list[str], max_points: int
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """`repo.plots.show(revs=...)`, with large CSV/TSV sources thinned as they load."""
+    from functools import partial
+
+    from dvc.repo.plots import _resolve_data_sources, onerror_collect
+
+    sampled: dict[str, int] = {}
+    result: dict[str, Any] = {}
+    for data in repo.plots.collect(revs=revs, onerror=onerror_collect):
+        for rev_data in data.values():
+            for path, source in rev_data.get("sources", {}).get("data", {}).items():
+                loader = source.get("data_source")
+                if loader is not None and path.endswith((".csv", ".tsv")):
+                    source["data_source"] = partial(_thinned, loader, sampled, max_points)
+        _resolve_data_sources(data, "", cache=True)
+        result.update(data)
+    return result, sampled
+
+
 def _plots(
     repo: Repo, keys: Mapping[str, str], labels: Mapping[str, Revision], max_points: int
 ) -> tuple[Plot, ...]:
     from dvc.render.match import match_defs_renderers
 
-    # plots.show prints its own summary of failed revisions; we report each file ourselves.
+    # DVC prints its own summary of failed revisions; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
-        data = repo.plots.show(revs=list(dict.fromkeys(keys.values())))
+        data, sampled = _plots_data(repo, list(dict.fromkeys(keys.values())), max_points)
     # Both sides may be the same revision (`diff main main`): give each its own copy.
     data = {side: data.get(key, {}) for side, key in keys.items()}
     plots: list[Plot] = []
@@ -428,7 +503,7 @@ def _plots(
         renderer = found.renderer
         if renderer.TYPE == "image":
             plots.append(_image_plot(renderer))
-        elif (plot := _data_plot(renderer, problems, max_points)).points:
+        elif (plot := _data_plot(renderer, problems, max_points, sampled)).points:
             plots.append(plot)
     return tuple(plots)
 

@@ -9,12 +9,13 @@ explicitly, so a spike or the final value is never lost.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 DEFAULT_MAX_POINTS = 2500  # per series and revision
 
 
-def keep(xs: Sequence[float], ys: Sequence[float], max_points: int) -> list[int]:
-    """Sorted indices of the points to keep; `xs` must be ascending."""
+def keep(xs: Sequence[float] | Any, ys: Sequence[float] | Any, max_points: int) -> list[int]:
+    """Sorted indices of the points to keep (lists or numpy arrays); `xs` must be ascending."""
     n = len(ys)
     if n <= max_points:
         return list(range(n))

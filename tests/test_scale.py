@@ -119,3 +119,37 @@ def test_terminal_truncates_thousands_of_metrics_with_a_count() -> None:
     assert "… 2960 more metrics, all in the report file" in text
     assert text.count("| m.json ") == 40
     assert "| m.json | m0003 |" in text.replace("  ", " ").replace("  ", " ")
+
+
+def test_large_csv_files_are_thinned_while_loading(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large CSV sources are read column-wise; the result matches the in-memory path."""
+    from dvc_cml import collect as collect_module
+
+    project = make_project("plots")
+    n = 30_000
+    rows = [f"{i},{math.cos(i / 900)}" for i in range(n)]
+    rows[7_777] = "7777,12.5"  # a spike
+    rows[20_000] = "20000,nan"  # not drawable: dropped and counted
+    project.write("logs/train.csv", "step,loss\n" + "\n".join(rows) + "\n")
+
+    def loss_of(report: Report) -> DataPlot:
+        plot = next(p for p in report.plots if p.name == "loss")
+        assert isinstance(plot, DataPlot)
+        return plot
+
+    full = loss_of(collect(project.root, "main", None, {}, max_points=800))
+    monkeypatch.setattr(collect_module, "THIN_BYTES", 1000)
+    thin = loss_of(collect(project.root, "main", None, {}, max_points=800))
+
+    assert thin.sampled_from == full.sampled_from == n
+    assert thin.dropped == full.dropped == 1
+    assert thin.changed and full.changed
+    head = [p for p in thin.points if p.rev == "head" and p.series == "train.csv: loss"]
+    assert len(head) <= 800
+    assert max(p.y for p in head) == 12.5
+    assert (head[0].x, head[-1].x) == (0, n - 1)
+    # The base revision's small file is untouched by thinning: same points either way.
+    base = [p for p in thin.points if p.rev == "base"]
+    assert base == [p for p in full.points if p.rev == "base"]
