@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +33,7 @@ RETRIES = 4  # after the first try: 5 attempts in all
 BACKOFF = 0.5  # seconds, doubled per retry (urllib3), capped by MAX_WAIT
 MAX_WAIT = 30.0  # the longest a Retry-After may make us wait, per retry
 TRANSIENT = (429, 500, 502, 503, 504)
+UPLOAD_WORKERS = 4
 
 
 class PublishError(UserError):
@@ -239,14 +241,19 @@ def _upload_all(
 
     An upload that fails leaves a readable note instead of a broken image.
     """
-    uploaded: dict[str, str] = {}
-    failed: dict[str, str] = {}
     wanted = [p.png for p in plots if p.png] + [rel for p in plots for _, rel in p.images]
-    for rel in wanted:
+
+    def upload(rel: str) -> tuple[str, str | None, str | None]:
         try:
-            uploaded[rel] = api.upload(project.id, upload_name(rel), files[rel])
+            return rel, api.upload(project.id, upload_name(rel), files[rel]), None
         except PublishError as exc:
-            failed[rel] = exc.reason
+            return rel, None, exc.reason
+
+    # A few at a time: dozens of charts upload in seconds, without tripping rate limits.
+    with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
+        results = list(pool.map(upload, wanted))
+    uploaded = {rel: url for rel, url, _ in results if url is not None}
+    failed = {rel: reason for rel, _, reason in results if reason is not None}
 
     out = []
     for plot in plots:
