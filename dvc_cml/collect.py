@@ -12,6 +12,7 @@ import io
 import logging
 import math
 import os
+import posixpath
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -455,6 +456,20 @@ def _thinned(loader: Any, sampled: dict[str, int], max_points: int, cache: bool 
     return {"data": [{name: columns[j][i] for j, name in enumerate(header)} for i in chosen]}
 
 
+def _joined_files(rev_data: Mapping[str, Any]) -> set[str]:
+    """Files a definition joins row by row (`x` from one, `y` from another): never thinned,
+    since each file would keep different rows."""
+    joined: set[str] = set()
+    for dvcfile, content in rev_data.get("definitions", {}).get("data", {}).items():
+        folder = posixpath.dirname(dvcfile)  # DVC's paths are POSIX, relative to the root
+        for props in content.get("data", {}).values():
+            if isinstance(props, dict) and isinstance(props.get("x"), dict):
+                for axis in (props.get("x"), props.get("y")):
+                    if isinstance(axis, dict):
+                        joined.update(posixpath.normpath(posixpath.join(folder, f)) for f in axis)
+    return joined
+
+
 def _plots_data(
     repo: Repo, revs: list[str], max_points: int
 ) -> tuple[dict[str, Any], dict[str, int]]:
@@ -467,9 +482,10 @@ def _plots_data(
     result: dict[str, Any] = {}
     for data in repo.plots.collect(revs=revs, onerror=onerror_collect):
         for rev_data in data.values():
+            joined = _joined_files(rev_data)
             for path, source in rev_data.get("sources", {}).get("data", {}).items():
                 loader = source.get("data_source")
-                if loader is not None and path.endswith((".csv", ".tsv")):
+                if loader is not None and path.endswith((".csv", ".tsv")) and path not in joined:
                     source["data_source"] = partial(_thinned, loader, sampled, max_points)
         _resolve_data_sources(data, "", cache=True)
         result.update(data)
@@ -503,8 +519,8 @@ def _plots(
         renderer = found.renderer
         if renderer.TYPE == "image":
             plots.append(_image_plot(renderer))
-        elif (plot := _data_plot(renderer, problems, max_points, sampled)).points:
-            plots.append(plot)
+        elif (plot := _data_plot(renderer, problems, max_points, sampled)).points or problems:
+            plots.append(plot)  # with no drawable data at all, it is listed with the reason
     return tuple(plots)
 
 

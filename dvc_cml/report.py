@@ -74,7 +74,9 @@ def render_plots(
     """
     labels = {"base": report.base.label, "head": report.head.label}
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
-    wanted = [p for p in report.plots if isinstance(p, DataPlot) and (p.changed or all_plots)]
+    wanted = [
+        p for p in report.plots if isinstance(p, DataPlot) and p.points and (p.changed or all_plots)
+    ]
     notes = {id(p): _chart_notes(p, labels) for p in wanted}
     pending = {id(p): charts.draw(p, labels, notes[id(p)]) for p in wanted} if charts else {}
     drawn: dict[int, Drawn] = {}
@@ -89,7 +91,10 @@ def render_plots(
     for number, (plot, stem) in enumerate(zip(report.plots, stems, strict=True), start=1):
         if step:
             step(f"rendering chart {number}/{len(report.plots)}: {plot.name}")
-        if not (plot.changed or all_plots):
+        if isinstance(plot, DataPlot) and not plot.points:
+            reasons = tuple(plot.problems)  # nothing to draw at either revision
+            rendered.append(RenderedPlot(plot.name, plot.title, plot.kind, True, notes=reasons))
+        elif not (plot.changed or all_plots):
             rendered.append(RenderedPlot(plot.name, plot.title, plot.kind, changed=False))
         elif isinstance(plot, ImagePlot):
             rendered.append(_image_files(plot, stem, files, labels))

@@ -186,3 +186,20 @@ def test_plot_field_renamed_in_head_still_draws_base(make_project: MakeProject) 
         f"Not drawn for workspace ({report.head.short_sha}): Could not find provided field "
         "('value') in data fields ('step, reading').",
     )
+
+
+def test_a_plot_that_fits_neither_revision_is_listed_with_the_reason(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dvc_cml.cli import main
+
+    project = make_project("plots")
+    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    project.write(
+        "dvc.yaml", dvc_yaml + "  - broken:\n      x: step\n      y: {logs/train.csv: nope}\n"
+    )
+    assert main(["diff", "main", "-C", str(project.root), "--md"], env={}) == 0
+    out = capsys.readouterr().out
+    section = out.split("#### broken")[1].split("####")[0]
+    assert "> Not drawn for workspace (" in section
+    assert "Could not find provided field ('nope')" in section

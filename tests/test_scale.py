@@ -153,3 +153,26 @@ def test_large_csv_files_are_thinned_while_loading(
     # The base revision's small file is untouched by thinning: same points either way.
     base = [p for p in thin.points if p.rev == "base"]
     assert base == [p for p in full.points if p.rev == "base"]
+
+
+def test_files_joined_row_by_row_are_never_thinned(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`x` from one file and `y` from another: thinning each differently would break the join."""
+    from dvc_cml import collect as collect_module
+
+    project = make_project("plots")
+    n = 6000
+    project.write("big/x.csv", "t\n" + "\n".join(str(i) for i in range(n)) + "\n")
+    project.write("big/y.csv", "v\n" + "\n".join(str(math.sin(i / 99)) for i in range(n)) + "\n")
+    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    project.write(
+        "dvc.yaml", dvc_yaml + "  - joined:\n      x: {big/x.csv: t}\n      y: {big/y.csv: v}\n"
+    )
+    monkeypatch.setattr(collect_module, "THIN_BYTES", 1000)
+    report = collect(project.root, "main", None, {}, max_points=500)
+    joined = next(p for p in report.plots if p.name == "joined")
+    assert isinstance(joined, DataPlot)
+    assert joined.problems == ()
+    assert joined.sampled_from == n  # downsampled after the join, not before
+    assert len(joined.points) <= 500
