@@ -11,10 +11,15 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dvc_cml import __version__
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_USAGE, error_boundary
+
+if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
+    from dvc_cml.gates import Gate
+    from dvc_cml.report import DiffOptions, Output
 
 DEFAULT_OUT = "dvc-cml-report"
 LOG_NAME = "dvc-cml.log"
@@ -227,7 +232,7 @@ def _report_id(value: str) -> str:
     return value
 
 
-def _output(args: argparse.Namespace) -> str:
+def _output(args: argparse.Namespace) -> Output:
     return "md" if args.md else "json" if args.json else "terminal"
 
 
@@ -261,7 +266,7 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
     if args.command == "demo":
         from dvc_cml.demo import run_demo
 
-        return run_demo(out_dir, _output(args))  # type: ignore[arg-type]
+        return run_demo(out_dir, _output(args))
     fail_on = tuple(parse_gate(text, "--fail-on") for text in args.fail_on)
     if args.command == "check":
         options = DiffOptions(
@@ -273,8 +278,14 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
             fail_on=fail_on,
         )
         return run_check(options, write=args.out is not None)
-    output = _output(args)
+    return run_diff(_diff_options(args, out_dir, env, fail_on), sys.stdout)
+
+
+def _diff_options(
+    args: argparse.Namespace, out_dir: Path, env: Mapping[str, str], fail_on: tuple[Gate, ...]
+) -> DiffOptions:
     from dvc_cml.errors import configure_logging, register_secret
+    from dvc_cml.report import DiffOptions
     from dvc_cml.settings import gitlab_settings, in_gitlab_ci
 
     post = args.post if args.post is not None else in_gitlab_ci(env)
@@ -290,15 +301,14 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
             new_comment=args.new_comment,
             dry_run=args.dry_run,
         )
-    if gitlab is not None:
         register_secret(gitlab.token.value)
     configure_logging(args.verbose)
-    options = DiffOptions(
+    return DiffOptions(
         path=Path(args.path),
         base=args.base,
         head=args.head,
         out_dir=out_dir,
-        output=output,  # type: ignore[arg-type]
+        output=_output(args),
         env=env,
         gitlab=gitlab,
         pull=args.pull,
@@ -310,7 +320,6 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
         all_plots=args.all_plots,
         metrics_report=_in_project(args, args.metrics_report) if args.metrics_report else None,
     )
-    return run_diff(options, sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover
