@@ -259,3 +259,8 @@ class RenderedPlot:
     spec: str | None = None  # its Vega-Lite spec, beside the PNG
     images: tuple[tuple[str, str], ...] = ()  # image plots: (rev, path) pairs
     notes: tuple[str, ...] = ()
+
+    @property
+    def drawn(self) -> bool:
+        """Has a chart or images (an unchanged plot is only listed, unless --all-plots)."""
+        return bool(self.png or self.images)

@@ -197,32 +197,50 @@ def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
     return dataclasses.replace(report, metrics=metrics, gates=results)
 
 
-def _gate_exit(report: Report) -> int:
-    from dvc_cml import gates
+def _config(options: DiffOptions) -> Config:
+    from dvc_cml.collect import project_root
+    from dvc_cml.gates import load_config
+
+    return load_config(project_root(options.path))
+
+
+def _compared(options: DiffOptions, config: Config, step: Step | None = None) -> Report:
+    """--pull/--repro, the diff itself, then directions and gates: for diff and check."""
+    from dvc_cml.collect import collect
+
+    reproduced = _prepare(options, step)
+    report = collect(
+        options.path,
+        options.base,
+        options.head,
+        options.env,
+        step or (lambda _: None),
+        options.max_points,
+    )
+    return _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
+
+
+def _gate_lines(report: Report) -> list[str]:
     from dvc_cml.render import gates as gate_lines
 
-    if not report.gates:
-        return EXIT_OK
-    for line in [*gate_lines.lines(report.gates), gate_lines.summary(report.gates)]:
-        say(line)
+    return [*gate_lines.lines(report.gates), gate_lines.summary(report.gates)]
+
+
+def _gate_exit(report: Report) -> int:
+    from dvc_cml import gates
+
     return EXIT_GATE_FAILED if gates.failed(report.gates) else EXIT_OK
 
 
 def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
-    from dvc_cml.collect import collect, project_root
-    from dvc_cml.gates import load_config
     from dvc_cml.publish.local import write_metrics_report, write_report_dir
     from dvc_cml.render import jsondoc, markdown, openmetrics, terminal
 
     stdout = stdout or sys.stdout
     # The chart process first: it forks before DVC is imported or any thread starts.
     with chart_process() as charts, terminal.progress() as step:
-        config = load_config(project_root(options.path))  # a broken config fails first
-        reproduced = _prepare(options, step)
-        report = collect(
-            options.path, options.base, options.head, options.env, step, options.max_points
-        )
-        report = _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
+        config = _config(options)  # a broken config fails before any work
+        report = _compared(options, config, step)
         if report.empty:
             print(
                 f"Nothing to compare: no metrics, params or plots at {report.base.label} "
@@ -254,31 +272,28 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
         else:
             print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
     # Gates decide the exit code only now: reviewers see why the job failed.
+    if report.gates:
+        for line in _gate_lines(report):
+            say(line)
     return _gate_exit(report)
 
 
 def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -> int:
     """The gates alone: no posting, no charts, no files unless `write`."""
-    from dvc_cml import gates
-    from dvc_cml.collect import collect, project_root
-    from dvc_cml.gates import load_config
     from dvc_cml.publish.local import write_report_dir
-    from dvc_cml.render import gates as gate_lines
     from dvc_cml.render import markdown
 
     stdout = stdout or sys.stdout
-    config = load_config(project_root(options.path))
+    config = _config(options)
     if not (config.gates or options.fail_on):
         say("no gates to check: add --fail-on METRIC<CHANGE or `fail-on:` to .dvc-cml.yaml")
         return EXIT_OK
-    reproduced = _prepare(options)
-    report = collect(options.path, options.base, options.head, options.env)
-    report = _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
+    report = _compared(options, config)
     print(f"Gates: {report.base.label} -> {report.head.label}", file=stdout)
-    for line in [*gate_lines.lines(report.gates), gate_lines.summary(report.gates)]:
+    for line in _gate_lines(report):
         print(line, file=stdout)
     if write:
         with chart_process() as charts:
             plots, files = render_plots(report, None, charts, options.all_plots)
         write_report_dir(options.out_dir, markdown.render(report, plots), files)
-    return EXIT_GATE_FAILED if gates.failed(report.gates) else EXIT_OK
+    return _gate_exit(report)

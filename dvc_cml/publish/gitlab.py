@@ -54,7 +54,7 @@ class Posted:
     body: str
 
 
-def _session(retries: int) -> requests.Session:
+def _session() -> requests.Session:
     """HTTP with a count-bound retry of 429/5xx and connection errors (each with a timeout).
 
     Not for uploads: python-gitlab streams multipart bodies, and a retry (its own or
@@ -70,7 +70,7 @@ def _session(retries: int) -> requests.Session:
             return None if wait is None else min(wait, MAX_WAIT)
 
     retry = BoundedRetry(
-        total=retries,
+        total=RETRIES,
         backoff_factor=BACKOFF,
         backoff_max=MAX_WAIT,
         status_forcelist=TRANSIENT,
@@ -93,22 +93,23 @@ class GitLab:
         self.report_path = report_path
         self._check_config()
         import gitlab
+        import requests
 
         assert settings.url and settings.token.value  # _check_config
 
-        def client(retries: int) -> gitlab.Gitlab:
+        def client(session: requests.Session) -> gitlab.Gitlab:
             return gitlab.Gitlab(
                 settings.url,
                 private_token=settings.token.value,
                 timeout=settings.timeout,
                 ssl_verify=settings.ca_file or True,
-                session=_session(retries),
+                session=session,
                 retry_transient_errors=False,  # the session retries
                 user_agent="dvc-cml",
             )
 
-        self.gl = client(RETRIES)
-        self.uploads = client(0)  # see upload()
+        self.gl = client(_session())
+        self.uploads = client(requests.Session())  # no transport retries: see upload()
 
     def fail(self, reason: str) -> PublishError:
         return PublishError(reason, self.report_path)

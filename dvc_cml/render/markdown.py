@@ -213,7 +213,7 @@ def _plots(report: Report, plots: Sequence[RenderedPlot]) -> list[str]:
             "",
         ]
         for plot in unchanged:
-            if plot.png or plot.images:  # drawn anyway (--all-plots)
+            if plot.drawn:  # unchanged, but drawn anyway (--all-plots)
                 out += _plot(plot, report)
             else:
                 name = f" <sub>{escape(plot.name)}</sub>" if plot.name != plot.title else ""

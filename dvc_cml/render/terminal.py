@@ -121,7 +121,7 @@ def renderables(
     if plots:
         items.append(Text("Plots", style="bold"))
     for plot in plots:
-        if not (plot.changed or plot.png or plot.images):
+        if not (plot.changed or plot.drawn):
             continue  # counted below
         status = "" if plot.changed else " (unchanged)"
         items.append(Text(f"  {plot.title} [{plot.kind.value}]{status}"))
@@ -134,7 +134,7 @@ def renderables(
         if data is not None and data.kind in (PlotKind.LINE, PlotKind.SMOOTH):
             for rev, series, spark, last in sparklines(data, labels):
                 items.append(Text(f"    {rev:<22} {series:<28} {spark} {last}"))
-    if skipped := sum(not (p.changed or p.png or p.images) for p in plots):
+    if skipped := sum(not (p.changed or p.drawn) for p in plots):
         items.append(Text(f"  {skipped} unchanged plot(s) not drawn (--all-plots draws them)"))
     return items
 
