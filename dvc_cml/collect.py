@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml import git
+from dvc_cml.ci import BaseHint, base_hint
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import UserError
 from dvc_cml.model import (
@@ -102,20 +103,14 @@ def project_root(path: Path) -> Path:
         return Path(repo.root_dir)
 
 
-def default_base(repo: Repo, env: Mapping[str, str]) -> str:
-    """The MR target branch in GitLab CI, else the repo's default branch."""
-    candidates = [
-        env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", ""),
-        env.get("CI_DEFAULT_BRANCH", ""),
-        "main",
-        "master",
-    ]
-    for name in filter(None, candidates):
+def default_base(repo: Repo, hint: BaseHint) -> str:
+    """The branch CI names (MR target, default branch), else `main` or `master`."""
+    for name in (*hint.branches, "main", "master"):
         for ref in (name, f"origin/{name}"):
             if _try_resolve(repo, ref):
                 return ref
-    if target := env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME") or env.get("CI_DEFAULT_BRANCH"):
-        return target  # not here yet: resolve_revision fetches it
+    if hint.branches:
+        return hint.branches[0]  # not here yet: resolve_revision fetches it
     raise UserError(
         "no BASE revision given and neither `main` nor `master` exists; "
         "name the branch to compare against, e.g. `dvc-cml diff develop`"
@@ -535,13 +530,9 @@ def collect(
     """Diff metrics, params and plots of the DVC project at `path` between two revisions."""
     step("opening the DVC project")
     with open_repo(path) as repo, chdir(Path(repo.root_dir)):
-        base_name = base or default_base(repo, env)
-        # In an MR pipeline compare with the merge base: what the MR changes, not what the
-        # target branch gained since.
-        target = env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
-        merge_base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA") or None
-        pin = merge_base if target and base_name in (target, f"origin/{target}") else None
-        base_rev = resolve_revision(repo, base_name, pin)
+        hint = base_hint(env)
+        base_name = base or default_base(repo, hint)
+        base_rev = resolve_revision(repo, base_name, hint.pin(base_name))
         head_rev = resolve_revision(repo, head or WORKSPACE)
         keys = {"base": _rev_key(base_rev), "head": _rev_key(head_rev)}
         revs = list(dict.fromkeys(keys.values()))
