@@ -70,12 +70,22 @@ def build_example(root: Path) -> Path:
     return root
 
 
-def run_demo(out_dir: Path, output: Output) -> int:
+def run_demo(
+    out_dir: Path, output: Output, open_page: bool = False, env: Mapping[str, str] | None = None
+) -> int:
     root = Path(tempfile.mkdtemp(prefix="dvc-cml-demo-")) / "example"
     if output == "terminal":
         print(f"Building the example project in {root} (baseline on main, tuned on tune-lr)")
     build_example(root)
     options = DiffOptions(
-        path=root, base="main", head=None, out_dir=out_dir.absolute(), output=output, env={}
+        path=root,
+        base="main",
+        head=None,
+        out_dir=out_dir.absolute(),
+        output=output,
+        # Not the CI settings (a merge request's base SHA is not the demo's): only where the
+        # cache is and whether a browser may be opened.
+        env={key: (env or {})[key] for key in ("CI", "XDG_CACHE_HOME") if key in (env or {})},
+        open_page=open_page,
     )
     return run_diff(options)

@@ -253,3 +253,24 @@ def warm_up() -> None:
     import altair  # noqa: F401
 
     to_png({"mark": "point", "data": {"values": [{}]}})
+
+
+# Puts the libraries where report.html's embedding script finds them.
+BUNDLE_SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+
+
+def javascript_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one offline script, the versions vl-convert draws with.
+
+    vl-convert builds it on each first call in a process: about 2 s of CPU (see cache.py).
+    """
+    import vl_convert
+
+    bundle: str = vl_convert.javascript_bundle(BUNDLE_SNIPPET)
+    return bundle
+
+
+def engine_version() -> str:
+    import vl_convert
+
+    return str(getattr(vl_convert, "__version__", "unknown"))
