@@ -54,11 +54,16 @@ def body(
     footer_text: str,
     full_report: str,
     limit: int = NOTE_LIMIT,
+    page_url: str | None = None,
 ) -> str:
-    """The comment, cut to `limit` characters if needed, saying what was left out and where."""
+    """The comment, cut to `limit` characters if needed, saying what was left out and where.
+
+    `page_url` links report.html (every chart interactive) above the footer.
+    """
+    page = [f"[Interactive report]({page_url}): every chart with tooltips, zoom and pan.", ""]
 
     def assemble(text: str, notice: str = "") -> str:
-        parts = [marker, text.rstrip("\n"), "", footer_text]
+        parts = [marker, text.rstrip("\n"), "", *(page if page_url else []), footer_text]
         if notice:
             parts[1:1] = [f"> ✂️ {notice}", ""]
         return neutralize_quick_actions("\n".join(parts) + "\n")
