@@ -8,13 +8,14 @@ Without a usable cache directory it is built every time: slower, never an error.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+
+END = "\n/* end of the bundle cached by dvc-cml */\n"
 
 
 def cache_dir(env: Mapping[str, str]) -> Path:
@@ -25,8 +26,7 @@ def cache_dir(env: Mapping[str, str]) -> Path:
 def bundle_path(directory: Path) -> Path:
     from dvc_cml.render import charts
 
-    key = hashlib.sha256(charts.BUNDLE_SNIPPET.encode()).hexdigest()[:8]
-    return directory / f"vega-bundle-{charts.engine_version()}-{key}.js"
+    return directory / f"vega-bundle-{charts.engine_version()}.js"
 
 
 def vega_bundle(directory: Path | None) -> str:
@@ -37,13 +37,13 @@ def vega_bundle(directory: Path | None) -> str:
     if path is not None:
         try:
             text = path.read_text(encoding="utf-8")
-            if text.endswith(charts.BUNDLE_SNIPPET):  # a whole file, not a stray one
-                return text
+            if text.endswith(END):  # a whole file, not one cut short
+                return text[: -len(END)]
         except (OSError, UnicodeDecodeError):
             pass
     bundle = charts.javascript_bundle()
     if path is not None:
-        _store(path, bundle)
+        _store(path, bundle + END)
     return bundle
 
 

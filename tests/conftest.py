@@ -69,19 +69,23 @@ class Project:
         return git(self.root, "status", "--porcelain")
 
 
+def build_project(name: str, root: Path) -> Project:
+    """The scenario's base/ committed on `main` in a new git + DVC repo at `root`."""
+    scenario = SCENARIOS / name
+    if name in BUILT_ON:  # the scenario's base/ only holds what differs
+        shutil.copytree(BUILT_ON[name], root)
+    shutil.copytree(scenario / "base", root, dirs_exist_ok=True)
+    git(root, "init", "-q")
+    init_project(root)
+    project = Project(root, scenario)
+    project.commit("base")
+    return project
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> Callable[[str], Project]:
     def make(name: str) -> Project:
-        scenario = SCENARIOS / name
-        root = tmp_path / name
-        if name in BUILT_ON:  # the scenario's base/ only holds what differs
-            shutil.copytree(BUILT_ON[name], root)
-        shutil.copytree(scenario / "base", root, dirs_exist_ok=True)
-        git(root, "init", "-q")
-        init_project(root)
-        project = Project(root, scenario)
-        project.commit("base")
-        return project
+        return build_project(name, tmp_path / name)
 
     return make
 
