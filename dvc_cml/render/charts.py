@@ -55,7 +55,7 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
         alt.Tooltip("y:Q", title=plot.y_label),
     ]
     chart = alt.Chart({"values": rows})
-    # Zoom and pan (wheel, drag; double-click resets) in a browser; a PNG ignores it.  Named,
+    # Zoom (wheel) and pan (drag) in a browser; a PNG ignores it.  Named,
     # so a spec is the same bytes on every run.
     zoom = alt.selection_interval(bind="scales", name="zoom")
 
@@ -175,7 +175,10 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
             tooltip.append(alt.Tooltip("label:N", title="share" if plot.normalized else "count"))
         cells = chart.mark_rect().encode(x=x, y=y, color=colour, tooltip=tooltip)
         ink = alt.condition("datum.dark", alt.value("white"), alt.value("black"))
-        text = chart.mark_text(fontSize=13).encode(x=x, y=y, text=alt.Text("label:N"), color=ink)
+        # The label sits where a reader points: it carries the cell's tooltip too.
+        text = chart.mark_text(fontSize=13).encode(
+            x=x, y=y, text=alt.Text("label:N"), color=ink, tooltip=tooltip
+        )
         return alt.layer(cells, text).properties(width=PANEL, height=PANEL)
 
     def cell_rows(values: Mapping[tuple[str, str], float], diff: bool) -> list[dict[str, Any]]:
