@@ -1,8 +1,9 @@
 """`dvc-cml demo`: build the bundled example project and diff it.
 
-The example lives in `fixtures/example` of the source tree: a stdlib-only training script
-and a dvc.yaml with metrics, params, two top-level line plots (one mapping `y` over two
-files), a confusion matrix and an image plot.
+The example ships inside the package (`dvc_cml/example`, package data), so the demo works
+from an installed wheel: a stdlib-only training script and a dvc.yaml with metrics, params,
+two top-level line plots (one mapping `y` over two files), a confusion matrix and an image
+plot.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dvc_cml.errors import UserError
 from dvc_cml.pipeline import init_project, reproduce
 from dvc_cml.report import DiffOptions, Output, run_diff
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
+EXAMPLE = Path(__file__).resolve().parent / "example"
 # The "tuned" branch: what a data scientist might try in a merge request.
 CHANGES = {"lr": "0.01", "l2": "0.1"}
 
@@ -49,14 +50,16 @@ def set_params(params_file: Path, changes: Mapping[str, str]) -> None:
     params_file.write_text(text)
 
 
+def copy_example(root: Path) -> None:
+    # Without the bytecode pip compiles at install time: not part of the example project.
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
 def build_example(root: Path) -> Path:
     """A git + DVC repo: a baseline commit on main, a tuned commit on branch `tune-lr`."""
     if not EXAMPLE.is_dir():
-        raise UserError(
-            f"the example project is not at {EXAMPLE}; `dvc-cml demo` runs from a source "
-            "checkout (pip install -e .)"
-        )
-    shutil.copytree(EXAMPLE, root)
+        raise UserError(f"the example project is missing from the installation ({EXAMPLE})")
+    copy_example(root)
     git(root, "init", "-q")
     init_project(root)
     reproduce(root, say=lambda _: None)
