@@ -106,6 +106,13 @@ window.testing = {
     const items = this.marks(view, type);
     return items[Math.floor(items.length / 2)];
   },
+  // Painted at all: by its fill or by its stroke.
+  visible(item) {
+    const none = (colour) => !colour || colour === "transparent" || colour === "none";
+    const filled = !none(item.fill) && item.fillOpacity !== 0;
+    const stroked = !none(item.stroke) && item.strokeOpacity !== 0 && item.strokeWidth !== 0;
+    return item.opacity !== 0 && (filled || stroked);
+  },
   roles(view) {
     return this.allMarks(view.scenegraph().root).map((mark) => mark.role || "");
   },
@@ -197,6 +204,11 @@ def test_every_chart_is_drawn_with_marks_and_a_legend(loaded: Loaded) -> None:
                drawn: el.dataset.drawn,
                marks: roles.filter((role) => role === "mark").length,
                legends: roles.filter((role) => role === "legend").length,
+               // The page's hover marks must not blank out the legend's line symbols.
+               hiddenInLegend: view ? testing.allMarks(view.scenegraph().root)
+                 .filter((mark) => mark.role === "legend-symbol")
+                 .flatMap((mark) => mark.items)
+                 .filter((item) => !testing.visible(item)).length : 0,
                colourful: view ? testing.colourful(index) : 0,
              };
            })"""
@@ -212,6 +224,7 @@ def test_every_chart_is_drawn_with_marks_and_a_legend(loaded: Loaded) -> None:
         assert chart["drawn"] == "true", chart
         assert chart["marks"] > 0, chart
         assert chart["legends"] >= 1, chart  # revision colours; better/worse for confusion
+        assert chart["hiddenInLegend"] == 0, chart
         assert chart["colourful"] > 500, chart  # the marks are on the canvas, not only in data
 
 

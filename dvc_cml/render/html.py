@@ -46,12 +46,16 @@ EMBED_SCRIPT = """
   const options = %s;
   const views = (window.dvcCml = {views: []}).views;
   document.querySelectorAll("[data-vega-spec]").forEach((holder, index) => {
-    const spec = JSON.parse(document.getElementById(holder.dataset.vegaSpec).textContent);
+    let spec = JSON.parse(document.getElementById(holder.dataset.vegaSpec).textContent);
     // A long line is drawn without point marks, and a line has one tooltip for all its
     // points: here (not in the PNG, where they cost time) every point gets an invisible
-    // mark to hover.
+    // mark to hover, in a layer of its own that stays out of the legends.
     if (spec.mark && spec.mark.type === "line" && !spec.mark.point) {
-      spec.mark.point = {opacity: 0, size: 60};
+      const {mark, encoding, params, ...rest} = spec;
+      const line = params ? {mark, encoding, params} : {mark, encoding};
+      const hover = {x: encoding.x, y: encoding.y, tooltip: encoding.tooltip};
+      const points = {mark: {type: "point", opacity: 0, size: 60}, encoding: hover};
+      spec = {...rest, layer: [line, points]};
     }
     vegaEmbed(holder, spec, options)
       .then((result) => { views[index] = result.view; holder.dataset.drawn = "true"; })
