@@ -286,6 +286,7 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
         stdout.write(jsondoc.render(report, plots, options.out_dir))
     else:
         terminal.show(report, plots, options.out_dir, report_path, stdout)
+        print(f"Interactive report: {report_path.with_name(HTML_FILE)}", file=stdout)
     if options.open_page:
         say(open_in_browser(report_path.with_name(HTML_FILE), options.env))
 

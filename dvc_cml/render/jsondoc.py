@@ -46,6 +46,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
         "base": _revision(report.base),
         "head": _revision(report.head),
         "report": str(out_dir / "report.md"),
+        "html": str(out_dir / "report.html"),
         "metrics": [_row(r, "metric") for r in report.metrics],
         "params": [_row(r, "param") for r in report.params],
         "plots": [
