@@ -179,6 +179,7 @@ class DataPlot:
     points: tuple[Point, ...]
     dropped: int = 0  # NaN/Infinity points left out: vega cannot draw them
     problems: tuple[str, ...] = ()  # why a revision could not be drawn
+    notes: tuple[str, ...] = ()  # said under the chart (a custom template drawn as built-in)
     changed: bool = True  # the data differs between the revisions (judged before sampling)
     sampled_from: int = 0  # longest series before downsampling; 0: not downsampled
 

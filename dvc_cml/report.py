@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
@@ -17,6 +17,9 @@ from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report, R
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.settings import GitLabSettings
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
 
 Output = Literal["terminal", "md", "json"]
 Step = Callable[[str], None]
@@ -137,6 +140,7 @@ def _chart_notes(plot: DataPlot, labels: Mapping[str, str]) -> list[str]:
     if len(plot.revs()) == 1:
         notes.append(f"Data only at {labels[plot.revs()[0]]}.")
     notes += plot.problems
+    notes += plot.notes
     if plot.dropped:
         notes.append(f"{plot.dropped} NaN/Infinity point(s) left out of the chart.")
     if plot.sampled_from:
@@ -171,7 +175,7 @@ def say(message: str) -> None:
     print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
 
 
-def _prepare(options: DiffOptions, step: Step | None = None) -> Reproduced | None:
+def _prepare(repo: Repo, options: DiffOptions, step: Step | None = None) -> Reproduced | None:
     """--pull and --repro, before anything is read: a log line per step, and the spinner."""
     from dvc_cml import pipeline
 
@@ -182,10 +186,10 @@ def _prepare(options: DiffOptions, step: Step | None = None) -> Reproduced | Non
 
     pulling = options.pull or options.pull_all
     if pulling:
-        pipeline.pull(options.path, everything=options.pull_all, say=tell)
+        pipeline.pull_in(repo, everything=options.pull_all, say=tell)
     if not options.repro:
         return None
-    return pipeline.reproduce(options.path, list(options.repro_targets), tell, pull=pulling)
+    return pipeline.reproduce_in(repo, list(options.repro_targets), tell, pull=pulling)
 
 
 def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
@@ -198,25 +202,30 @@ def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
 
 
 def _config(options: DiffOptions) -> Config:
-    from dvc_cml.collect import project_root
+    from dvc_cml.collect.project import find_root
     from dvc_cml.gates import load_config
 
-    return load_config(project_root(options.path))
+    root = find_root(options.path)
+    if root is None:  # not a DVC project: opening it says what is missing
+        from dvc_cml.collect import open_project
+
+        with open_project(options.path) as repo:
+            root = Path(repo.root_dir)
+    return load_config(root)
 
 
 def _compared(options: DiffOptions, config: Config, step: Step | None = None) -> Report:
-    """--pull/--repro, the diff itself, then directions and gates: for diff and check."""
-    from dvc_cml.collect import collect
+    """--pull/--repro, the diff itself, then directions and gates: for diff and check.
 
-    reproduced = _prepare(options, step)
-    report = collect(
-        options.path,
-        options.base,
-        options.head,
-        options.env,
-        step or (lambda _: None),
-        options.max_points,
-    )
+    The repository is opened once for all of it.
+    """
+    from dvc_cml.collect import collect_in, open_project
+
+    step = step or (lambda _: None)
+    step("opening the DVC project")
+    with open_project(options.path) as repo:
+        reproduced = _prepare(repo, options, step)
+        report = collect_in(repo, options.base, options.head, options.env, step, options.max_points)
     return _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
 
 

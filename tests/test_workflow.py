@@ -201,7 +201,7 @@ def test_a_failing_stage_fails_the_run_with_its_status(
 def test_an_experiment_as_head(pipeline: Project, capsys: pytest.CaptureFixture[str]) -> None:
     from dvc.repo import Repo
 
-    from dvc_cml.collect import chdir
+    from dvc_cml.collect.project import chdir
 
     with chdir(pipeline.root), Repo(str(pipeline.root)) as repo:
         repo.experiments.run(params=["train.lr=0.3"], name="faster")
