@@ -18,7 +18,7 @@ from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_USAGE, error_boundary
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
-    from dvc_cml.gates import Gate
+    from dvc_cml.model import Gate
     from dvc_cml.report import DiffOptions, Output
 
 DEFAULT_OUT = "dvc-cml-report"

@@ -6,10 +6,7 @@ import enum
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dvc_cml.gates import GateResult
+from typing import Any, Literal
 
 Scalar = str | int | float | bool | None
 
@@ -134,6 +131,15 @@ class Row:
         return Verdict.BETTER if improved else Verdict.WORSE
 
 
+def biggest_change(row: Row) -> tuple[int, float, str, str]:
+    """Sort key: largest relative change first, then absolute; added/removed/text last."""
+    if (rel := row.relative_change) is not None:
+        return (0, -abs(rel), row.path, row.key)
+    if (delta := row.change) is not None:
+        return (1, -abs(delta), row.path, row.key)
+    return (2, 0.0, row.path, row.key)
+
+
 class PlotKind(str, enum.Enum):
     LINE = "line"
     SCATTER = "scatter"
@@ -228,6 +234,26 @@ class Reproduced:
 
     ran: tuple[str, ...]
     up_to_date: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One allowed change for one metric, as parsed from `text`."""
+
+    metric: str  # as written: "test.auc", or "eval/scores.yaml:per_class.cat.recall"
+    op: Literal["<", ">"]  # fail when the change is below ("<") or above (">") the threshold
+    threshold: float
+    relative: bool  # threshold in percent of |base|
+    source: str  # where the gate came from: "--fail-on", ".dvc-cml.yaml", "pyproject.toml"
+    text: str  # the spec as written, for messages
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: Gate
+    row: Row | None  # None: the metric exists at neither revision
+    status: Literal["pass", "fail", "missing"]
+    detail: str  # one human line saying why
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
-from dvc_cml.gates import Config, Gate
-from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
+from dvc_cml.gates import Config
+from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.settings import GitLabSettings

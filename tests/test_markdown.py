@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dvc_cml import format as fmt
 from dvc_cml.model import MISSING, Direction, PlotKind, RenderedPlot, Report, Revision, Row
-from dvc_cml.render import format as fmt
-from dvc_cml.render import markdown
+from dvc_cml.render import markdown, mdtext
 
 BASE = Revision("main", "1111111aaaaaaa")
 HEAD = Revision("workspace", "2222222bbbbbbb")
@@ -63,10 +63,10 @@ def test_row_change_percent_and_marker() -> None:
 
 
 def test_escape_keeps_tables_and_html_intact() -> None:
-    assert markdown.escape("a|b") == "a&#124;b"
-    assert markdown.escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
-    assert markdown.escape("x\ny") == "x<br>y"
-    assert markdown.escape("val_loss *[x]*") == "val\\_loss \\*\\[x\\]\\*"
+    assert mdtext.escape("a|b") == "a&#124;b"
+    assert mdtext.escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert mdtext.escape("x\ny") == "x<br>y"
+    assert mdtext.escape("val_loss *[x]*") == "val\\_loss \\*\\[x\\]\\*"
 
 
 def test_full_report() -> None:

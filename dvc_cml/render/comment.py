@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from dvc_cml.model import RenderedPlot, Report
 from dvc_cml.render import markdown
+from dvc_cml.render.mdtext import escape
 
 NOTE_LIMIT = 1_000_000
 
@@ -36,11 +37,11 @@ def footer(
         ref = f"[#{pipeline_id}]({pipeline_url})" if pipeline_url else f"#{pipeline_id}"
         parts.append(f"for pipeline {ref}")
     if job_id:
-        name = f" {markdown.escape(job_name)}" if job_name else ""
+        name = f" {escape(job_name)}" if job_name else ""
         ref = f"[#{job_id}{name}]({job_url})" if job_url else f"#{job_id}{name}"
         parts.append(f"job {ref}")
     revs = " → ".join(
-        f"{markdown.escape(r.name)} `{r.short_sha}`" if r.short_sha else markdown.escape(r.name)
+        f"{escape(r.name)} `{r.short_sha}`" if r.short_sha else escape(r.name)
         for r in (report.base, report.head)
     )
     return f"<sub>{', '.join(parts)}: {revs}</sub>"

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dvc_cml import format as fmt
 from dvc_cml.model import MISSING, RenderedPlot, Report, Revision, Row, Value
-from dvc_cml.render import format as fmt
 
 
 def _value(v: Value) -> Any:

@@ -5,40 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dvc_cml.model import PlotKind, RenderedPlot, Report, Reproduced, Row, Status, Verdict
-from dvc_cml.render import format as fmt
-
-# HTML-significant characters and the table separator become entities; Markdown punctuation
-# is backslash-escaped, so a metric called `a|b<script>` is shown as text, not markup.
-_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "|": "&#124;",
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "~": "\\~",
-        "\r": "",
-        "\n": "<br>",
-    }
+from dvc_cml import format as fmt
+from dvc_cml.model import (
+    PlotKind,
+    RenderedPlot,
+    Report,
+    Reproduced,
+    Row,
+    Status,
+    Verdict,
+    biggest_change,
 )
-
-
-def escape(text: str) -> str:
-    return text.translate(_ESCAPES)
-
-
-def table(header: Sequence[str], align: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GFM table; `align` holds "l" or "r" per column.  Cells must already be escaped."""
-    rule = {"l": ":---", "r": "---:"}
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule[a] for a in align) + "|"]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join(lines)
+from dvc_cml.render import gates
+from dvc_cml.render.mdtext import escape, table
 
 
 def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
@@ -95,15 +74,6 @@ def _left_out(count: int) -> list[str]:
 
 INLINE_METRICS = 25  # more than this: changed metrics first, unchanged ones folded
 GROUP_PLOTS = 10  # more changed plots than this: grouped by the folder of their file
-
-
-def biggest_change(row: Row) -> tuple[int, float, str, str]:
-    """Sort key: largest relative change first, then absolute; added/removed/text last."""
-    if (rel := row.relative_change) is not None:
-        return (0, -abs(rel), row.path, row.key)
-    if (delta := row.change) is not None:
-        return (1, -abs(delta), row.path, row.key)
-    return (2, 0.0, row.path, row.key)
 
 
 def _metrics(report: Report, trim: Trim) -> list[str]:
@@ -229,8 +199,6 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
     if report.reproduced:
         out += [_pipeline(report.reproduced), ""]
     if report.gates:
-        from dvc_cml.render import gates  # imports this module: import it late
-
         out += [gates.markdown(report.gates)]
     out += _metrics(report, trim)
     out += _params(report, trim)

@@ -12,9 +12,17 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dvc_cml.model import DataPlot, PlotKind, RenderedPlot, Report, Row, Status, Verdict
-from dvc_cml.render import format as fmt
-from dvc_cml.render.markdown import biggest_change
+from dvc_cml import format as fmt
+from dvc_cml.model import (
+    DataPlot,
+    PlotKind,
+    RenderedPlot,
+    Report,
+    Row,
+    Status,
+    Verdict,
+    biggest_change,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType

@@ -1,11 +1,14 @@
-"""Number and cell formatting shared by the Markdown, terminal and JSON renderers."""
+"""How values are written: numbers, cells, changes and verdict marks.
+
+Shared by the renderers and by the messages the logic writes (gate details), so it lives
+outside render/."""
 
 from __future__ import annotations
 
 import json
 import math
 
-from dvc_cml.model import MISSING, Row, Status, Value, Verdict
+from dvc_cml.model import MISSING, Gate, Row, Status, Value, Verdict
 
 SIGNIFICANT = 5
 DASH = "—"
@@ -65,3 +68,8 @@ def percent(row: Row) -> str:
 
 def marker(row: Row) -> str:
     return MARKERS[row.verdict]
+
+
+def threshold(gate: Gate) -> str:
+    """A gate's threshold as the user would write it: "-0.01", "+5%"."""
+    return number(gate.threshold, sign=True) + ("%" if gate.relative else "")
