@@ -50,7 +50,7 @@ class Project:
         """Overlay the scenario's head/ files on the workspace (uncommitted)."""
         head = self.scenario / "head"
         for src in head.rglob("*"):
-            if src.is_file():
+            if src.is_file() and src.name != ".delete":
                 dest = self.root / src.relative_to(head)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest)

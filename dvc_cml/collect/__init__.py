@@ -7,7 +7,8 @@ the revision.  Layout, along the data flow:
 - `project`: opening the repository once, finding its root, translating DVC's errors;
 - `revisions`: what the user (or CI) names, as commits, fetched into shallow clones;
 - `snapshot`: one revision's metrics, params and plot data from one DVC index;
-- `values` and `plotdata`: two snapshots as table rows and as plots.
+- `values`, `plotdata` and `changes`: two snapshots as table rows, plots, and the data and
+  pipeline changes.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def collect_in(
     max_points: int = DEFAULT_MAX_POINTS,
 ) -> Report:
     """Diff metrics, params and plots of an open project between two revisions."""
-    from dvc_cml.collect import plotdata, revisions, snapshot, values
+    from dvc_cml.collect import changes, plotdata, revisions, snapshot, values
 
     hint = base_hint(env)
     base_name = base or revisions.default_base(repo, hint)
@@ -66,12 +67,17 @@ def collect_in(
         max_points,
         Path(repo.root_dir) / ".dvc" / "plots",
     )
+    stages, stages_unchanged = changes.stage_changes(base_snap, head_snap)
     return Report(
         base=base_rev,
         head=head_rev,
         metrics=values.rows(metrics["base"], metrics["head"], with_direction=True),
         params=values.rows(params["base"], params["head"], with_direction=False),
         plots=plots,
+        data=changes.data_changes(base_snap, head_snap),
+        tracked=len(base_snap.outputs.keys() | head_snap.outputs.keys()),
+        stages=stages,
+        stages_unchanged=stages_unchanged,
     )
 
 

@@ -17,6 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml.collect.plotdata import joined_files, thinned
+from dvc_cml.model import Output
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -32,6 +33,12 @@ class Snapshot:
     params: Result = field(default_factory=dict)
     plots: Result = field(default_factory=dict)  # {"definitions": ..., "sources": ...}
     thinned: dict[str, int] = field(default_factory=dict)  # plot file -> rows before thinning
+    # For `dvc diff`: DVC's data index of the tracked outputs, its roots, and each output
+    # as its .dvc file or dvc.lock describes it (no data is read or downloaded).
+    data_index: Any = None
+    data_keys: set[Any] = field(default_factory=set)
+    outputs: dict[str, Output] = field(default_factory=dict)
+    lock: dict[str, Any] = field(default_factory=dict)  # stage address -> its dvc.lock entry
 
 
 def _result(read: Callable[[], Any]) -> Result:
@@ -82,6 +89,54 @@ def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
     return data
 
 
+def _tracked(repo: Repo, snapshot: Snapshot) -> None:
+    """The DVC-tracked outputs and the dvc.lock entries of the current revision."""
+    index = repo.index
+    snapshot.data_index = index.data["repo"]
+    snapshot.data_keys = set(index.data_keys["repo"])
+    for out in index.outs:
+        if not out.use_cache:
+            continue  # git tracks it: not data as `dvc diff` sees it
+        meta = out.meta
+        path = "/".join(out.index_key[1]) + ("/" if meta and meta.isdir else "")
+        snapshot.outputs[path] = Output(
+            path,
+            size=meta.size if meta else None,
+            files=meta.nfiles if meta else None,
+            digest=out.hash_info.value if out.hash_info else None,
+        )
+    # The pipeline's stages with what dvc.lock recorded for them ({} when never run); a
+    # lock entry left behind by a stage removed from dvc.yaml is not a stage any more.
+    locks: dict[str, dict[str, Any]] = {}
+    for stage in index.stages:
+        lockfile = getattr(stage.dvcfile, "_lockfile", None)
+        if lockfile is None:  # a .dvc file: data, not a pipeline stage
+            continue
+        if lockfile.path not in locks:
+            locks[lockfile.path] = _lock_stages(repo, lockfile)
+        # Addressed as `dvc repro` takes it: `train`, `sub/dvc.yaml:train`, `train@model1`.
+        where = repo.fs.relpath(stage.dvcfile.path, repo.root_dir)
+        address = stage.name if where == "dvc.yaml" else f"{where}:{stage.name}"
+        snapshot.lock[address] = locks[lockfile.path].get(stage.name) or {}
+
+
+def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
+    """The `stages:` of one dvc.lock."""
+    import yaml
+
+    if not repo.fs.exists(lockfile.path):
+        return {}
+    try:
+        with repo.fs.open(lockfile.path, encoding="utf-8") as fd:
+            # The C loader reads a large dvc.lock in milliseconds, DVC's round-trip parser
+            # in tens of them; DVC's own reading is the fallback.
+            data = yaml.load(fd, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        data = lockfile.load()
+    stages = data.get("stages") if isinstance(data, dict) else None
+    return stages if isinstance(stages, dict) else {}
+
+
 def read(repo: Repo, key: str, max_points: int) -> Snapshot:
     """Everything the diff needs from revision `key` (a full SHA or "workspace")."""
     from dvc.exceptions import NotDvcRepoError
@@ -94,6 +149,8 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
             snapshot.metrics = _result(lambda: _gather_metrics(repo, on_error="return"))
             snapshot.params = _result(lambda: _gather_params(repo, on_error="return"))
             snapshot.plots = _plots(repo, max_points, snapshot.thinned)
+            if "error" not in snapshot.metrics:  # else the index is broken: reported later
+                _tracked(repo, snapshot)
     except NotDvcRepoError:
         pass  # a commit from before `dvc init --subdir`: nothing to compare there, as in DVC
     return snapshot

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dvc_cml import format as fmt
 from dvc_cml.model import (
+    DataChange,
     PlotKind,
     RenderedPlot,
     Report,
     Reproduced,
     Row,
+    StageChange,
     Status,
     Verdict,
     biggest_change,
 )
-from dvc_cml.render import gates
+from dvc_cml.render import gates, summary
 from dvc_cml.render.mdtext import escape, table
+
+T = TypeVar("T")
 
 
 def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
@@ -62,7 +67,7 @@ class Trim:
     max_rows: int | None = None  # cut every table to this many rows
 
 
-def _cut(rows: Sequence[Row], trim: Trim) -> tuple[Sequence[Row], int]:
+def _cut(rows: Sequence[T], trim: Trim) -> tuple[Sequence[T], int]:
     if trim.max_rows is None or len(rows) <= trim.max_rows:
         return rows, 0
     return rows[: trim.max_rows], len(rows) - trim.max_rows
@@ -125,6 +130,61 @@ def _params(report: Report, trim: Trim) -> list[str]:
         "</details>",
         "",
     ]
+    return out
+
+
+FOLD_DATA = 20  # more changed outputs than this: the table is folded
+
+
+def _data_cells(change: DataChange) -> list[str]:
+    path = escape(change.path)
+    if change.old_path:
+        path = f"{escape(change.old_path)} → {path}"
+    return [path, escape(fmt.data_change(change)), fmt.output(change.base), fmt.output(change.head)]
+
+
+def _data(report: Report, trim: Trim) -> list[str]:
+    """DVC-tracked files and directories that changed (`dvc diff`), sizes from dvc.lock."""
+    if not report.data:
+        return ["### Data", "", "No DVC-tracked data changed.", ""] if report.tracked else []
+    rows, cut = _cut(report.data, trim)
+    header = ["Path", "Change", escape(report.base.name), escape(report.head.name)]
+    body = table(header, ["l", "l", "r", "r"], [_data_cells(c) for c in rows])
+    count = f"{len(report.data)} of {report.tracked} DVC-tracked outputs changed."
+    if len(rows) > FOLD_DATA:
+        body = f"<details><summary>{count}</summary>\n\n{body}\n\n</details>"
+        count = ""
+    return ["### Data", "", body, "", *_left_out(cut), *([count, ""] if count else [])]
+
+
+def _stage_cells(stage: StageChange) -> list[str]:
+    params = "<br>".join(
+        escape(f"{p.name}: {fmt.value(p.base)} → {fmt.value(p.head)}") for p in stage.params
+    )
+    return [
+        escape(stage.name),
+        stage.status,
+        "changed" if stage.command else "",
+        "<br>".join(escape(d) for d in stage.deps),
+        params,
+        "<br>".join(escape(o) for o in stage.outs),
+    ]
+
+
+def _stages(report: Report, trim: Trim) -> list[str]:
+    """Stages of dvc.lock whose command, dependencies, params or outputs changed."""
+    total = len(report.stages) + report.stages_unchanged
+    if not total:
+        return []
+    out = ["### Pipeline", ""]
+    if report.stages:
+        rows, cut = _cut(report.stages, trim)
+        header = ["Stage", "Change", "Command", "Dependencies", "Params", "Outputs"]
+        out += [table(header, ["l"] * 6, [_stage_cells(s) for s in rows]), ""]
+        out += _left_out(cut)
+    unchanged = report.stages_unchanged
+    if unchanged:
+        out += [f"{unchanged} of {total} stages in dvc.lock unchanged.", ""]
     return out
 
 
@@ -195,12 +255,14 @@ def _plots(report: Report, plots: Sequence[RenderedPlot]) -> list[str]:
 def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = None) -> str:
     """The whole report as Markdown (`trim` shrinks it, for GitLab's comment size limit)."""
     trim = trim or Trim()
-    out = [_header(report), ""]
+    out = [_header(report), "", f"**{escape(summary.line(report.summary(plots)))}**", ""]
     if report.reproduced:
         out += [_pipeline(report.reproduced), ""]
     if report.gates:
         out += [gates.markdown(report.gates)]
     out += _metrics(report, trim)
     out += _params(report, trim)
+    out += _stages(report, trim)
+    out += _data(report, trim)
     out += _plots(report, plots)
     return "\n".join(out).rstrip("\n") + "\n"
