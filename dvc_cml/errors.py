@@ -102,16 +102,23 @@ class _Redact(logging.Filter):
 
 
 def configure_logging(verbose: bool) -> None:
-    """--verbose: our steps and each HTTP request (method, URL, status) on stderr."""
+    """--verbose: our steps and each HTTP request (method, URL, status) on stderr.
+
+    main() may run more than once in one process: an earlier run's handler (on an earlier
+    stderr) is removed either way.
+    """
+    loggers = (("dvc_cml", logging.INFO), ("urllib3", logging.DEBUG), ("github", logging.INFO))
+    for name, _ in loggers:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if any(isinstance(f, _Redact) for f in h.filters)]:
+            logger.removeHandler(old)
+            logger.setLevel(logging.NOTSET)
     if not verbose:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("dvc-cml: %(name)s: %(message)s"))
     handler.addFilter(_Redact())
-    loggers = (("dvc_cml", logging.INFO), ("urllib3", logging.DEBUG), ("github", logging.INFO))
     for name, level in loggers:
         logger = logging.getLogger(name)
         logger.setLevel(level)
-        for old in [h for h in logger.handlers if any(isinstance(f, _Redact) for f in h.filters)]:
-            logger.removeHandler(old)  # main() may run more than once in one process
         logger.addHandler(handler)

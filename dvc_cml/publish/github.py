@@ -96,11 +96,22 @@ class Pacer:
         self.last = now
 
 
+def _quiet_pygithub() -> None:
+    """`import github` logs INFO to the stderr of the moment (each retried 403, say): keep
+    only --verbose's handler (it carries a redacting filter), and warnings otherwise."""
+    logger = logging.getLogger("github")
+    for handler in [h for h in logger.handlers if not h.filters]:
+        logger.removeHandler(handler)
+    logger.setLevel(logging.INFO if logger.handlers else logging.WARNING)
+
+
 def _client(settings: GitHubSettings) -> Github:
     """PyGithub with a bounded retry: 429/5xx, rate-limit 403s (honouring Retry-After, at
     most MAX_WAIT), connection errors; its own request spacing is replaced by `Pacer`."""
     import github
     from github.GithubRetry import GithubRetry
+
+    _quiet_pygithub()
 
     class BoundedRetry(GithubRetry):
         def get_retry_after(self, response: Any) -> float | None:
@@ -403,9 +414,11 @@ def _with_images(
     wanted = [p.png for p in plots if p.png] + [rel for p in plots for _, rel in p.images]
     if not wanted:
         return list(plots), ""
+    # Plot notes are plain text: they name the place, the note at the top links it.
+    place = "the run's artifacts" if s.run_url else "the report directory"
     if s.images_branch is None:
         note = f"Charts are not shown here (--no-images-branch): they are in {where}."
-        return comment.without_images(plots, where), note
+        return comment.without_images(plots, place), note
     sha = s.commit_sha or ""
     folder = run_folder(s, pr.number if pr else None, sha)
     protected = {repo.default_branch}
@@ -426,7 +439,7 @@ def _with_images(
                 + (", which pull requests from forks do not get" if s.fork else "")
             )
         log.info("charts not committed: %s", reason)
-        return comment.without_images(plots, where), (
+        return comment.without_images(plots, place), (
             f"Charts are not shown here: {reason}. They are in {where}."
         )
     out = []
