@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from dvc_cml.cli import main
-from tests.conftest import FakeGitHub, Project, git
+from tests.conftest import FakeGitHub, FakeGitLab, Project, git
 
 MakeProject = Callable[[str], Project]
 TOKEN = "ghs_ActionsToken0123456789abcdefXYZ"  # the Actions GITHUB_TOKEN: an app token
@@ -137,6 +137,7 @@ def assert_no_token(*texts: str) -> None:
     for text in texts:
         assert TOKEN not in text
         assert PAT not in text
+        assert "ghs_forkReadOnly" not in text
 
 
 def writes(fake: FakeGitHub) -> int:
@@ -410,6 +411,7 @@ def test_fork_pull_request_with_a_read_only_token_is_explained(
     assert "## DVC report: **main**" in summary
     assert "> Not shown here: loss.png, in the report directory." in summary
     assert "(plots/" not in summary  # no broken local image links
+    assert_no_token(summary)
 
 
 def test_a_token_that_cannot_write_contents_posts_the_tables_and_links_the_artifacts(
@@ -707,3 +709,37 @@ def test_help_stays_light() -> None:
     assert done.returncode == 0, done.stderr
     for flag in ("--forge {gitlab,github}", "--repo OWNER/NAME", "--pr N", "--no-images-branch"):
         assert flag in done.stdout
+
+
+def test_the_pull_request_gets_the_report_a_merge_request_gets(
+    github: FakeGitHub,
+    fake_gitlab: FakeGitLab,
+    plots_project: Project,
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Same project, both forges: the same comment but for where the images live and the
+    footer's run and job."""
+    fake_gitlab.add_project(42, "grp/proj")
+    fake_gitlab.add_mr(42, 7)
+    fake_gitlab.add_token("glpat-same-report-0000", username="dvc-bot")
+    gitlab_env = {
+        "GITLAB_CI": "true",
+        "CI_API_V4_URL": fake_gitlab.api_url,
+        "CI_PROJECT_ID": "42",
+        "CI_MERGE_REQUEST_IID": "7",
+        "DVC_CML_TOKEN": "glpat-same-report-0000",
+    }
+    assert run(capsys, plots_project, gitlab_env)[0] == 0
+    assert run(capsys, plots_project, env)[0] == 0
+    note = next(n["body"] for n in fake_gitlab.notes(42, 7) if n["body"].startswith(MARKER))
+    comment = ours(github)[0]["body"]
+
+    def same(body: str) -> str:
+        body = IMAGE.sub(
+            lambda m: m.group(0).replace(m.group(1), m.group(1).rsplit("/", 1)[1]), body
+        )
+        return body.rsplit("\n<sub>Posted by dvc-cml", 1)[0]
+
+    assert len(IMAGE.findall(note)) == len(IMAGE.findall(comment)) == 7
+    assert same(comment) == same(note)
