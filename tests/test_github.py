@@ -743,3 +743,43 @@ def test_the_pull_request_gets_the_report_a_merge_request_gets(
 
     assert len(IMAGE.findall(note)) == len(IMAGE.findall(comment)) == 7
     assert same(comment) == same(note)
+
+
+def test_an_exhausted_rate_limit_fails_at_once_saying_until_when(
+    github: FakeGitHub, metrics_project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reset = int(time.time()) + 3600
+    github.fail(
+        "GET",
+        rf"/repos/{REPO}$",
+        403,
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        body={
+            "message": "API rate limit exceeded for installation ID 1.",
+            "documentation_url": "x",
+        },
+    )
+    env = actions_env(github, tmp_path, pr_event(main_sha(metrics_project)))
+    started = time.monotonic()
+    until = time.strftime("%H:%M", time.gmtime(reset))
+    expect_failure(
+        capsys,
+        metrics_project,
+        env,
+        f"the GitHub API rate limit of the token in $GITHUB_TOKEN is used up until {until} UTC "
+        f"while trying to open repository {REPO}",
+    )
+    assert time.monotonic() - started < 30  # no hour-long wait for the reset
+
+
+def test_unreachable_github(metrics_project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeGitHub()  # bound but never started: connections are refused
+    url = fake.url
+    fake.stop()
+    env = {"GITHUB_TOKEN": PAT}
+    code, _, err = run(
+        capsys, metrics_project, env, "--post", "--github-url", url, "--repo", REPO, "--pr", "7"
+    )
+    assert code == 4
+    assert f"cannot reach GitHub at {url}/api/v3 to open repository {REPO} (ConnectionError)" in err
+    assert len(err.strip().splitlines()) == 1
