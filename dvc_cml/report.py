@@ -14,9 +14,10 @@ from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
 from dvc_cml.gates import Config
 from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
+from dvc_cml.publish import Posted
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
-from dvc_cml.settings import GitLabSettings
+from dvc_cml.settings import ForgeSettings, JobSummary
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -33,7 +34,8 @@ class DiffOptions:
     out_dir: Path
     output: Output = "terminal"
     env: Mapping[str, str] = field(default_factory=dict)
-    gitlab: GitLabSettings | None = None  # post the report there
+    forge: ForgeSettings | None = None  # post the report there (GitLab or GitHub)
+    summary: JobSummary | None = None  # also write it to GitHub's job summary
     pull: bool = False  # the metrics and plots outputs of the workspace
     pull_all: bool = False
     repro: bool = False
@@ -270,21 +272,56 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     else:
         terminal.show(report, plots, options.out_dir, report_path, stdout)
 
-    if options.gitlab is not None:
-        # Only now: the report directory is written before any network call.
-        from dvc_cml.publish.gitlab import publish
+    posted: Posted | None = None
+    problem: str | None = None
+    try:
+        if options.forge is not None:
+            # Only now: the report directory is written before any network call.
+            from dvc_cml.publish import PublishError, publish
 
-        posted = publish(options.gitlab, report, plots, files, report_path, options.out_dir)
-        if posted.action == "dry run":
-            print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
-            stdout.write(posted.body)
-        else:
-            print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
+            try:
+                posted = publish(options.forge, report, plots, files, report_path, options.out_dir)
+            except PublishError as exc:
+                problem = exc.reason
+                raise
+            if posted.dry_run:
+                print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
+                stdout.write(posted.body)
+            else:
+                print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
+    finally:
+        if options.summary is not None:  # also when posting failed: the run's page shows it
+            _write_summary(options.summary, report, plots, report_path, posted, problem)
     # Gates decide the exit code only now: reviewers see why the job failed.
     if report.gates:
         for line in _gate_lines(report):
             say(line)
     return _gate_exit(report)
+
+
+def _write_summary(
+    summary: JobSummary,
+    report: Report,
+    plots: list[RenderedPlot],
+    report_path: Path,
+    posted: Posted | None,
+    problem: str | None,
+) -> None:
+    """GitHub's job summary: the posted comment (its images render there too), else the
+    report without images, saying why it was not posted."""
+    from dvc_cml.errors import UserError
+    from dvc_cml.publish.local import append_summary
+    from dvc_cml.render import comment
+
+    if posted is not None and not posted.dry_run and len(posted.body) <= comment.JOB_SUMMARY.limit:
+        text = posted.body
+    else:
+        where = summary.full_report or f"`{report_path}`"
+        text = comment.summary(report, plots, full_report=where, problem=problem)
+    try:
+        append_summary(summary.path, text)
+    except UserError as exc:
+        say(f"warning: {exc}")
 
 
 def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -> int:

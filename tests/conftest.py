@@ -86,4 +86,5 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
     return make
 
 
+from tests.fake_github import FakeGitHub, fake_github  # noqa: E402, F401  (fixture re-export)
 from tests.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: E402, F401  (fixture re-export)

@@ -42,3 +42,12 @@ def write_metrics_report(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot write the metrics report {path}: {exc.strerror or exc}") from None
+
+
+def append_summary(path: Path, text: str) -> None:
+    """Append to GitHub's job summary file (a step may write it more than once)."""
+    try:
+        with path.open("a", encoding="utf-8") as fd:
+            fd.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write the job summary {path}: {exc.strerror or exc}") from None
