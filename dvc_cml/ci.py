@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ class BaseHint:
     # The commit of `target` to compare against: the merge base, so the report shows what
     # the merge request changes, not what the target branch gained since.
     merge_base: str | None = None
+    # What to change when a shallow clone cannot reach the base, in this CI's terms.
+    deeper: str = "fetch more history (e.g. `git fetch --unshallow`)"
 
     def pin(self, base_name: str) -> str | None:
         """The commit to use for `base_name`, when it names the target branch."""
@@ -138,6 +140,7 @@ def _github_hint(env: Mapping[str, str]) -> BaseHint:
         # actions/checkout checks out the PR's merge commit: its first parent is base.sha,
         # so comparing with it shows exactly what the pull request changes.
         merge_base=event.base_sha if target else None,
+        deeper="give actions/checkout `fetch-depth: 0` (or deep enough to reach it)",
     )
 
 
@@ -147,8 +150,12 @@ def base_hint(env: Mapping[str, str]) -> BaseHint:
     if not target and not env.get("CI_DEFAULT_BRANCH") and in_actions:
         return _github_hint(env)
     branches = tuple(filter(None, (target, env.get("CI_DEFAULT_BRANCH"))))
-    return BaseHint(
+    hint = BaseHint(
         branches=branches,
         target=target,
         merge_base=env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA") or None,
     )
+    if (env.get("GITLAB_CI") or "").strip().lower() == "true":
+        deeper = "set GIT_DEPTH to 0 (or deep enough to reach it) in the job's variables"
+        return replace(hint, deeper=deeper)
+    return hint

@@ -43,8 +43,8 @@ def collect_in(
 
     hint = base_hint(env)
     base_name = base or revisions.default_base(repo, hint)
-    base_rev = revisions.resolve_revision(repo, base_name, hint.pin(base_name))
-    head_rev = revisions.resolve_revision(repo, head or WORKSPACE)
+    base_rev = revisions.resolve_revision(repo, base_name, hint.pin(base_name), hint.deeper)
+    head_rev = revisions.resolve_revision(repo, head or WORKSPACE, deeper=hint.deeper)
     keys = {"base": revisions.rev_key(base_rev), "head": revisions.rev_key(head_rev)}
     labels = {"base": base_rev, "head": head_rev}
 

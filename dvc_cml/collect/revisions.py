@@ -54,11 +54,14 @@ def _experiment(repo: Repo, name: str) -> str | None:
     return str(repo.scm.get_ref(str(refs[0]))) if refs else None
 
 
-def resolve_revision(repo: Repo, name: str, sha: str | None = None) -> Revision:
+def resolve_revision(
+    repo: Repo, name: str, sha: str | None = None, deeper: str = BaseHint.deeper
+) -> Revision:
     """A revision by name (branch, tag, SHA, HEAD~N, experiment, workspace).
 
     What is not in the clone is fetched from origin into a real ref, with a bounded depth.
-    `sha`, when given, pins the commit (the MR's merge base) while keeping the name.
+    `sha`, when given, pins the commit (the MR's merge base) while keeping the name;
+    `deeper` says how to deepen a shallow clone that cannot reach it, in the CI's terms.
     """
     if name == WORKSPACE:
         return Revision(WORKSPACE, _try_resolve(repo, "HEAD"))
@@ -74,8 +77,7 @@ def resolve_revision(repo: Repo, name: str, sha: str | None = None) -> Revision:
             shallow = " (this clone is shallow)" if git.is_shallow(root) else ""
             raise UserError(
                 f"revision {wanted!r} is not in {repo.root_dir}{shallow} and fetching it from "
-                f"origin failed ({problem}); in GitLab CI set GIT_DEPTH to 0 (or deep enough "
-                "to reach it) in the job's variables"
+                f"origin failed ({problem}); {deeper}"
             )
     if found is None:
         raise UserError(
