@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,10 +17,12 @@ from typing import TYPE_CHECKING
 from dvc_cml import __version__
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_USAGE, error_boundary
+from dvc_cml.settings import DEFAULT_IMAGES_BRANCH
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
-    from dvc_cml.gates import Gate
+    from dvc_cml.model import Gate
     from dvc_cml.report import DiffOptions, Output
+    from dvc_cml.settings import ForgeSettings
 
 DEFAULT_OUT = "dvc-cml-report"
 LOG_NAME = "dvc-cml.log"
@@ -27,7 +30,7 @@ LOG_NAME = "dvc-cml.log"
 EPILOG = """\
 exit codes: 0 success (also when there is nothing to compare), 1 a problem you can fix
 (message on stderr), 2 bad command-line usage, 3 an internal error (traceback in a log file),
-4 the report was written but not posted to GitLab.
+4 the report was written but not posted (GitLab, GitHub).
 """
 
 
@@ -141,25 +144,59 @@ def build_parser() -> argparse.ArgumentParser:
         default=(),
         help="reproduce only these stages (implies --repro)",
     )
-    gitlab = diff.add_argument_group(
-        "GitLab", "post the report as one merge-request comment, updated on every run"
+    posting = diff.add_argument_group(
+        "posting",
+        "post the report as one merge-request (GitLab) or pull-request (GitHub) comment, "
+        "updated on every run",
     )
-    post = gitlab.add_mutually_exclusive_group()
+    post = posting.add_mutually_exclusive_group()
     post.add_argument(
         "--post",
         dest="post",
         action="store_true",
         default=None,
-        help="post to GitLab (the default in GitLab CI, where $GITLAB_CI is true)",
+        help="post the report (the default in GitLab CI and GitHub Actions, where $GITLAB_CI "
+        "or $GITHUB_ACTIONS is true)",
     )
     post.add_argument(
         "--no-post", dest="post", action="store_false", help="do not post (default elsewhere)"
     )
-    gitlab.add_argument(
+    posting.add_argument(
+        "--forge",
+        choices=("gitlab", "github"),
+        help="where to post (default: detected in CI; elsewhere from the flags below, else gitlab)",
+    )
+    posting.add_argument(
         "--dry-run",
         action="store_true",
         help="do everything but the write calls, and print the comment that would be posted",
     )
+    posting.add_argument(
+        "--token-env",
+        metavar="NAME",
+        help="environment variable holding the token (default: the first set of "
+        "$DVC_CML_TOKEN, $GITLAB_TOKEN, $REPO_TOKEN for GitLab, where it needs the `api` "
+        "scope; $DVC_CML_TOKEN, $GITHUB_TOKEN, $REPO_TOKEN for GitHub)",
+    )
+    posting.add_argument(
+        "--id",
+        dest="report_id",
+        type=_report_id,
+        metavar="NAME",
+        help="keep a separate comment per NAME (e.g. one per model or job)",
+    )
+    posting.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each step and HTTP request on stderr (the token is never shown)",
+    )
+    posting.add_argument(
+        "--new-comment",
+        action="store_true",
+        help="always add a new comment instead of updating the earlier one",
+    )
+    gitlab = diff.add_argument_group("GitLab")
     gitlab.add_argument(
         "--gitlab-url",
         metavar="URL",
@@ -174,29 +211,42 @@ def build_parser() -> argparse.ArgumentParser:
     gitlab.add_argument(
         "--mr", type=int, metavar="IID", help="merge request (default: $CI_MERGE_REQUEST_IID)"
     )
-    gitlab.add_argument(
-        "--token-env",
+    github = diff.add_argument_group(
+        "GitHub", "charts are committed to a branch of the repository and linked from there"
+    )
+    github.add_argument(
+        "--github-url",
+        metavar="URL",
+        help="GitHub Enterprise Server, e.g. https://github.example.com (default: "
+        "$GITHUB_API_URL, else https://api.github.com)",
+    )
+    github.add_argument(
+        "--repo",
+        type=_repo,
+        metavar="OWNER/NAME",
+        help="repository (default: $GITHUB_REPOSITORY)",
+    )
+    github.add_argument(
+        "--pr",
+        type=_pr_number,
+        metavar="N",
+        help="pull request (default: the event's, from $GITHUB_EVENT_PATH; else the open "
+        "pull request of the commit; else a commit comment)",
+    )
+    images = github.add_mutually_exclusive_group()
+    images.add_argument(
+        "--images-branch",
+        type=_branch,
         metavar="NAME",
-        help="environment variable holding the token (default: the first set of "
-        "$DVC_CML_TOKEN, $GITLAB_TOKEN, $REPO_TOKEN); it needs the `api` scope",
+        help=f"branch the charts are committed to (default: {DEFAULT_IMAGES_BRANCH}; needs "
+        "`contents: write`)",
     )
-    gitlab.add_argument(
-        "--id",
-        dest="report_id",
-        type=_report_id,
-        metavar="NAME",
-        help="keep a separate comment per NAME (e.g. one per model or job)",
-    )
-    gitlab.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="log each step and HTTP request on stderr (the token is never shown)",
-    )
-    gitlab.add_argument(
-        "--new-comment",
-        action="store_true",
-        help="always add a new comment instead of updating the earlier one",
+    images.add_argument(
+        "--no-images-branch",
+        dest="images_branch",
+        action="store_const",
+        const="",
+        help="commit nothing: post the tables and point to the run's artifacts for the charts",
     )
 
     check = commands.add_parser(
@@ -228,6 +278,26 @@ def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 10:
         raise argparse.ArgumentTypeError("expected a whole number of at least 10")
     return int(value)
+
+
+def _repo(value: str) -> str:
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+        raise argparse.ArgumentTypeError("expected OWNER/NAME, e.g. octo-org/model")
+    return value
+
+
+def _pr_number(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("expected a pull request number")
+    return int(value)
+
+
+def _branch(value: str) -> str:
+    # git check-ref-format, in short: no spaces, control characters, "..", "~^:?*[\\" or "@{".
+    bad = re.search(r"[\s~^:?*\[\\]|\.\.|@\{|^[-/.]|[/.]$|//|\.lock$", value)
+    if not value or bad or any(ord(c) < 32 for c in value):
+        raise argparse.ArgumentTypeError("not a valid git branch name")
+    return value
 
 
 def _report_id(value: str) -> str:
@@ -292,22 +362,12 @@ def _diff_options(
 ) -> DiffOptions:
     from dvc_cml.errors import configure_logging, register_secret
     from dvc_cml.report import DiffOptions
-    from dvc_cml.settings import gitlab_settings, in_gitlab_ci
+    from dvc_cml.settings import in_github_actions, in_gitlab_ci, job_summary
 
-    post = args.post if args.post is not None else in_gitlab_ci(env)
-    gitlab = None
-    if post or args.dry_run:
-        gitlab = gitlab_settings(
-            env,
-            url=args.gitlab_url,
-            project=args.project,
-            token_env=args.token_env,
-            mr=args.mr,
-            report_id=args.report_id,
-            new_comment=args.new_comment,
-            dry_run=args.dry_run,
-        )
-        register_secret(gitlab.token.value)
+    post = args.post if args.post is not None else in_gitlab_ci(env) or in_github_actions(env)
+    forge = _forge_settings(args, env) if post or args.dry_run else None
+    if forge is not None:
+        register_secret(forge.token.value)
     configure_logging(args.verbose)
     return DiffOptions(
         path=Path(args.path),
@@ -316,7 +376,8 @@ def _diff_options(
         out_dir=out_dir,
         output=_output(args),
         env=env,
-        gitlab=gitlab,
+        forge=forge,
+        summary=job_summary(env),
         pull=args.pull,
         pull_all=args.pull_all,
         repro=args.repro or bool(args.repro_targets),
@@ -326,6 +387,55 @@ def _diff_options(
         all_plots=args.all_plots,
         metrics_report=_in_project(args, args.metrics_report) if args.metrics_report else None,
         open_page=args.open_page,
+    )
+
+
+GITLAB_FLAGS = ("gitlab_url", "project", "mr")
+GITHUB_FLAGS = ("github_url", "repo", "pr", "images_branch")
+
+
+def _forge_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ForgeSettings:
+    """GitLab or GitHub: --forge, else the CI we run in, else the flags given, else GitLab."""
+    from dvc_cml.errors import UsageError
+    from dvc_cml.settings import detect_forge, github_settings, gitlab_settings
+
+    given = {
+        name: [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f) is not None]
+        for name, flags in (("gitlab", GITLAB_FLAGS), ("github", GITHUB_FLAGS))
+    }
+    forge = detect_forge(env, args.forge)
+    if forge is None:
+        forge = "github" if given["github"] and not given["gitlab"] else "gitlab"
+    other = "github" if forge == "gitlab" else "gitlab"
+    if given[other]:
+        names = {"gitlab": "GitLab", "github": "GitHub"}
+        raise UsageError(
+            f"{given[other][0]} is a {names[other]} flag, but this run posts to "
+            f"{names[forge]}" + ("" if args.forge else f" (pass --forge {other} to post there)")
+        )
+    if forge == "github":
+        return github_settings(
+            env,
+            url=args.github_url,
+            repo=args.repo,
+            token_env=args.token_env,
+            pr=args.pr,
+            images_branch=None
+            if args.images_branch == ""
+            else args.images_branch or DEFAULT_IMAGES_BRANCH,
+            report_id=args.report_id,
+            new_comment=args.new_comment,
+            dry_run=args.dry_run,
+        )
+    return gitlab_settings(
+        env,
+        url=args.gitlab_url,
+        project=args.project,
+        token_env=args.token_env,
+        mr=args.mr,
+        report_id=args.report_id,
+        new_comment=args.new_comment,
+        dry_run=args.dry_run,
     )
 
 

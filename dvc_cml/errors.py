@@ -19,12 +19,12 @@ EXIT_OK = 0
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2  # argparse's own code for bad flags
 EXIT_INTERNAL = 3
-EXIT_NOT_POSTED = 4  # the report is on disk, but posting it to GitLab failed
+EXIT_NOT_POSTED = 4  # the report is on disk, but posting it (GitLab, GitHub) failed
 EXIT_GATE_FAILED = 5  # a regression gate failed (the report is complete and posted)
 EXIT_INTERRUPTED = 130
 
 
-# Values that must never be printed or logged (the GitLab token); see register_secret.
+# Values that must never be printed or logged (the forge token); see register_secret.
 _SECRETS: set[str] = set()
 
 
@@ -43,6 +43,12 @@ class UserError(Exception):
     """A problem with the input or environment, explained in one actionable line."""
 
     exit_code = EXIT_USER_ERROR
+
+
+class UsageError(UserError):
+    """Flags that do not go together (found after parsing): exit code 2, as argparse's."""
+
+    exit_code = EXIT_USAGE
 
 
 class Interrupted(Exception):
@@ -96,15 +102,23 @@ class _Redact(logging.Filter):
 
 
 def configure_logging(verbose: bool) -> None:
-    """--verbose: our steps and each HTTP request (method, URL, status) on stderr."""
+    """--verbose: our steps and each HTTP request (method, URL, status) on stderr.
+
+    main() may run more than once in one process: an earlier run's handler (on an earlier
+    stderr) is removed either way.
+    """
+    loggers = (("dvc_cml", logging.INFO), ("urllib3", logging.DEBUG), ("github", logging.INFO))
+    for name, _ in loggers:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if any(isinstance(f, _Redact) for f in h.filters)]:
+            logger.removeHandler(old)
+            logger.setLevel(logging.NOTSET)
     if not verbose:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("dvc-cml: %(name)s: %(message)s"))
     handler.addFilter(_Redact())
-    for name, level in (("dvc_cml", logging.INFO), ("urllib3", logging.DEBUG)):
+    for name, level in loggers:
         logger = logging.getLogger(name)
         logger.setLevel(level)
-        for old in [h for h in logger.handlers if any(isinstance(f, _Redact) for f in h.filters)]:
-            logger.removeHandler(old)  # main() may run more than once in one process
         logger.addHandler(handler)

@@ -21,9 +21,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from dvc_cml import format as fmt
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Row, is_number
-from dvc_cml.render import format as fmt
+from dvc_cml.model import MISSING, Direction, Gate, GateResult, Row, is_number
 
 YAML_CONFIG = ".dvc-cml.yaml"
 PYPROJECT = "pyproject.toml"
@@ -31,22 +31,6 @@ PYPROJECT = "pyproject.toml"
 _EXPECTED = 'expected METRIC<CHANGE or METRIC>CHANGE, e.g. "test.auc<-0.01" or "test.loss>+5%"'
 # The change: optional sign, a decimal or scientific number, optional percent; spaces allowed.
 _CHANGE = re.compile(r"([+-]?)\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(%?)")
-
-
-@dataclass(frozen=True)
-class Gate:
-    """One allowed change for one metric, as parsed from `text`."""
-
-    metric: str  # as written: "test.auc", or "eval/scores.yaml:per_class.cat.recall"
-    op: Literal["<", ">"]  # fail when the change is below ("<") or above (">") the threshold
-    threshold: float
-    relative: bool  # threshold in percent of |base|
-    source: str  # where the gate came from: "--fail-on", ".dvc-cml.yaml", "pyproject.toml"
-    text: str  # the spec as written, for messages
-
-    def allowed(self) -> str:
-        """The threshold as the user would write it: "-0.01", "+5%"."""
-        return fmt.number(self.threshold, sign=True) + ("%" if self.relative else "")
 
 
 def parse_gate(text: str, source: str) -> Gate:
@@ -263,14 +247,6 @@ def resolve(gate_metric: str, rows: Sequence[Row]) -> Row | None:
     return matches[0] if matches else None
 
 
-@dataclass(frozen=True)
-class GateResult:
-    gate: Gate
-    row: Row | None  # None: the metric exists at neither revision
-    status: Literal["pass", "fail", "missing"]
-    detail: str  # one human line saying why
-
-
 def check(gate: Gate, row: Row | None) -> GateResult:
     """Judge one gate against its row.
 
@@ -310,7 +286,9 @@ def check(gate: Gate, row: Row | None) -> GateResult:
         at = math.isclose(moved, gate.threshold, rel_tol=1e-9, abs_tol=1e-12)  # float noise
         bad = not at and (moved < gate.threshold if gate.op == "<" else moved > gate.threshold)
         how = ("" if bad else "not ") + ("below" if gate.op == "<" else "above")
-        detail = f"{name} changed by {shown} {values}{note}, {how} the allowed {gate.allowed()}"
+        detail = (
+            f"{name} changed by {shown} {values}{note}, {how} the allowed {fmt.threshold(gate)}"
+        )
         return GateResult(gate, row, "fail" if bad else "pass", detail)
 
     if not gate.relative:

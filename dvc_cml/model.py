@@ -5,11 +5,10 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dvc_cml.gates import GateResult
+from typing import Any, Literal
 
 Scalar = str | int | float | bool | None
 
@@ -134,6 +133,15 @@ class Row:
         return Verdict.BETTER if improved else Verdict.WORSE
 
 
+def biggest_change(row: Row) -> tuple[int, float, str, str]:
+    """Sort key: largest relative change first, then absolute; added/removed/text last."""
+    if (rel := row.relative_change) is not None:
+        return (0, -abs(rel), row.path, row.key)
+    if (delta := row.change) is not None:
+        return (1, -abs(delta), row.path, row.key)
+    return (2, 0.0, row.path, row.key)
+
+
 class PlotKind(str, enum.Enum):
     LINE = "line"
     SCATTER = "scatter"
@@ -179,6 +187,7 @@ class DataPlot:
     points: tuple[Point, ...]
     dropped: int = 0  # NaN/Infinity points left out: vega cannot draw them
     problems: tuple[str, ...] = ()  # why a revision could not be drawn
+    notes: tuple[str, ...] = ()  # said under the chart (a custom template drawn as built-in)
     changed: bool = True  # the data differs between the revisions (judged before sampling)
     sampled_from: int = 0  # longest series before downsampling; 0: not downsampled
 
@@ -230,6 +239,72 @@ class Reproduced:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """One allowed change for one metric, as parsed from `text`."""
+
+    metric: str  # as written: "test.auc", or "eval/scores.yaml:per_class.cat.recall"
+    op: Literal["<", ">"]  # fail when the change is below ("<") or above (">") the threshold
+    threshold: float
+    relative: bool  # threshold in percent of |base|
+    source: str  # where the gate came from: "--fail-on", ".dvc-cml.yaml", "pyproject.toml"
+    text: str  # the spec as written, for messages
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: Gate
+    row: Row | None  # None: the metric exists at neither revision
+    status: Literal["pass", "fail", "missing"]
+    detail: str  # one human line saying why
+
+
+@dataclass(frozen=True)
+class Output:
+    """A DVC-tracked file or directory at one revision, as its .dvc file or dvc.lock says."""
+
+    path: str  # from the project root; directories end with "/"
+    size: int | None  # bytes
+    files: int | None  # directories: how many files
+    digest: str | None
+
+
+@dataclass(frozen=True)
+class DataChange:
+    """One DVC-tracked output that differs between the revisions (`dvc diff`)."""
+
+    path: str  # at head (at base for deleted ones); directories end with "/"
+    status: Literal["added", "deleted", "modified", "renamed"]
+    base: Output | None
+    head: Output | None
+    old_path: str | None = None  # renamed: where it was at base
+    # Directories whose listing DVC has locally: what changed inside, {status: count}.
+    inside: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def is_dir(self) -> bool:
+        return self.path.endswith("/")
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    name: str
+    base: Value
+    head: Value
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """A stage of dvc.lock whose command, dependencies, params or outputs changed."""
+
+    name: str  # as DVC addresses it: "train", "sub/dvc.yaml:train", "train@model1"
+    status: Literal["added", "removed", "changed"]
+    command: bool = False  # the command differs
+    deps: tuple[str, ...] = ()  # dependencies (paths) whose content changed, added or removed
+    params: tuple[ParamChange, ...] = ()
+    outs: tuple[str, ...] = ()  # outputs (paths) whose content changed, added or removed
+
+
+@dataclass(frozen=True)
 class Report:
     base: Revision
     head: Revision
@@ -238,13 +313,66 @@ class Report:
     plots: tuple[Plot, ...] = ()
     reproduced: Reproduced | None = None
     gates: tuple[GateResult, ...] = ()
+    data: tuple[DataChange, ...] = ()
+    tracked: int = 0  # DVC-tracked outputs at either revision
+    stages: tuple[StageChange, ...] = ()  # changed, added or removed
+    stages_unchanged: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.metrics or self.params or self.plots)
+        return not (self.metrics or self.params or self.plots or self.data or self.stages)
 
     def changed_params(self) -> list[Row]:
         return [r for r in self.params if r.status is not Status.UNCHANGED]
+
+    def summary(self, plots: Sequence[Plot | RenderedPlot] | None = None) -> Summary:
+        """The counts behind the report's first line, from the same rows as its tables
+        (`plots`: the plots as the report shows them, when they are rendered)."""
+        plots = self.plots if plots is None else plots
+        metrics = Counter(_metric_bucket(row) for row in self.metrics)
+        return Summary(
+            metrics=tuple((bucket, metrics[bucket]) for bucket in _BUCKETS if metrics[bucket]),
+            params_changed=len(self.changed_params()),
+            gates_passed=sum(g.status == "pass" for g in self.gates),
+            gates=len(self.gates),
+            plots_changed=sum(p.changed for p in plots),
+            plots=len(plots),
+            dirs_changed=sum(d.is_dir for d in self.data),
+            files_changed=sum(not d.is_dir for d in self.data),
+            tracked=self.tracked,
+            stages_changed=len(self.stages),
+            stages=len(self.stages) + self.stages_unchanged,
+        )
+
+
+_BUCKETS = ("better", "worse", "changed", "unchanged", "new", "removed")
+
+
+def _metric_bucket(row: Row) -> str:
+    if row.status is Status.ADDED:
+        return "new"
+    if row.status is Status.REMOVED:
+        return "removed"
+    if row.status is Status.UNCHANGED:
+        return "unchanged"
+    return {Verdict.BETTER: "better", Verdict.WORSE: "worse"}.get(row.verdict, "changed")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How much changed, section by section."""
+
+    metrics: tuple[tuple[str, int], ...]  # (better/worse/changed/unchanged/new/removed, n)
+    params_changed: int
+    gates_passed: int
+    gates: int
+    plots_changed: int
+    plots: int
+    dirs_changed: int
+    files_changed: int
+    tracked: int
+    stages_changed: int
+    stages: int
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dvc_cml.collect import chdir, describe, quiet_dvc
+from dvc_cml.collect.project import describe, open_project, quiet_dvc
 from dvc_cml.errors import UserError
 from dvc_cml.model import Reproduced
 
@@ -70,18 +70,22 @@ def _stage_names(repo: Repo) -> list[str]:
     return sorted(stage.addressing for stage in repo.index.stages)
 
 
-def reproduce(
-    root: Path, targets: list[str] | None = None, say: Say = print, pull: bool = False
+def reproduce(root: Path, targets: list[str] | None = None, say: Say = print) -> Reproduced:
+    """`dvc repro` in the project at `root` (the demo's and the tests' way in)."""
+    with open_project(root) as repo:
+        return reproduce_in(repo, targets, say)
+
+
+def reproduce_in(
+    repo: Repo, targets: list[str] | None = None, say: Say = print, pull: bool = False
 ) -> Reproduced:
     """`dvc repro` (of `targets`, or the whole pipeline), streaming the stages' output.
 
     With `pull`, missing dependencies and outputs come from the DVC remote (`dvc repro --pull`).
     """
     from dvc.exceptions import DvcException, ReproductionError
-    from dvc.repo import Repo
 
-    quiet_dvc()
-    with Repo(str(root)) as repo, chdir(Path(repo.root_dir)), _python_on_path():
+    with _python_on_path():
         say(f"reproducing {', '.join(targets) if targets else 'the pipeline'}")
         try:
             with _stage_output_to_stderr():
@@ -129,28 +133,25 @@ def diff_outputs(repo: Repo) -> list[str]:
     )
 
 
-def pull(root: Path, everything: bool, say: Say = print) -> int:
+def pull_in(repo: Repo, everything: bool, say: Say = print) -> int:
     """Fetch and check out what the diff needs (or everything); the number of files changed."""
     from dvc.exceptions import CheckoutError, DvcException
-    from dvc.repo import Repo
 
-    quiet_dvc()
-    with Repo(str(root)) as repo, chdir(Path(repo.root_dir)):
-        targets = None if everything else diff_outputs(repo)
-        if targets == []:
-            say("nothing to pull: no metrics or plots are DVC-cached")
-            return 0
-        say(f"pulling {'everything' if targets is None else ', '.join(targets)}")
-        try:
-            result = repo.pull(targets=targets)
-        except CheckoutError as exc:
-            missing = ", ".join(sorted(exc.target_infos)) or "some files"
-            raise UserError(
-                f"could not pull {missing} for the workspace: not in the DVC remote "
-                "(was `dvc push` run where they were produced?)"
-            ) from None
-        except DvcException as exc:
-            raise UserError(f"dvc pull failed: {describe(exc)}") from None
+    targets = None if everything else diff_outputs(repo)
+    if targets == []:
+        say("nothing to pull: no metrics or plots are DVC-cached")
+        return 0
+    say(f"pulling {'everything' if targets is None else ', '.join(targets)}")
+    try:
+        result = repo.pull(targets=targets)
+    except CheckoutError as exc:
+        missing = ", ".join(sorted(exc.target_infos)) or "some files"
+        raise UserError(
+            f"could not pull {missing} for the workspace: not in the DVC remote "
+            "(was `dvc push` run where they were produced?)"
+        ) from None
+    except DvcException as exc:
+        raise UserError(f"dvc pull failed: {describe(exc)}") from None
     changed = sum(len(result.get(k, [])) for k in ("added", "modified"))
     say(f"pulled: {changed} file(s) changed in the workspace")
     return changed

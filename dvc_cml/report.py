@@ -8,15 +8,19 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
-from dvc_cml.gates import Config, Gate
-from dvc_cml.model import DataPlot, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
+from dvc_cml.gates import Config
+from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
+from dvc_cml.publish import Posted
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
-from dvc_cml.settings import GitLabSettings
+from dvc_cml.settings import ForgeSettings, JobSummary
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
 
 Output = Literal["terminal", "md", "json"]
 Step = Callable[[str], None]
@@ -30,7 +34,8 @@ class DiffOptions:
     out_dir: Path
     output: Output = "terminal"
     env: Mapping[str, str] = field(default_factory=dict)
-    gitlab: GitLabSettings | None = None  # post the report there
+    forge: ForgeSettings | None = None  # post the report there (GitLab or GitHub)
+    summary: JobSummary | None = None  # also write it to GitHub's job summary
     pull: bool = False  # the metrics and plots outputs of the workspace
     pull_all: bool = False
     repro: bool = False
@@ -143,6 +148,7 @@ def _chart_notes(plot: DataPlot, labels: Mapping[str, str]) -> list[str]:
     if len(plot.revs()) == 1:
         notes.append(f"Data only at {labels[plot.revs()[0]]}.")
     notes += plot.problems
+    notes += plot.notes
     if plot.dropped:
         notes.append(f"{plot.dropped} NaN/Infinity point(s) left out of the chart.")
     if plot.sampled_from:
@@ -177,7 +183,7 @@ def say(message: str) -> None:
     print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
 
 
-def _prepare(options: DiffOptions, step: Step | None = None) -> Reproduced | None:
+def _prepare(repo: Repo, options: DiffOptions, step: Step | None = None) -> Reproduced | None:
     """--pull and --repro, before anything is read: a log line per step, and the spinner."""
     from dvc_cml import pipeline
 
@@ -188,10 +194,10 @@ def _prepare(options: DiffOptions, step: Step | None = None) -> Reproduced | Non
 
     pulling = options.pull or options.pull_all
     if pulling:
-        pipeline.pull(options.path, everything=options.pull_all, say=tell)
+        pipeline.pull_in(repo, everything=options.pull_all, say=tell)
     if not options.repro:
         return None
-    return pipeline.reproduce(options.path, list(options.repro_targets), tell, pull=pulling)
+    return pipeline.reproduce_in(repo, list(options.repro_targets), tell, pull=pulling)
 
 
 def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
@@ -204,25 +210,30 @@ def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
 
 
 def _config(options: DiffOptions) -> Config:
-    from dvc_cml.collect import project_root
+    from dvc_cml.collect.project import find_root
     from dvc_cml.gates import load_config
 
-    return load_config(project_root(options.path))
+    root = find_root(options.path)
+    if root is None:  # not a DVC project: opening it says what is missing
+        from dvc_cml.collect import open_project
+
+        with open_project(options.path) as repo:
+            root = Path(repo.root_dir)
+    return load_config(root)
 
 
 def _compared(options: DiffOptions, config: Config, step: Step | None = None) -> Report:
-    """--pull/--repro, the diff itself, then directions and gates: for diff and check."""
-    from dvc_cml.collect import collect
+    """--pull/--repro, the diff itself, then directions and gates: for diff and check.
 
-    reproduced = _prepare(options, step)
-    report = collect(
-        options.path,
-        options.base,
-        options.head,
-        options.env,
-        step or (lambda _: None),
-        options.max_points,
-    )
+    The repository is opened once for all of it.
+    """
+    from dvc_cml.collect import collect_in, open_project
+
+    step = step or (lambda _: None)
+    step("opening the DVC project")
+    with open_project(options.path) as repo:
+        reproduced = _prepare(repo, options, step)
+        report = collect_in(repo, options.base, options.head, options.env, step, options.max_points)
     return _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
 
 
@@ -290,21 +301,56 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     if options.open_page:
         say(open_in_browser(report_path.with_name(HTML_FILE), options.env))
 
-    if options.gitlab is not None:
-        # Only now: the report directory is written before any network call.
-        from dvc_cml.publish.gitlab import publish
+    posted: Posted | None = None
+    problem: str | None = None
+    try:
+        if options.forge is not None:
+            # Only now: the report directory is written before any network call.
+            from dvc_cml.publish import PublishError, publish
 
-        posted = publish(options.gitlab, report, plots, files, report_path, options.out_dir)
-        if posted.action == "dry run":
-            print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
-            stdout.write(posted.body)
-        else:
-            print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
+            try:
+                posted = publish(options.forge, report, plots, files, report_path, options.out_dir)
+            except PublishError as exc:
+                problem = exc.reason
+                raise
+            if posted.dry_run:
+                print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
+                stdout.write(posted.body)
+            else:
+                print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
+    finally:
+        if options.summary is not None:  # also when posting failed: the run's page shows it
+            _write_summary(options.summary, report, plots, report_path, posted, problem)
     # Gates decide the exit code only now: reviewers see why the job failed.
     if report.gates:
         for line in _gate_lines(report):
             say(line)
     return _gate_exit(report)
+
+
+def _write_summary(
+    summary: JobSummary,
+    report: Report,
+    plots: list[RenderedPlot],
+    report_path: Path,
+    posted: Posted | None,
+    problem: str | None,
+) -> None:
+    """GitHub's job summary: the posted comment (its images render there too), else the
+    report without images, saying why it was not posted."""
+    from dvc_cml.errors import UserError
+    from dvc_cml.publish.local import append_summary
+    from dvc_cml.render import comment
+
+    if posted is not None and not posted.dry_run and len(posted.body) <= comment.JOB_SUMMARY.limit:
+        text = posted.body
+    else:
+        where = summary.full_report or f"`{report_path}`"
+        text = comment.summary(report, plots, full_report=where, problem=problem)
+    try:
+        append_summary(summary.path, text)
+    except UserError as exc:
+        say(f"warning: {exc}")
 
 
 def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -> int:

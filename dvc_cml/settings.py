@@ -1,4 +1,4 @@
-"""Posting settings, built once from flags and the GitLab CI environment.
+"""Posting settings, built once from flags and the CI environment (GitLab CI, GitHub Actions).
 
 Nothing here talks to the network or raises for missing values: the report is written first,
 and the publisher explains what is missing (with the report's path) when it needs it.
@@ -9,9 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dvc_cml.ci import github_event
 
 TOKEN_VARS = ("DVC_CML_TOKEN", "GITLAB_TOKEN", "REPO_TOKEN")
+GITHUB_TOKEN_VARS = ("DVC_CML_TOKEN", "GITHUB_TOKEN", "REPO_TOKEN")
 REPORT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+GITHUB_COM_API = "https://api.github.com"
+DEFAULT_IMAGES_BRANCH = "dvc-cml-assets"
 
 
 def truthy(value: str | None) -> bool:
@@ -20,6 +27,16 @@ def truthy(value: str | None) -> bool:
 
 def in_gitlab_ci(env: Mapping[str, str]) -> bool:
     return truthy(env.get("GITLAB_CI"))
+
+
+def in_github_actions(env: Mapping[str, str]) -> bool:
+    return truthy(env.get("GITHUB_ACTIONS"))
+
+
+def marker(report_id: str | None) -> str:
+    """The hidden tag that makes the comment findable (and per --id, one per job)."""
+    suffix = f":{report_id}" if report_id else ""
+    return f"<!-- dvc-cml:report{suffix} -->"
 
 
 @dataclass(frozen=True)
@@ -53,9 +70,7 @@ class GitLabSettings:
 
     @property
     def marker(self) -> str:
-        """The hidden tag that makes the comment findable (and per --id, one per job)."""
-        suffix = f":{self.report_id}" if self.report_id else ""
-        return f"<!-- dvc-cml:report{suffix} -->"
+        return marker(self.report_id)
 
 
 def _api_base(env: Mapping[str, str]) -> str | None:
@@ -65,8 +80,10 @@ def _api_base(env: Mapping[str, str]) -> str | None:
     return env.get("CI_SERVER_URL", "").rstrip("/") or None
 
 
-def find_token(env: Mapping[str, str], token_env: str | None) -> Token:
-    names = (token_env,) if token_env else TOKEN_VARS
+def find_token(
+    env: Mapping[str, str], token_env: str | None, defaults: tuple[str, ...] = TOKEN_VARS
+) -> Token:
+    names = (token_env,) if token_env else defaults
     for name in names:
         if value := env.get(name, "").strip():
             return Token(value, name, names, job_token_only=False)
@@ -109,3 +126,133 @@ def gitlab_settings(
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    api_url: str  # https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server
+    server_url: str  # https://github.com, or https://HOST: where raw files and runs are served
+    repo: str | None  # "owner/name"
+    token: Token
+    pr_number: int | None
+    commit_sha: str | None  # the pull request's head, or the pushed commit
+    head_label: str | None  # "owner:branch": a fork's pull request is found by it
+    fork: bool  # the event says the pull request comes from a fork
+    event_name: str | None
+    images_branch: str | None  # None: no images committed (tables and an artifacts link)
+    report_id: str | None
+    new_comment: bool
+    dry_run: bool
+    run_id: str | None
+    run_attempt: str | None
+    job_name: str | None
+    ca_file: str | None
+    in_actions: bool
+    timeout: float = 30.0
+
+    @property
+    def marker(self) -> str:
+        return marker(self.report_id)
+
+    @property
+    def run_url(self) -> str | None:
+        if not (self.run_id and self.repo):
+            return None
+        return f"{self.server_url}/{self.repo}/actions/runs/{self.run_id}"
+
+
+def _github_urls(env: Mapping[str, str], url: str | None) -> tuple[str, str]:
+    """(API URL, server URL): from --github-url (the server), else Actions' variables."""
+    if url:
+        server = url.rstrip("/")
+        return _api_of(server), server
+    api = (env.get("GITHUB_API_URL") or "").rstrip("/")
+    server = (env.get("GITHUB_SERVER_URL") or "").rstrip("/")
+    if not api:
+        api = _api_of(server) if server else GITHUB_COM_API
+    return api, server or _server_of(api)
+
+
+def _api_of(server: str) -> str:
+    host = urlsplit(server).hostname or ""
+    return GITHUB_COM_API if host in ("github.com", "www.github.com") else f"{server}/api/v3"
+
+
+def _server_of(api: str) -> str:
+    parts = urlsplit(api)
+    if parts.hostname == "api.github.com":
+        return "https://github.com"
+    path = parts.path.rstrip("/")
+    path = path[: -len("/api/v3")] if path.endswith("/api/v3") else path
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def github_settings(
+    env: Mapping[str, str],
+    *,
+    url: str | None = None,
+    repo: str | None = None,
+    token_env: str | None = None,
+    pr: int | None = None,
+    images_branch: str | None = DEFAULT_IMAGES_BRANCH,
+    report_id: str | None = None,
+    new_comment: bool = False,
+    dry_run: bool = False,
+) -> GitHubSettings:
+    event = github_event(env)
+    api_url, server_url = _github_urls(env, url)
+    return GitHubSettings(
+        api_url=api_url,
+        server_url=server_url,
+        repo=repo or env.get("GITHUB_REPOSITORY") or None,
+        token=find_token(env, token_env, GITHUB_TOKEN_VARS),
+        pr_number=pr if pr is not None else event.pr_number,
+        # On pull_request events GITHUB_SHA is the temporary merge commit.
+        commit_sha=event.head_sha or env.get("GITHUB_SHA") or None,
+        head_label=event.head_label,
+        fork=event.fork,
+        event_name=event.name,
+        images_branch=images_branch,
+        report_id=report_id,
+        new_comment=new_comment,
+        dry_run=dry_run,
+        run_id=env.get("GITHUB_RUN_ID") or None,
+        run_attempt=env.get("GITHUB_RUN_ATTEMPT") or None,
+        job_name=env.get("GITHUB_JOB") or None,
+        ca_file=env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None,
+        in_actions=in_github_actions(env),
+    )
+
+
+ForgeSettings = GitLabSettings | GitHubSettings
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """Where the job summary goes (GitHub's $GITHUB_STEP_SUMMARY) and where the full report is."""
+
+    path: Path
+    full_report: str | None  # a Markdown link to the run's artifacts
+
+
+def job_summary(env: Mapping[str, str]) -> JobSummary | None:
+    path = env.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return None
+    repo, run_id = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    full_report = None
+    if repo and run_id:
+        server = _github_urls(env, None)[1]
+        full_report = f"[the run's artifacts]({server}/{repo}/actions/runs/{run_id}#artifacts)"
+    return JobSummary(Path(path), full_report)
+
+
+def detect_forge(env: Mapping[str, str], explicit: str | None) -> str | None:
+    """--forge, else the CI we run in (GitHub Actions, GitLab CI); None outside CI."""
+    if explicit:
+        return explicit
+    if in_github_actions(env):
+        return "github"
+    if in_gitlab_ci(env):
+        return "gitlab"
+    return None

@@ -52,7 +52,7 @@ class Project:
         """Overlay the scenario's head/ files on the workspace (uncommitted)."""
         head = self.scenario / "head"
         for src in head.rglob("*"):
-            if src.is_file():
+            if src.is_file() and src.name != ".delete":
                 dest = self.root / src.relative_to(head)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest)
@@ -92,4 +92,5 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
     return make
 
 
+from tests.fake_github import FakeGitHub, fake_github  # noqa: E402, F401  (fixture re-export)
 from tests.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: E402, F401  (fixture re-export)

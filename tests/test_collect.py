@@ -203,3 +203,96 @@ def test_a_plot_that_fits_neither_revision_is_listed_with_the_reason(
     section = out.split("#### broken")[1].split("####")[0]
     assert "> Not drawn for workspace (" in section
     assert "Could not find provided field ('nope')" in section
+
+
+def _custom_template(mark: object) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "data": {"values": "<DVC_METRIC_DATA>"},
+            "layer": [
+                {"mark": mark, "encoding": {"x": {"field": "<DVC_METRIC_X>"}}},
+            ],
+        }
+    )
+
+
+def test_custom_templates_by_name_and_by_path_draw_as_the_nearest_built_in_kind(
+    make_project: MakeProject,
+) -> None:
+    """DVC finds `template: NAME` in .dvc/plots/; dvc-cml draws it as the closest kind."""
+    project = make_project("plots")
+    project.write(".dvc/plots/dots.json", _custom_template({"type": "point", "filled": True}))
+    project.write(".dvc/plots/lines_with_points.json", _custom_template("line"))
+    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    project.write(
+        "dvc.yaml",
+        dvc_yaml
+        + "  - by-name:\n      template: dots\n      x: step\n      y: {logs/train.csv: loss}\n"
+        + "  - by-path:\n      template: .dvc/plots/lines_with_points.json\n"
+        + "      x: step\n      y: {logs/val.csv: loss}\n"
+        + "  - missing:\n      template: nowhere\n      x: step\n      y: {logs/val.csv: loss}\n",
+    )
+    project.commit("custom templates")
+    project.write("logs/train.csv", "step,loss\n0,0.9\n1,0.7\n2,0.6\n")
+    report = collect(project.root, "main", None, {})
+    plots = {p.name: p for p in report.plots if isinstance(p, DataPlot)}
+
+    assert (plots["by-name"].kind, plots["by-name"].template) == (PlotKind.SCATTER, "scatter")
+    assert plots["by-name"].notes == (
+        "Custom template `dots` drawn as the nearest built-in kind: scatter.",
+    )
+    assert plots["by-path"].kind is PlotKind.LINE
+    assert plots["by-path"].notes == (
+        "Custom template `.dvc/plots/lines_with_points.json` drawn as the nearest built-in "
+        "kind: linear.",
+    )
+    assert plots["missing"].notes == ("Template `nowhere` was not found; drawn as a line chart.",)
+    # Drawn from the data all the same: both revisions, every row of the CSV.
+    base_rows = len(git(project.root, "show", "main:logs/train.csv").splitlines()) - 1
+    by_name = plots["by-name"].points
+    assert sum(p.rev == "base" for p in by_name) == base_rows
+    assert [(p.x, p.y) for p in by_name if p.rev == "head"] == [(0, 0.9), (1, 0.7), (2, 0.6)]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ({"mark": "rect"}, "confusion"),
+        ({"layer": [{"mark": "point"}, {"mark": {"type": "line"}}]}, "linear"),
+        ({"hconcat": [{"mark": "bar"}]}, "bar_horizontal"),
+        ({"mark": "circle"}, "scatter"),
+        ({"mark": "arc"}, "linear"),
+        ({}, "linear"),
+    ],
+)
+def test_nearest_template_by_marks(content: dict[str, object], expected: str) -> None:
+    from dvc_cml.collect.plotdata import nearest_template
+
+    assert nearest_template(content) == expected
+
+
+def test_axis_labels_name_the_fields_or_use_the_definition(make_project: MakeProject) -> None:
+    project = make_project("plots")
+    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    project.write(
+        "dvc.yaml",
+        dvc_yaml
+        + "  - two-fields:\n      x: step\n      y: {logs/train.csv: [loss, acc]}\n"
+        + "  - labelled:\n      x: step\n      y: {logs/train.csv: loss}\n"
+        + "      x_label: epoch\n      y_label: cross-entropy\n      title: Loss by epoch\n",
+    )
+    project.write("logs/train.csv", "step,loss,acc\n0,1.0,0.5\n1,0.8,0.6\n2,0.7,0.65\n")
+    report = collect(project.root, "main", None, {})
+    plots = {p.name: p for p in report.plots if isinstance(p, DataPlot)}
+
+    assert (plots["two-fields"].x_label, plots["two-fields"].y_label) == ("step", "acc, loss")
+    labelled = plots["labelled"]
+    assert (labelled.x_label, labelled.y_label, labelled.title) == (
+        "epoch",
+        "cross-entropy",
+        "Loss by epoch",
+    )
+    assert plots["loss"].y_label == "loss"  # one field over two files: the field

@@ -125,3 +125,51 @@ def test_settings_flags_win_and_job_token_is_recognised() -> None:
     custom = gitlab_settings({"MY_TOKEN": "t"}, token_env="MY_TOKEN")
     assert (custom.token.value, custom.token.source) == ("t", "MY_TOKEN")
     assert gitlab_settings({"MY_TOKEN": "t"}).token.value is None
+
+
+def test_github_rules_limit_and_wording() -> None:
+    report = big_report(changed=3000, unchanged=3000)
+    body = comment.body(
+        report, [], marker=MARKER, footer_text="FOOT", full_report="there", rules=comment.GITHUB
+    )
+    assert len(body) <= 65_536
+    assert body.startswith(MARKER + "\n> ✂️ This report is too long for a GitHub comment: ")
+    # GitHub runs no quick actions: a line starting with "/" is left as it is.
+    small = Report(BASE, HEAD)
+    github = comment.body(
+        small, [], marker=MARKER, footer_text="/close", full_report="X", rules=comment.GITHUB
+    )
+    gitlab = comment.body(small, [], marker=MARKER, footer_text="/close", full_report="X")
+    assert github.endswith("\n/close\n")
+    assert gitlab.endswith("\n\\/close\n")
+
+
+def test_without_images_names_the_files_and_the_intro_comes_first() -> None:
+    plots = [
+        RenderedPlot("loss", "loss", PlotKind.LINE, True, png="plots/loss.png", spec="s.json"),
+        RenderedPlot(
+            "img",
+            "img",
+            PlotKind.IMAGE,
+            True,
+            images=(("base", "plots/a.png"), ("head", "plots/b.png")),
+        ),
+    ]
+    bare = comment.without_images(plots, "the run's artifacts")
+    assert [(p.png, p.spec, p.images) for p in bare] == [(None, None, ()), (None, None, ())]
+    assert bare[0].notes == ("Not shown here: loss.png, in the run's artifacts.",)
+    assert bare[1].notes == ("Not shown here: a.png, b.png, in the run's artifacts.",)
+    body = comment.body(
+        Report(BASE, HEAD), bare, marker=MARKER, footer_text="F", full_report="X", intro="WHY"
+    )
+    assert body.startswith(f"{MARKER}\n> WHY\n\n## DVC report")
+    assert "![" not in body
+
+
+def test_job_summary_has_no_marker_and_says_why_it_was_not_posted() -> None:
+    plots = [RenderedPlot("loss", "loss", PlotKind.LINE, True, png="plots/loss.png")]
+    text = comment.summary(Report(BASE, HEAD), plots, full_report="X", problem="no token")
+    assert text.startswith("> ⚠️ Not posted: no token\n\n## DVC report")
+    assert "<!--" not in text
+    assert "> Not shown here: loss.png, in the report directory." in text
+    assert text.endswith("<sub>Written by dvc-cml</sub>\n")

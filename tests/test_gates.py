@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from dvc_cml import format as fmt
 from dvc_cml import gates
 from dvc_cml.errors import UserError
-from dvc_cml.gates import Config, Gate, GateResult, evaluate, failed, load_config, parse_gate
-from dvc_cml.model import MISSING, Direction, Row
+from dvc_cml.gates import Config, evaluate, failed, load_config, parse_gate
+from dvc_cml.model import MISSING, Direction, Gate, GateResult, Row
 from dvc_cml.render import gates as render
 
 EXPECTED = 'expected METRIC<CHANGE or METRIC>CHANGE, e.g. "test.auc<-0.01" or "test.loss>+5%"'
@@ -87,10 +88,10 @@ def test_parse_gate_errors(text: str, reason: str) -> None:
 
 
 def test_allowed_is_the_threshold_as_written() -> None:
-    assert gate("a<-0.01").allowed() == "-0.01"
-    assert gate("a>5%").allowed() == "+5%"
-    assert gate("a>1e-3").allowed() == "+0.001"
-    assert gate("a<0").allowed() == "0"
+    assert fmt.threshold(gate("a<-0.01")) == "-0.01"
+    assert fmt.threshold(gate("a>5%")) == "+5%"
+    assert fmt.threshold(gate("a>1e-3")) == "+0.001"
+    assert fmt.threshold(gate("a<0")) == "0"
 
 
 # --- config files ---------------------------------------------------------------------------

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from dvc_cml.model import MISSING, Direction, PlotKind, RenderedPlot, Report, Revision, Row
-from dvc_cml.render import format as fmt
-from dvc_cml.render import markdown
+from dvc_cml import format as fmt
+from dvc_cml.model import (
+    MISSING,
+    DataChange,
+    Direction,
+    Output,
+    ParamChange,
+    PlotKind,
+    RenderedPlot,
+    Report,
+    Revision,
+    Row,
+    StageChange,
+)
+from dvc_cml.render import markdown, mdtext
 
 BASE = Revision("main", "1111111aaaaaaa")
 HEAD = Revision("workspace", "2222222bbbbbbb")
@@ -63,10 +75,10 @@ def test_row_change_percent_and_marker() -> None:
 
 
 def test_escape_keeps_tables_and_html_intact() -> None:
-    assert markdown.escape("a|b") == "a&#124;b"
-    assert markdown.escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
-    assert markdown.escape("x\ny") == "x<br>y"
-    assert markdown.escape("val_loss *[x]*") == "val\\_loss \\*\\[x\\]\\*"
+    assert mdtext.escape("a|b") == "a&#124;b"
+    assert mdtext.escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert mdtext.escape("x\ny") == "x<br>y"
+    assert mdtext.escape("val_loss *[x]*") == "val\\_loss \\*\\[x\\]\\*"
 
 
 def test_full_report() -> None:
@@ -112,6 +124,8 @@ def test_full_report() -> None:
     ]
     expected = """\
 ## DVC report: **main** (`1111111`) → **workspace** (`2222222`)
+
+**1 metric better, 1 changed, 1 unchanged, 1 new · 2 params changed · 2 of 3 plots changed**
 
 ### Metrics
 
@@ -178,6 +192,8 @@ def test_report_without_anything_changed_or_plotted() -> None:
     assert markdown.render(report, []) == (
         "## DVC report: **main** (`1111111`) → **workspace** (`2222222`)\n"
         "\n"
+        "**nothing changed**\n"
+        "\n"
         "### Metrics\n"
         "\n"
         "No metrics at either revision.\n"
@@ -240,6 +256,113 @@ def test_unchanged_plots_are_listed_not_drawn_and_many_plots_grouped() -> None:
     assert "ROC](" not in section
 
 
+def _output(path: str, size: int, files: int | None = None) -> Output:
+    return Output(path, size, files, "d41d8cd98f00b204e9800998ecf8427e")
+
+
+DATA = (
+    DataChange(
+        "data/raw/",
+        "modified",
+        _output("data/raw/", 18_000, 3),
+        _output("data/raw/", 2_500_000, 4),
+        inside=(("added", 1), ("modified", 1)),
+    ),
+    DataChange("data/new_model.pkl", "added", None, _output("data/new_model.pkl", 999)),
+    DataChange(
+        "data/b.csv", "renamed", _output("data/a.csv", 12), _output("data/b.csv", 12), "data/a.csv"
+    ),
+)
+STAGES = (
+    StageChange("evaluate", "added"),
+    StageChange(
+        "train_model",
+        "changed",
+        command=True,
+        deps=("data/prepared",),
+        params=(ParamChange("train.lr", 0.1, 0.05), ParamChange("train.seed", MISSING, 7)),
+        outs=("model.pkl", "metrics.json"),
+    ),
+)
+
+
+def test_data_and_pipeline_sections() -> None:
+    report = Report(BASE, HEAD, data=DATA, tracked=5, stages=STAGES, stages_unchanged=2)
+    text = markdown.render(report, [])
+    assert text.split("\n")[2] == (
+        "**data: 1 directory and 2 files changed · pipeline: 2 of 4 stages changed**"
+    )
+    pipeline = text.split("### Pipeline\n\n", 1)[1].split("\n### ", 1)[0]
+    assert pipeline == (
+        "| Stage | Change | Command | Dependencies | Params | Outputs |\n"
+        "|:---|:---|:---|:---|:---|:---|\n"
+        "| evaluate | added |  |  |  |  |\n"
+        "| train\\_model | changed | changed | data/prepared | train.lr: 0.1 → 0.05<br>"
+        "train.seed: — → 7 | model.pkl<br>metrics.json |\n"
+        "\n"
+        "2 of 4 stages in dvc.lock unchanged.\n"
+    )
+    data = text.split("### Data\n\n", 1)[1].split("\n### ", 1)[0]
+    assert data == (
+        "| Path | Change | main | workspace |\n"
+        "|:---|:---|---:|---:|\n"
+        "| data/raw/ | modified (1 added, 1 modified inside) | 3 files, 18.0 kB "
+        "| 4 files, 2.5 MB |\n"
+        "| data/new\\_model.pkl | added | — | 999 B |\n"
+        "| data/a.csv → data/b.csv | renamed | 12 B | 12 B |\n"
+        "\n"
+        "3 of 5 DVC-tracked outputs changed.\n"
+    )
+
+
+def test_many_data_changes_are_folded_and_unchanged_data_is_said() -> None:
+    many = tuple(
+        DataChange(f"f{i:02}.bin", "modified", _output(f"f{i:02}.bin", 1), _output("x", 2))
+        for i in range(21)
+    )
+    text = markdown.render(Report(BASE, HEAD, data=many, tracked=30), [])
+    data = text.split("### Data\n\n", 1)[1].split("\n### ", 1)[0]
+    assert data.startswith("<details><summary>21 of 30 DVC-tracked outputs changed.</summary>")
+    assert data.count("| modified |") == 21 and data.endswith("</details>\n")
+
+    quiet = markdown.render(Report(BASE, HEAD, tracked=3, stages_unchanged=2), [])
+    assert "### Data\n\nNo DVC-tracked data changed.\n" in quiet
+    assert "### Pipeline\n\n2 of 2 stages in dvc.lock unchanged.\n" in quiet
+    assert quiet.split("\n")[2] == "**data unchanged · pipeline: 0 of 2 stages changed**"
+    # No DVC-tracked data and no pipeline at all: no sections for them.
+    bare = markdown.render(Report(BASE, HEAD, params=(Row("p.yaml", "a", 1, 1),)), [])
+    assert "### Data" not in bare and "### Pipeline" not in bare
+
+
+@pytest.mark.parametrize(
+    ("metrics", "line"),
+    [
+        ((("better", 2), ("worse", 1), ("unchanged", 3)), "2 metrics better, 1 worse, 3 unchanged"),
+        ((("changed", 1),), "1 metric changed"),
+        ((("unchanged", 4), ("new", 1), ("removed", 2)), "4 metrics unchanged, 1 new, 2 removed"),
+    ],
+)
+def test_summary_line_metrics(metrics: tuple[tuple[str, int], ...], line: str) -> None:
+    from dvc_cml.model import Summary
+    from dvc_cml.render import summary
+
+    counts = Summary(metrics, 0, 2, 2, 3, 4, 0, 2, 5, 0, 0)
+    assert summary.line(counts) == f"{line} · gates 2/2 passed · 3 of 4 plots changed · " + (
+        "data: 2 files changed"
+    )
+
+
+def test_size() -> None:
+    assert [fmt.size(n) for n in (0, 999, 1000, 1_234_567, 5 * 10**12, None)] == [
+        "0 B",
+        "999 B",
+        "1.0 kB",
+        "1.2 MB",
+        "5.0 TB",
+        "—",
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "span"),
     [
@@ -256,7 +379,7 @@ def test_unchanged_plots_are_listed_not_drawn_and_many_plots_grouped() -> None:
     ],
 )
 def test_code_span_escapes_by_code_span_rules(text: str, span: str) -> None:
-    assert markdown.code(text) == span
+    assert mdtext.code(text) == span
 
 
 def test_code_span_round_trips_through_a_commonmark_parser() -> None:
@@ -265,10 +388,10 @@ def test_code_span_round_trips_through_a_commonmark_parser() -> None:
 
     parser = MarkdownIt("commonmark").enable("table")
     for text in ["train_model", "a\\b*c", "x `y` z", "``", "<b>&amp;", " s "]:
-        html = parser.renderInline(markdown.code(text))
+        html = parser.renderInline(mdtext.code(text))
         inner = html.removeprefix("<code>").removesuffix("</code>")
         assert inner == text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    cell = markdown.table(["stage"], ["l"], [[markdown.code("a|b_c", in_table=True)]])
+    cell = mdtext.table(["stage"], ["l"], [[mdtext.code("a|b_c", in_table=True)]])
     assert cell.splitlines()[2] == "| `a\\|b_c` |"
     assert '<td style="text-align:left"><code>a|b_c</code></td>' in parser.render(cell)
 

@@ -125,7 +125,7 @@ def test_large_csv_files_are_thinned_while_loading(
     make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large CSV sources are read column-wise; the result matches the in-memory path."""
-    from dvc_cml import collect as collect_module
+    from dvc_cml.collect import plotdata as collect_module
 
     project = make_project("plots")
     n = 30_000
@@ -159,7 +159,7 @@ def test_files_joined_row_by_row_are_never_thinned(
     make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`x` from one file and `y` from another: thinning each differently would break the join."""
-    from dvc_cml import collect as collect_module
+    from dvc_cml.collect import plotdata as collect_module
 
     project = make_project("plots")
     n = 6000

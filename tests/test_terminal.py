@@ -212,6 +212,7 @@ def test_show_without_metrics_or_changed_params() -> None:
     report = Report(BASE, HEAD, params=(Row("params.yaml", "seed", 42, 42),))
     assert shown(report).splitlines() == [
         "DVC report: main (1111111) -> workspace (2222222)",
+        "nothing changed",
         "No metrics at either revision.",
         "Params: none of 1 changed.",
         "Report written to out/report.md",
@@ -252,11 +253,12 @@ def test_renderables_plain_text_items() -> None:
     from rich.text import Text
 
     items = terminal.renderables(REPORT, RENDERED, OUT, plain=True)
-    assert [type(item) for item in items[:3]] == [Text, Table, Table]
+    assert [type(item) for item in items[:4]] == [Text, Text, Table, Table]
     texts = [item.plain for item in items if isinstance(item, Text)]
     assert texts[0] == "DVC report: main (1111111) -> workspace (2222222)"
+    assert texts[1] == terminal.summary.line(REPORT.summary(RENDERED))
     assert texts.count("Plots") == 1
-    assert len(texts) == 1 + 1 + 10  # header, "Plots", and the 10 lines under it
+    assert len(texts) == 1 + 1 + 1 + 10  # header, verdict, "Plots", the 10 lines under it
 
 
 @pytest.mark.parametrize("value", ["[64, 32]", "data/[train]/*.csv", "[/tmp]"])

@@ -138,15 +138,34 @@ def test_base_data_missing_from_the_remote_is_named(
     )
 
 
-def test_base_that_cannot_be_fetched_says_how_to_set_git_depth(
-    pushed: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("ci", "advice"),
+    [
+        (
+            {"GITLAB_CI": "true"},
+            "set GIT_DEPTH to 0 (or deep enough to reach it) in the job's variables",
+        ),
+        (
+            {"GITHUB_ACTIONS": "true"},
+            "give actions/checkout `fetch-depth: 0` (or deep enough to reach it)",
+        ),
+        ({}, "fetch more history (e.g. `git fetch --unshallow`)"),
+    ],
+)
+def test_base_that_cannot_be_fetched_says_how_to_deepen_the_clone(
+    pushed: Project,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    ci: dict[str, str],
+    advice: str,
 ) -> None:
     clone = shallow_clone(pushed, tmp_path / "clone")
-    code, _, err = run(capsys, "diff", "no-such-branch", "-C", str(clone))
+    code = main(["diff", "no-such-branch", "-C", str(clone), "--no-post"], env=ci)
+    err = capsys.readouterr().err
     assert code == 1
     assert "revision 'no-such-branch' is not in" in err
     assert "(this clone is shallow)" in err
-    assert "set GIT_DEPTH to 0" in err
+    assert err.rstrip().endswith(advice)
 
 
 @pytest.fixture
@@ -201,7 +220,7 @@ def test_a_failing_stage_fails_the_run_with_its_status(
 def test_an_experiment_as_head(pipeline: Project, capsys: pytest.CaptureFixture[str]) -> None:
     from dvc.repo import Repo
 
-    from dvc_cml.collect import chdir
+    from dvc_cml.collect.project import chdir
 
     with chdir(pipeline.root), Repo(str(pipeline.root)) as repo:
         repo.experiments.run(params=["train.lr=0.3"], name="faster")

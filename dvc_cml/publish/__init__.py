@@ -1,1 +1,59 @@
-"""Where reports go: the local report directory (and, later, GitLab)."""
+"""Where reports go: the local report directory, and one comment on a GitLab merge request
+or a GitHub pull request.
+
+The forges share one interface: `publish(settings, report, plots, files, report_path,
+out_dir) -> Posted`, chosen here by the settings' type, so nothing above this package knows
+which forge it talks to.  Each forge module is the only importer of its client library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dvc_cml.errors import EXIT_NOT_POSTED, UserError
+
+if TYPE_CHECKING:
+    from dvc_cml.model import RenderedPlot, Report
+    from dvc_cml.settings import ForgeSettings
+
+
+class PublishError(UserError):
+    """Posting failed; the report is on disk all the same, and the message says where."""
+
+    exit_code = EXIT_NOT_POSTED
+
+    def __init__(self, reason: str, report_path: Path) -> None:
+        super().__init__(f"{reason}. The report was not posted; it is at {report_path}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Posted:
+    action: str  # "created", "updated", "commit comment", "dry run"
+    where: str  # "merge request !12 of grp/proj", "pull request #7 of owner/repo"
+    url: str | None
+    body: str
+    dry_run: bool = False  # `body` links local files: nothing was uploaded
+
+
+def publish(
+    settings: ForgeSettings,
+    report: Report,
+    plots: Sequence[RenderedPlot],
+    files: Mapping[str, bytes],
+    report_path: Path,
+    out_dir: Path,
+) -> Posted:
+    """Post (or update) the report comment on the forge the settings are for."""
+    from dvc_cml.settings import GitHubSettings
+
+    if isinstance(settings, GitHubSettings):
+        from dvc_cml.publish import github
+
+        return github.publish(settings, report, plots, files, report_path, out_dir)
+    from dvc_cml.publish import gitlab
+
+    return gitlab.publish(settings, report, plots, files, report_path, out_dir)

@@ -13,12 +13,11 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dvc_cml.errors import EXIT_NOT_POSTED, UserError
 from dvc_cml.model import RenderedPlot, Report
+from dvc_cml.publish import Posted, PublishError
 from dvc_cml.publish.local import HTML_FILE
 from dvc_cml.render import comment
 from dvc_cml.settings import GitLabSettings
@@ -35,24 +34,6 @@ BACKOFF = 0.5  # seconds, doubled per retry (urllib3), capped by MAX_WAIT
 MAX_WAIT = 30.0  # the longest a Retry-After may make us wait, per retry
 TRANSIENT = (429, 500, 502, 503, 504)
 UPLOAD_WORKERS = 4
-
-
-class PublishError(UserError):
-    """Posting failed; the report is on disk all the same, and the message says where."""
-
-    exit_code = EXIT_NOT_POSTED
-
-    def __init__(self, reason: str, report_path: Path) -> None:
-        super().__init__(f"{reason}. The report was not posted; it is at {report_path}")
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Posted:
-    action: str  # "created", "updated", "commit comment", "dry run"
-    where: str  # "merge request !12 of project 42", "commit abc1234 of project 42"
-    url: str | None
-    body: str
 
 
 def _session() -> requests.Session:
@@ -403,7 +384,8 @@ def publish(
     """
     if settings.dry_run and not (settings.token.value and settings.url and settings.project):
         body = _body(settings, report, plots, report_path, out_dir)
-        return Posted("dry run", "GitLab not contacted (no token, URL or project)", None, body)
+        where = "GitLab not contacted (no token, URL or project)"
+        return Posted("dry run", where, None, body, dry_run=True)
 
     api = GitLab(settings, report_path)
     project_id = settings.project
@@ -422,14 +404,14 @@ def publish(
         sha = settings.commit_sha or report.head.sha or ""
         where = f"commit {sha[:8]} of {project.path_with_namespace}"
         if settings.dry_run:
-            return Posted("dry run", where, None, body)
+            return Posted("dry run", where, None, body, dry_run=True)
         commit = project.commits.get(sha, lazy=True)
         api.call(f"comment on commit {sha[:8]}", lambda: commit.comments.create({"note": body}))
         return Posted("commit comment", where, f"{project.web_url}/-/commit/{sha}", body)
 
     where = f"merge request !{mr.iid} of {project.path_with_namespace}"
     if settings.dry_run:
-        return Posted("dry run", where, mr.web_url, body)
+        return Posted("dry run", where, mr.web_url, body, dry_run=True)
     user = api.call("identify the token's user", lambda: api.gl.http_get("/user"))
     user_id = user.get("id") if isinstance(user, dict) else None
     action = _post_to_mr(api, mr, body, user_id)

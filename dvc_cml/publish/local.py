@@ -70,3 +70,12 @@ def open_in_browser(page: Path, env: Mapping[str, str]) -> str:
     if opened:
         return f"opened {page} in the web browser"
     return f"no web browser found; open {page}"
+
+
+def append_summary(path: Path, text: str) -> None:
+    """Append to GitHub's job summary file (a step may write it more than once)."""
+    try:
+        with path.open("a", encoding="utf-8") as fd:
+            fd.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write the job summary {path}: {exc.strerror or exc}") from None

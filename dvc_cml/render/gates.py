@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dvc_cml.gates import GateResult
-from dvc_cml.render import format as fmt
-from dvc_cml.render.markdown import escape, table
+from dvc_cml import format as fmt
+from dvc_cml.model import GateResult
+from dvc_cml.render.mdtext import escape, table
 
 MARKERS = {"pass": "✅ pass", "fail": "❌ fail", "missing": "⚠️ missing"}
 LABELS = {"pass": "PASS", "fail": "FAIL", "missing": "MISS"}  # one width, for aligned logs

@@ -8,8 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dvc_cml.model import MISSING, RenderedPlot, Report, Revision, Row, Value
-from dvc_cml.render import format as fmt
+from dvc_cml import format as fmt
+from dvc_cml.model import (
+    MISSING,
+    DataChange,
+    Output,
+    RenderedPlot,
+    Report,
+    Revision,
+    Row,
+    StageChange,
+    Value,
+)
+from dvc_cml.render import summary
 
 
 def _value(v: Value) -> Any:
@@ -38,17 +49,70 @@ def _revision(rev: Revision) -> dict[str, Any]:
     return {"rev": rev.name, "sha": rev.sha}
 
 
+_SUMMARY_FIELDS = (
+    "params_changed",
+    "gates_passed",
+    "gates",
+    "plots_changed",
+    "plots",
+    "dirs_changed",
+    "files_changed",
+    "tracked",
+    "stages_changed",
+    "stages",
+)
+
+
+def _output(out: Output | None) -> dict[str, Any] | None:
+    return None if out is None else {"size": out.size, "files": out.files, "hash": out.digest}
+
+
+def _data(change: DataChange) -> dict[str, Any]:
+    return {
+        "path": change.path,
+        "status": change.status,
+        "old_path": change.old_path,
+        "base": _output(change.base),
+        "head": _output(change.head),
+        "inside": dict(change.inside),
+    }
+
+
+def _stage(stage: StageChange) -> dict[str, Any]:
+    return {
+        "stage": stage.name,
+        "status": stage.status,
+        "command_changed": stage.command,
+        "deps": list(stage.deps),
+        "params": [
+            {"name": p.name, "base": _value(p.base), "head": _value(p.head)} for p in stage.params
+        ],
+        "outs": list(stage.outs),
+    }
+
+
 def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
     def path(rel: str | None) -> str | None:
         return str(out_dir / rel) if rel else None
 
+    counts = report.summary(plots)
     doc = {
         "base": _revision(report.base),
         "head": _revision(report.head),
         "report": str(out_dir / "report.md"),
         "html": str(out_dir / "report.html"),
+        "summary": {
+            "text": summary.line(counts),
+            **{field: getattr(counts, field) for field in _SUMMARY_FIELDS},
+            "metrics": dict(counts.metrics),
+        },
         "metrics": [_row(r, "metric") for r in report.metrics],
         "params": [_row(r, "param") for r in report.params],
+        "data": {"tracked": report.tracked, "changed": [_data(c) for c in report.data]},
+        "pipeline": {
+            "changed": [_stage(s) for s in report.stages],
+            "unchanged": report.stages_unchanged,
+        },
         "plots": [
             {
                 "name": p.name,

@@ -2,62 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from dvc_cml.model import PlotKind, RenderedPlot, Report, Reproduced, Row, Status, Verdict
-from dvc_cml.render import format as fmt
-
-# HTML-significant characters and the table separator become entities; Markdown punctuation
-# is backslash-escaped, so a metric called `a|b<script>` is shown as text, not markup.
-_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "|": "&#124;",
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "~": "\\~",
-        "\r": "",
-        "\n": "<br>",
-    }
+from dvc_cml import format as fmt
+from dvc_cml.model import (
+    DataChange,
+    PlotKind,
+    RenderedPlot,
+    Report,
+    Reproduced,
+    Row,
+    StageChange,
+    Status,
+    Verdict,
+    biggest_change,
 )
+from dvc_cml.render import gates, summary
+from dvc_cml.render.mdtext import code, escape, table
 
-
-def escape(text: str) -> str:
-    return text.translate(_ESCAPES)
-
-
-def code(text: str, in_table: bool = False) -> str:
-    """`text` as a Markdown code span, escaped by code spans' own rules.
-
-    Backslashes and entities are literal inside code spans (`train_model`, not
-    `train\\_model`), and `<`, `&` show as text there; a backtick inside needs a longer
-    fence, and a leading or trailing backtick or space needs a space of padding (one is
-    stripped from each side).  Line breaks would end a table row: they become spaces.  In a
-    table cell `|` still splits the row, even in a code span, unless backslash-escaped.
-    """
-    text = " ".join(text.splitlines()) or " "
-    if in_table:
-        text = text.replace("|", "\\|")
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    if text.strip() and (text[0] in "` " or text[-1] in "` "):
-        text = f" {text} "
-    return f"{fence}{text}{fence}"
-
-
-def table(header: Sequence[str], align: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GFM table; `align` holds "l" or "r" per column.  Cells must already be escaped."""
-    rule = {"l": ":---", "r": "---:"}
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule[a] for a in align) + "|"]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join(lines)
+T = TypeVar("T")
 
 
 def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
@@ -102,7 +67,7 @@ class Trim:
     max_rows: int | None = None  # cut every table to this many rows
 
 
-def _cut(rows: Sequence[Row], trim: Trim) -> tuple[Sequence[Row], int]:
+def _cut(rows: Sequence[T], trim: Trim) -> tuple[Sequence[T], int]:
     if trim.max_rows is None or len(rows) <= trim.max_rows:
         return rows, 0
     return rows[: trim.max_rows], len(rows) - trim.max_rows
@@ -114,15 +79,6 @@ def _left_out(count: int) -> list[str]:
 
 INLINE_METRICS = 25  # more than this: changed metrics first, unchanged ones folded
 GROUP_PLOTS = 10  # more changed plots than this: grouped by the folder of their file
-
-
-def biggest_change(row: Row) -> tuple[int, float, str, str]:
-    """Sort key: largest relative change first, then absolute; added/removed/text last."""
-    if (rel := row.relative_change) is not None:
-        return (0, -abs(rel), row.path, row.key)
-    if (delta := row.change) is not None:
-        return (1, -abs(delta), row.path, row.key)
-    return (2, 0.0, row.path, row.key)
 
 
 def _metrics(report: Report, trim: Trim) -> list[str]:
@@ -174,6 +130,61 @@ def _params(report: Report, trim: Trim) -> list[str]:
         "</details>",
         "",
     ]
+    return out
+
+
+FOLD_DATA = 20  # more changed outputs than this: the table is folded
+
+
+def _data_cells(change: DataChange) -> list[str]:
+    path = escape(change.path)
+    if change.old_path:
+        path = f"{escape(change.old_path)} → {path}"
+    return [path, escape(fmt.data_change(change)), fmt.output(change.base), fmt.output(change.head)]
+
+
+def _data(report: Report, trim: Trim) -> list[str]:
+    """DVC-tracked files and directories that changed (`dvc diff`), sizes from dvc.lock."""
+    if not report.data:
+        return ["### Data", "", "No DVC-tracked data changed.", ""] if report.tracked else []
+    rows, cut = _cut(report.data, trim)
+    header = ["Path", "Change", escape(report.base.name), escape(report.head.name)]
+    body = table(header, ["l", "l", "r", "r"], [_data_cells(c) for c in rows])
+    count = f"{len(report.data)} of {report.tracked} DVC-tracked outputs changed."
+    if len(rows) > FOLD_DATA:
+        body = f"<details><summary>{count}</summary>\n\n{body}\n\n</details>"
+        count = ""
+    return ["### Data", "", body, "", *_left_out(cut), *([count, ""] if count else [])]
+
+
+def _stage_cells(stage: StageChange) -> list[str]:
+    params = "<br>".join(
+        escape(f"{p.name}: {fmt.value(p.base)} → {fmt.value(p.head)}") for p in stage.params
+    )
+    return [
+        escape(stage.name),
+        stage.status,
+        "changed" if stage.command else "",
+        "<br>".join(escape(d) for d in stage.deps),
+        params,
+        "<br>".join(escape(o) for o in stage.outs),
+    ]
+
+
+def _stages(report: Report, trim: Trim) -> list[str]:
+    """Stages of dvc.lock whose command, dependencies, params or outputs changed."""
+    total = len(report.stages) + report.stages_unchanged
+    if not total:
+        return []
+    out = ["### Pipeline", ""]
+    if report.stages:
+        rows, cut = _cut(report.stages, trim)
+        header = ["Stage", "Change", "Command", "Dependencies", "Params", "Outputs"]
+        out += [table(header, ["l"] * 6, [_stage_cells(s) for s in rows]), ""]
+        out += _left_out(cut)
+    unchanged = report.stages_unchanged
+    if unchanged:
+        out += [f"{unchanged} of {total} stages in dvc.lock unchanged.", ""]
     return out
 
 
@@ -244,14 +255,14 @@ def _plots(report: Report, plots: Sequence[RenderedPlot]) -> list[str]:
 def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = None) -> str:
     """The whole report as Markdown (`trim` shrinks it, for GitLab's comment size limit)."""
     trim = trim or Trim()
-    out = [_header(report), ""]
+    out = [_header(report), "", f"**{escape(summary.line(report.summary(plots)))}**", ""]
     if report.reproduced:
         out += [_pipeline(report.reproduced), ""]
     if report.gates:
-        from dvc_cml.render import gates  # imports this module: import it late
-
         out += [gates.markdown(report.gates)]
     out += _metrics(report, trim)
     out += _params(report, trim)
+    out += _stages(report, trim)
+    out += _data(report, trim)
     out += _plots(report, plots)
     return "\n".join(out).rstrip("\n") + "\n"

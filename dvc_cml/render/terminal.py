@@ -12,9 +12,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dvc_cml.model import DataPlot, PlotKind, RenderedPlot, Report, Row, Status, Verdict
-from dvc_cml.render import format as fmt
-from dvc_cml.render.markdown import biggest_change
+from dvc_cml import format as fmt
+from dvc_cml.model import (
+    DataPlot,
+    PlotKind,
+    RenderedPlot,
+    Report,
+    Row,
+    Status,
+    Verdict,
+    biggest_change,
+)
+from dvc_cml.render import summary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -88,6 +97,61 @@ def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bo
     return table
 
 
+def _plain_table(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], plain: bool
+) -> Any:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, box=box.ASCII if plain else box.SIMPLE_HEAD, title_justify="left")
+    for name in header:
+        table.add_column(Text(name))
+    for cells in rows:
+        table.add_row(*(Text(cell) for cell in cells))
+    return table
+
+
+def _stages(report: Report, plain: bool) -> list[Any]:
+    from rich.text import Text
+
+    total = len(report.stages) + report.stages_unchanged
+    if not report.stages:
+        return [Text(f"Pipeline: none of {total} stages changed.")] if total else []
+    rows = [
+        [
+            stage.name,
+            stage.status,
+            "changed" if stage.command else "",
+            "\n".join(stage.deps),
+            "\n".join(
+                f"{p.name}: {fmt.value(p.base)} -> {fmt.value(p.head)}" for p in stage.params
+            ),
+            "\n".join(stage.outs),
+        ]
+        for stage in report.stages
+    ]
+    title = f"Pipeline ({len(report.stages)} of {total} stages changed)"
+    header = ["Stage", "Change", "Command", "Dependencies", "Params", "Outputs"]
+    return [_plain_table(title, header, rows, plain)]
+
+
+def _data(report: Report, plain: bool) -> list[Any]:
+    from rich.text import Text
+
+    if not report.data:
+        return [Text("Data: no DVC-tracked output changed.")] if report.tracked else []
+    rows = []
+    for change in report.data:
+        path = f"{change.old_path} -> {change.path}" if change.old_path else change.path
+        rows.append(
+            [path, fmt.data_change(change), fmt.output(change.base), fmt.output(change.head)]
+        )
+    title = f"Data ({len(report.data)} of {report.tracked} DVC-tracked outputs changed)"
+    header = ["Path", "Change", report.base.name, report.head.name]
+    return [_plain_table(title, header, rows, plain)]
+
+
 def renderables(
     report: Report, plots: Sequence[RenderedPlot], out_dir: Path, plain: bool
 ) -> list[RenderableType]:
@@ -95,6 +159,7 @@ def renderables(
 
     labels = {"base": report.base.label, "head": report.head.label}
     items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
+    items.append(Text(summary.line(report.summary(plots))))
     if done := report.reproduced:
         ran, fresh = ", ".join(done.ran) or "none", ", ".join(done.up_to_date) or "none"
         items.append(Text(f"Pipeline reproduced first: ran {ran}; up to date {fresh}."))
@@ -117,6 +182,7 @@ def renderables(
         items.append(_table(title, changed_params, report, "Param", plain))
     elif report.params:
         items.append(Text(f"Params: none of {len(report.params)} changed."))
+    items += _stages(report, plain) + _data(report, plain)
     data_plots = {p.name: p for p in report.plots if isinstance(p, DataPlot)}
     if plots:
         items.append(Text("Plots", style="bold"))

@@ -1,11 +1,14 @@
-"""Number and cell formatting shared by the Markdown, terminal and JSON renderers."""
+"""How values are written: numbers, cells, changes and verdict marks.
+
+Shared by the renderers and by the messages the logic writes (gate details), so it lives
+outside render/."""
 
 from __future__ import annotations
 
 import json
 import math
 
-from dvc_cml.model import MISSING, Row, Status, Value, Verdict
+from dvc_cml.model import MISSING, DataChange, Gate, Output, Row, Status, Value, Verdict
 
 SIGNIFICANT = 5
 DASH = "—"
@@ -65,3 +68,37 @@ def percent(row: Row) -> str:
 
 def marker(row: Row) -> str:
     return MARKERS[row.verdict]
+
+
+def threshold(gate: Gate) -> str:
+    """A gate's threshold as the user would write it: "-0.01", "+5%"."""
+    return number(gate.threshold, sign=True) + ("%" if gate.relative else "")
+
+
+def size(n: int | None) -> str:
+    """Bytes as people read them: "512 B", "14.4 MB" (decimal units, as `du --si` and most
+    file browsers show them)."""
+    if n is None:
+        return DASH
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def output(out: Output | None) -> str:
+    """A tracked output's size, and file count for a directory: "3 files, 18 B"."""
+    if out is None:
+        return DASH
+    if out.files is not None:
+        noun = "file" if out.files == 1 else "files"
+        return f"{out.files} {noun}, {size(out.size)}"
+    return size(out.size)
+
+
+def data_change(change: DataChange) -> str:
+    """ "modified (1 added, 1 deleted inside)": what happened to a tracked output."""
+    inside = ", ".join(f"{n} {status}" for status, n in change.inside)
+    return f"{change.status} ({inside} inside)" if inside else change.status

@@ -1,0 +1,116 @@
+"""What changed in the data and in the pipeline between two snapshots.
+
+Data: DVC's own `dvc diff` comparison (`dvc.repo.diff._diff`) of the two revisions' data
+indexes, which come from the .dvc files and dvc.lock (hashes, sizes, file counts); a
+directory's listing is used when it is in the local cache, never downloaded.  Files inside
+a tracked directory are counted under it, not listed.
+
+Pipeline: every stage of dvc.lock at either revision, compared field by field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from dvc_cml.collect.values import flatten
+from dvc_cml.model import MISSING, DataChange, ParamChange, StageChange
+
+if TYPE_CHECKING:
+    from dvc_cml.collect.snapshot import Snapshot
+
+
+def _container(path: str, dirs: list[str]) -> str | None:
+    """The tracked directory (ending with "/") that holds `path`, the deepest one."""
+    holders = [d for d in dirs if path.startswith(d) and path != d]
+    return max(holders, key=len) if holders else None
+
+
+def data_changes(base: Snapshot, head: Snapshot) -> tuple[DataChange, ...]:
+    if base.data_index is None or head.data_index is None or base is head:
+        return ()
+    from dvc.repo.diff import _diff
+
+    raw = _diff(base.data_index, head.data_index, base.data_keys | head.data_keys)
+    dirs = [p for p in {*base.outputs, *head.outputs} if p.endswith("/")]
+    inside: dict[str, Counter[str]] = {}
+    changes: dict[str, DataChange] = {}
+    for status in ("added", "deleted", "modified", "renamed"):
+        for entry in raw.get(status, []):
+            old = new = entry["path"]
+            if status == "renamed":
+                old, new = entry["path"]["old"], entry["path"]["new"]
+            if old in base.outputs or new in head.outputs:
+                path = old if status == "deleted" else new
+                renamed_from = old if status == "renamed" else None
+                before, after = base.outputs.get(old), head.outputs.get(new)
+                changes[path] = DataChange(path, status, before, after, renamed_from)
+            elif holder := _container(new, dirs):
+                inside.setdefault(holder, Counter())[status] += 1
+    for holder, counts in inside.items():
+        # A directory whose listing changed is reported by DVC too; keep it if not.
+        found = changes.get(holder) or DataChange(
+            holder, "modified", base.outputs.get(holder), head.outputs.get(holder)
+        )
+        counted = tuple((s, counts[s]) for s in ("added", "deleted", "modified", "renamed"))
+        changes[holder] = replace(found, inside=tuple((s, n) for s, n in counted if n))
+    return tuple(changes[path] for path in sorted(changes))
+
+
+def _by_path(items: Any) -> dict[str, Any]:
+    """dvc.lock's deps/outs list as {path: everything else (hash, size, files)}."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if isinstance(item, Mapping) and "path" in item:
+            out[str(item["path"])] = {k: v for k, v in item.items() if k != "path"}
+    return out
+
+
+def _differing(base: Mapping[str, Any], head: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(p for p in base.keys() | head.keys() if base.get(p) != head.get(p)))
+
+
+def _params(base: Any, head: Any) -> tuple[ParamChange, ...]:
+    """Changed params of a stage, named as `dvc params diff` does for params.yaml, with the
+    file in front for any other file."""
+
+    def flat(params: Any) -> dict[str, Any]:
+        out = {}
+        for file, values in (params or {}).items():
+            for name, value in flatten(values or {}).items():
+                out[name if file == "params.yaml" else f"{file}:{name}"] = value
+        return out
+
+    old, new = flat(base), flat(head)
+    return tuple(
+        ParamChange(name, old.get(name, MISSING), new.get(name, MISSING))
+        for name in sorted(old.keys() | new.keys())
+        if old.get(name, MISSING) != new.get(name, MISSING)
+    )
+
+
+def stage_changes(base: Snapshot, head: Snapshot) -> tuple[tuple[StageChange, ...], int]:
+    """(stages that were added, removed or changed, how many are unchanged): the stages of
+    dvc.yaml at either revision, compared by what dvc.lock recorded for them."""
+    changes: list[StageChange] = []
+    unchanged = 0
+    for name in sorted(base.lock.keys() | head.lock.keys()):
+        old, new = base.lock.get(name), head.lock.get(name)
+        if old is None or new is None:
+            changes.append(StageChange(name, "added" if old is None else "removed"))
+            continue
+        change = StageChange(
+            name,
+            "changed",
+            command=old.get("cmd") != new.get("cmd"),
+            deps=_differing(_by_path(old.get("deps")), _by_path(new.get("deps"))),
+            params=_params(old.get("params"), new.get("params")),
+            outs=_differing(_by_path(old.get("outs")), _by_path(new.get("outs"))),
+        )
+        if change.command or change.deps or change.params or change.outs:
+            changes.append(change)
+        else:
+            unchanged += 1
+    return tuple(changes), unchanged

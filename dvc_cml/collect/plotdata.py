@@ -1,0 +1,412 @@
+"""Plot data of two revisions as `DataPlot`s and `ImagePlot`s.
+
+DVC's own renderer matching (`dvc.render.match`) pairs definitions with data, as `dvc plots
+diff` does; the datapoints are then turned into numbers (CSV values arrive as strings),
+stripped of NaN/Infinity, and downsampled for drawing.  Custom Vega templates are drawn as
+the nearest built-in kind, which the chart says.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import posixpath
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvc_cml.collect.project import describe, not_produced
+from dvc_cml.errors import UserError
+from dvc_cml.model import TEMPLATE_KINDS, DataPlot, ImagePlot, Plot, PlotKind, Point, Revision
+
+
+def _to_number(value: Any) -> Any:
+    """CSV/TSV values come back from DVC as strings; make numbers numbers."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return not (isinstance(value, float) and not math.isfinite(value))
+
+
+@dataclass
+class _Series:
+    """One series of one revision, as it leaves DVC: raw values, strings for CSV."""
+
+    xs: list[Any] = field(default_factory=list)
+    ys: list[Any] = field(default_factory=list)
+
+
+def _floats(values: list[Any]) -> Any:
+    """A float64 array of the values, or None if one of them is not a number."""
+    import numpy as np
+
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _written_as_int(raw: list[Any]) -> bool:
+    """Keep integers integers (steps, epochs, class ids) when the source wrote them so."""
+    first = raw[0] if raw else None
+    return isinstance(first, int) or (isinstance(first, str) and first.strip().isdigit())
+
+
+def _integral(raw: list[Any], array: Any) -> bool:
+    import numpy as np
+
+    whole = np.all(array == np.round(array)) and np.all(abs(array) < 2**53)
+    return bool(_written_as_int(raw) and whole)
+
+
+def _small_series(
+    rev: str, name: str, series: _Series, values: tuple[list[float], list[float]]
+) -> tuple[list[Point], int, int, object]:
+    """`_series_points` for a series short enough to keep whole, without numpy (whose
+    import alone costs an everyday report about a tenth of a second)."""
+    from array import array
+
+    xs, ys = values
+    finite = [(a, b) for a, b in zip(xs, ys, strict=True) if math.isfinite(a) and math.isfinite(b)]
+    ordered = sorted(finite)  # the order of numpy's lexsort: the same digest either way
+    digest = tuple(array("d", [pair[i] for pair in ordered]).tobytes() for i in (0, 1))
+    keep_x, keep_y = [a for a, _ in finite], [b for _, b in finite]
+    if _written_as_int(series.xs) and all(_whole(a) for a in keep_x):
+        keep_x = [int(a) for a in keep_x]
+    if _written_as_int(series.ys) and all(_whole(b) for b in keep_y):
+        keep_y = [int(b) for b in keep_y]
+    points = [Point(rev, name, a, b) for a, b in zip(keep_x, keep_y, strict=True)]
+    return points, len(xs) - len(finite), 0, digest
+
+
+def _whole(value: float) -> bool:
+    return value == round(value) and abs(value) < 2**53
+
+
+def _labelled_series(rev: str, name: str, series: _Series) -> tuple[list[Point], int, int, object]:
+    """A series with text on an axis (class labels, categories): kept whole, as written."""
+    pairs = [(_to_number(a), _to_number(b)) for a, b in zip(series.xs, series.ys, strict=True)]
+    finite = [(a, b) for a, b in pairs if _finite(a) and _finite(b)]
+    points = [Point(rev, name, a, b) for a, b in finite]
+    return points, len(pairs) - len(finite), 0, sorted((str(a), str(b)) for a, b in finite)
+
+
+def _plain_floats(values: list[Any]) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def _series_points(
+    rev: str, name: str, series: _Series, sample: bool, max_points: int
+) -> tuple[list[Point], int, int, object]:
+    """(points, dropped non-finite, length before sampling or 0, a digest of the data).
+
+    Long series go through numpy, so a million points cost milliseconds, and Python objects
+    are made only for the points that are kept.
+    """
+    if len(series.xs) <= max_points:
+        x_plain, y_plain = _plain_floats(series.xs), _plain_floats(series.ys)
+        if x_plain is None or y_plain is None or not x_plain:
+            return _labelled_series(rev, name, series)
+        return _small_series(rev, name, series, (x_plain, y_plain))
+    import numpy as np
+
+    from dvc_cml.downsample import keep
+
+    x, y = _floats(series.xs), _floats(series.ys)
+    if x is None or y is None or not len(x):
+        return _labelled_series(rev, name, series)
+    ok = np.isfinite(x) & np.isfinite(y)
+    dropped = int(len(x) - ok.sum())
+    x, y = x[ok], y[ok]
+    order = np.lexsort((y, x))
+    digest = (x[order].tobytes(), y[order].tobytes())
+    sampled = 0
+    if sample and len(x) > max_points:
+        by_x = np.argsort(x, kind="stable")
+        x, y = x[by_x], y[by_x]
+        kept = keep(x, y, max_points)
+        sampled, x, y = len(series.xs), x[kept], y[kept]  # counted as the file has them
+    xs = x.astype(np.int64).tolist() if _integral(series.xs, x) else x.tolist()
+    ys = y.astype(np.int64).tolist() if _integral(series.ys, y) else y.tolist()
+    points = [Point(rev, name, a, b) for a, b in zip(xs, ys, strict=True)]
+    return points, dropped, sampled, digest
+
+
+def _label(explicit: Any, inferred: Any, fields: set[str], default: str) -> str:
+    """An axis title: the definition's own label, else the field, else the fields' names
+    (DVC says "x"/"y" when a definition maps several fields onto one axis)."""
+    if explicit:
+        return str(explicit)
+    if inferred and inferred not in ("x", "y", "dvc_inferred_x_value", "dvc_inferred_y_value"):
+        return str(inferred)
+    return ", ".join(sorted(fields)) or default
+
+
+def _data_plot(
+    renderer: Any,
+    user_props: Mapping[str, Any],
+    problems: tuple[str, ...],
+    notes: tuple[str, ...],
+    max_points: int,
+    thinned: Mapping[str, int],
+) -> DataPlot:
+    """A DataPlot from a dvc_render VegaRenderer whose revisions are named base and head."""
+    props = renderer.properties
+    template = str(props.get("template") or "linear")
+    x_field, y_field = props.get("x"), props.get("y")
+    confusion = template.startswith("confusion")
+    files = {dp.get("filename") for dp in renderer.datapoints}
+    y_fields = {str(dp.get("field")) for dp in renderer.datapoints if dp.get("field")}
+    columns: dict[tuple[str, str], _Series] = {}
+    for dp in renderer.datapoints:
+        filename, field_name = dp.get("filename", ""), dp.get("field", "")
+        if confusion:
+            name = str(filename)
+        else:
+            name = f"{filename}: {field_name}" if len(files) > 1 else str(field_name)
+        series = columns.setdefault((dp["rev"], name), _Series())
+        series.xs.append(dp.get(x_field))
+        series.ys.append(dp.get(y_field))
+
+    sample = TEMPLATE_KINDS.get(template, PlotKind.LINE) in (
+        PlotKind.LINE,
+        PlotKind.SCATTER,
+        PlotKind.SMOOTH,
+    )
+    points: list[Point] = []
+    dropped = sampled_from = 0
+    digests: dict[str, dict[str, object]] = {"base": {}, "head": {}}
+    for (rev, name), series in columns.items():
+        kept, lost, sampled, digest = _series_points(rev, name, series, sample, max_points)
+        points += kept
+        dropped += lost
+        sampled_from = max(sampled_from, sampled)
+        digests[rev][name] = digest
+    # Files thinned while loading: the chart says from how many rows.
+    for path, rows in thinned.items():
+        if any(path.endswith(str(f)) for f in files if f):
+            sampled_from = max(sampled_from, rows)
+    x_fields = _axis_fields(user_props.get("x"))
+    return DataPlot(
+        name=renderer.name,
+        title=str(user_props.get("title") or props.get("title") or renderer.name),
+        template=template,
+        x_label=_label(user_props.get("x_label"), x_field, x_fields, "step"),
+        y_label=_label(user_props.get("y_label"), y_field, y_fields, "y"),
+        points=tuple(points),
+        dropped=dropped,
+        problems=problems,
+        notes=notes,
+        changed=digests["base"] != digests["head"],
+        sampled_from=sampled_from,
+    )
+
+
+def _axis_fields(axis: Any) -> set[str]:
+    """The field names an `x`/`y` definition maps ({file: field or [fields]})."""
+    if isinstance(axis, str):
+        return {axis}
+    fields: set[str] = set()
+    if isinstance(axis, dict):
+        for value in axis.values():
+            fields.update([value] if isinstance(value, str) else map(str, value or []))
+    return fields
+
+
+def _image_plot(renderer: Any) -> ImagePlot:
+    images: dict[str, bytes] = {}
+    for dp in renderer.datapoints:
+        src = str(dp.get("src", ""))
+        if src.startswith("data:"):  # dvc_render inlines images as data URIs when out=None
+            images[dp["rev"]] = base64.b64decode(src.split(",", 1)[1])
+    return ImagePlot(name=renderer.name, base=images.get("base"), head=images.get("head"))
+
+
+THIN_BYTES = 4 * 1024 * 1024  # CSV/TSV plot files larger than this are read column-wise
+
+
+def thinned(loader: Any, sampled: dict[str, int], max_points: int, cache: bool = False) -> Any:
+    """Load a plot's CSV/TSV source like DVC does, but keep only the rows worth drawing.
+
+    DVC holds every row as a dict of strings, several times over while matching plots:
+    about 1.3 GiB for a million rows per revision.  A large file is read here as columns
+    instead, and only the rows that some numeric column's downsampling keeps (plus every
+    non-finite one, so they are still counted) become dicts; `sampled` notes the file.
+    """
+    import csv
+
+    fs, path = loader.args
+    props = loader.keywords.get("props") or {}
+    try:
+        if not props.get("header", True) or fs.info(path).get("size", 0) < THIN_BYTES:
+            return loader(cache=cache)
+        with fs.open(path, mode="r", encoding="utf8", newline="") as fd:
+            reader = csv.reader(fd, delimiter="\t" if path.endswith(".tsv") else ",")
+            header = next(reader)
+            columns: list[list[str]] = [[] for _ in header]
+            for row in reader:
+                for column, value in zip(columns, row, strict=False):
+                    column.append(value)
+    except Exception:  # DVC's own loader reports the problem the way the rest of DVC does
+        return loader(cache=cache)
+    import numpy as np
+
+    from dvc_cml.downsample import keep
+
+    rows = min((len(c) for c in columns), default=0)
+    wanted: set[int] = set()
+    for column in columns:
+        values = _floats(column[:rows])
+        if values is None:
+            continue
+        finite = np.isfinite(values)
+        index = np.flatnonzero(finite)
+        wanted.update(np.flatnonzero(~finite).tolist())
+        wanted.update(index[keep(index.astype(np.float64), values[finite], max_points)].tolist())
+    if not wanted:  # nothing numeric to sample by: DVC's way
+        return loader(cache=cache)
+    sampled[path] = rows
+    chosen = sorted(wanted)
+    return {"data": [{name: columns[j][i] for j, name in enumerate(header)} for i in chosen]}
+
+
+def joined_files(rev_data: Mapping[str, Any]) -> set[str]:
+    """Files a definition joins row by row (`x` from one, `y` from another): never thinned,
+    since each file would keep different rows."""
+    joined: set[str] = set()
+    for dvcfile, content in rev_data.get("definitions", {}).get("data", {}).items():
+        folder = posixpath.dirname(dvcfile)  # DVC's paths are POSIX, relative to the root
+        for props in content.get("data", {}).values():
+            if isinstance(props, dict) and isinstance(props.get("x"), dict):
+                for axis in (props.get("x"), props.get("y")):
+                    if isinstance(axis, dict):
+                        joined.update(posixpath.normpath(posixpath.join(folder, f)) for f in axis)
+    return joined
+
+
+# What a Vega-Lite mark looks like as one of the kinds dvc-cml draws, for custom templates.
+_MARK_TEMPLATES = {
+    "rect": "confusion",
+    "line": "linear",
+    "area": "linear",
+    "trail": "linear",
+    "bar": "bar_horizontal",
+    "point": "scatter",
+    "circle": "scatter",
+    "square": "scatter",
+    "tick": "scatter",
+}
+
+
+def _marks(spec: Any) -> Iterator[str]:
+    if isinstance(spec, dict):
+        mark = spec.get("mark")
+        if isinstance(mark, str):
+            yield mark
+        elif isinstance(mark, dict) and isinstance(mark.get("type"), str):
+            yield mark["type"]
+        for value in spec.values():
+            yield from _marks(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            yield from _marks(item)
+
+
+def nearest_template(content: Any) -> str:
+    """The built-in template closest to a custom one, judged by its marks (a heatmap is a
+    confusion matrix, lines beat points, points beat bars); linear when nothing matches."""
+    found = {_MARK_TEMPLATES[m] for m in _marks(content) if m in _MARK_TEMPLATES}
+    for template in ("confusion", "linear", "scatter", "bar_horizontal"):
+        if template in found:
+            return template
+    return "linear"
+
+
+def _custom_template(name: str, templates_dir: Path) -> tuple[str, str]:
+    """(built-in template to draw with, the note saying so) for a template DVC does not ship."""
+    from dvc_render.vega_templates import _find_template
+
+    path = _find_template(name, str(templates_dir))
+    if path is None:
+        return "linear", f"Template `{name}` was not found; drawn as a line chart."
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return "linear", f"Template `{name}` could not be read ({exc}); drawn as a line chart."
+    kind = nearest_template(content)
+    return kind, f"Custom template `{name}` drawn as the nearest built-in kind: {kind}."
+
+
+def _builtin_templates(data: Mapping[str, Any], templates_dir: Path) -> dict[str, str]:
+    """Point every definition at a built-in template; {template as written: note}.
+
+    dvc-cml draws every chart itself, so a custom template (by name from .dvc/plots, or by
+    path) only tells it which kind of chart is meant.
+    """
+    notes: dict[str, str] = {}
+    for rev_data in data.values():
+        for content in rev_data.get("definitions", {}).get("data", {}).values():
+            for props in content.get("data", {}).values():
+                template = props.get("template") if isinstance(props, dict) else None
+                if not template or template in TEMPLATE_KINDS:
+                    continue
+                kind, notes[template] = _custom_template(str(template), templates_dir)
+                props["template"] = kind
+                props["dvc_cml_template"] = template  # which note belongs to this plot
+    return notes
+
+
+def plots(
+    data: Mapping[str, Any],
+    labels: Mapping[str, Revision],
+    thinned_files: Mapping[str, int],
+    max_points: int,
+    templates_dir: Path,
+) -> tuple[Plot, ...]:
+    """Plots from {"base": plots data, "head": plots data} (DVC's `plots.collect` shape)."""
+    from dvc.render.match import PlotsData, _squash_plots_properties, match_defs_renderers
+
+    template_notes = _builtin_templates(data, templates_dir)
+    user_props = {
+        plot_id: _squash_plots_properties(group)
+        for plot_id, group in PlotsData(data).group_definitions().items()
+    }
+    out: list[Plot] = []
+    for found in match_defs_renderers(data=data):
+        for side, errors in found.source_errors.items():
+            for src, exc in errors.items():
+                if not not_produced(exc, src, labels[side]):
+                    raise UserError(
+                        f"plot file {src} does not parse at {labels[side].label}: {describe(exc)}"
+                    )
+        # A definition that does not fit one revision's data (say, a field renamed in this
+        # merge request) still draws the other revision; the chart says what is missing.
+        problems = tuple(
+            f"Not drawn for {labels[side].label}: {describe(exc)}"
+            for side, exc in found.definition_errors.items()
+        )
+        renderer = found.renderer
+        if renderer.TYPE == "image":
+            out.append(_image_plot(renderer))
+            continue
+        props = user_props.get(renderer.name, {})
+        written = props.get("dvc_cml_template")
+        notes = (template_notes[written],) if written in template_notes else ()
+        plot = _data_plot(renderer, props, problems, notes, max_points, thinned_files)
+        if plot.points or problems:
+            out.append(plot)  # with no drawable data at all, it is listed with the reason
+    return tuple(out)

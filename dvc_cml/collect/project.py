@@ -1,0 +1,116 @@
+"""Opening a DVC project, and turning DVC's exceptions into messages that name the file.
+
+The repository is opened once per run (`open_project`) and shared by --pull, --repro and
+the diff; the config file is found without opening it at all (`find_root`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dvc_cml.errors import UserError
+from dvc_cml.model import Revision
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
+
+WORKSPACE = "workspace"
+
+# DVC logs INFO to stdout and its own warnings to stderr; we report problems ourselves.
+_DVC_LOGGERS = ("dvc", "dvc_data", "dvc_objects", "scmrepo", "dvc_render")
+
+
+def quiet_dvc() -> None:
+    for name in _DVC_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def chdir(path: Path) -> Iterator[None]:
+    """DVC resolves dvc.yaml and targets against the working directory, like `git -C`."""
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def find_root(path: Path) -> Path | None:
+    """The DVC project at or above `path`, found as DVC does (a `.dvc/` folder), without
+    importing DVC: the config files live there, and `check` with no gates needs nothing else."""
+    folder = path.absolute()
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".dvc").is_dir():
+            return candidate
+        if candidate.is_mount():
+            break
+    return None
+
+
+@contextlib.contextmanager
+def open_project(path: Path) -> Iterator[Repo]:
+    """The DVC repo at or above `path`, with the working directory at its root.
+
+    Explains what is missing when `path` is not a git + DVC project.
+    """
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo import Repo
+    from dvc.scm import SCM as open_scm
+    from dvc.scm import NoSCM, SCMError
+
+    quiet_dvc()
+    if not path.is_dir():
+        raise UserError(f"{path} is not a directory")
+    try:
+        open_scm(str(path))
+    except SCMError:
+        raise UserError(
+            f"{path} is not inside a git repository (dvc-cml compares git revisions; "
+            "run it from your project's clone or pass -C PATH)"
+        ) from None
+    try:
+        repo = Repo(str(path))
+    except NotDvcRepoError:
+        raise UserError(
+            f"{path} is a git repository but not a DVC project (no .dvc directory found; "
+            "run `dvc init` first)"
+        ) from None
+    try:
+        if isinstance(repo.scm, NoSCM):  # .dvc/config has `core.no_scm`
+            raise UserError(f"{repo.root_dir} is a DVC project initialised without git (no_scm)")
+        with chdir(Path(repo.root_dir)):
+            yield repo
+    finally:
+        repo.close()
+
+
+def describe(exc: BaseException) -> str:
+    """A short reason from a DVC error: the parser's own words and position when it has them."""
+    cause = exc.__cause__ or exc
+    line = getattr(cause, "lineno", None)  # json.JSONDecodeError
+    if line is not None and hasattr(cause, "msg"):
+        return f"{cause.msg} at line {line}, column {getattr(cause, 'colno', '?')}"
+    mark = getattr(cause, "problem_mark", None)  # ruamel.yaml's MarkedYAMLError
+    if (problem := getattr(cause, "problem", None)) and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    text = str(cause) or type(cause).__name__
+    return " ".join(text.split())
+
+
+def not_produced(error: BaseException, path: str, rev: Revision) -> bool:
+    """True for a file that does not exist at `rev`; raises if its data is only unreachable."""
+    if not isinstance(error, FileNotFoundError):
+        return False
+    if "No storage files available" in str(error):
+        # DVC tracks it at this revision, but neither the cache nor the remote has the data.
+        raise UserError(
+            f"{path} at {rev.label} is tracked by DVC, but its data is in neither the local "
+            "cache nor the DVC remote (was `dvc push` run where it was produced?)"
+        )
+    return True

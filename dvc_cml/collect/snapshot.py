@@ -1,0 +1,156 @@
+"""One pass over one revision: metrics, params and plot data from a single DVC index.
+
+`repo.metrics.show`, `repo.params.show` and `repo.plots.show` each walk the revisions and
+rebuild DVC's index (parsing every dvc.yaml and dvc.lock again) for every revision; here the
+repository is switched to a revision once and all three are read from the same index.  The
+per-file shapes are DVC's own (`{"data": ...}` or `{"error": exc}`), so errors are reported
+exactly as `dvc metrics show` would meet them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from dvc_cml.collect.plotdata import joined_files, thinned
+from dvc_cml.model import Output
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
+
+Result = dict[str, Any]  # DVC's {"data": ...} / {"error": exception}
+
+
+@dataclass
+class Snapshot:
+    """What one revision holds, in the shapes DVC's show commands use."""
+
+    metrics: Result = field(default_factory=dict)
+    params: Result = field(default_factory=dict)
+    plots: Result = field(default_factory=dict)  # {"definitions": ..., "sources": ...}
+    thinned: dict[str, int] = field(default_factory=dict)  # plot file -> rows before thinning
+    # For `dvc diff`: DVC's data index of the tracked outputs, its roots, and each output
+    # as its .dvc file or dvc.lock describes it (no data is read or downloaded).
+    data_index: Any = None
+    data_keys: set[Any] = field(default_factory=set)
+    outputs: dict[str, Output] = field(default_factory=dict)
+    lock: dict[str, Any] = field(default_factory=dict)  # stage address -> its dvc.lock entry
+
+
+def _result(read: Callable[[], Any]) -> Result:
+    """A revision-wide failure (say, dvc.yaml interpolating a broken params.yaml) is kept
+    as DVC keeps it, so the caller can name the file."""
+    try:
+        return {"data": read()}
+    except Exception as exc:  # DVC raises anything from parsers and filesystems here
+        return {"error": exc}
+
+
+@contextlib.contextmanager
+def _no_graph_checks(repo: Repo) -> Iterator[None]:
+    """Reading needs no validated pipeline graph; building one costs networkx's import."""
+    old = getattr(repo, "_skip_graph_checks", False)
+    repo._skip_graph_checks = True
+    try:
+        yield
+    finally:
+        repo._skip_graph_checks = old
+
+
+def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
+    """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
+    they load (see `plotdata.thinned`)."""
+    from dvc.repo.plots import (
+        _collect_definitions,
+        _get_data_targets,
+        _resolve_data_sources,
+        onerror_collect,
+    )
+
+    definitions = _collect_definitions(repo, targets=[], onerror=onerror_collect)
+    if not definitions:
+        return {}
+    sources = repo.plots._collect_data_sources(
+        repo, targets=_get_data_targets(definitions), onerror=onerror_collect
+    )
+    data = {"definitions": definitions, "sources": sources}
+    joined = joined_files(data)
+    for path, source in sources.get("data", {}).items():
+        loader = source.get("data_source")
+        if loader is not None and path.endswith((".csv", ".tsv")) and path not in joined:
+            source["data_source"] = partial(thinned, loader, sampled, max_points)
+    # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
+    with contextlib.redirect_stderr(io.StringIO()):
+        _resolve_data_sources({"rev": data}, "", cache=True)
+    return data
+
+
+def _tracked(repo: Repo, snapshot: Snapshot) -> None:
+    """The DVC-tracked outputs and the dvc.lock entries of the current revision."""
+    index = repo.index
+    snapshot.data_index = index.data["repo"]
+    snapshot.data_keys = set(index.data_keys["repo"])
+    for out in index.outs:
+        if not out.use_cache:
+            continue  # git tracks it: not data as `dvc diff` sees it
+        meta = out.meta
+        path = "/".join(out.index_key[1]) + ("/" if meta and meta.isdir else "")
+        snapshot.outputs[path] = Output(
+            path,
+            size=meta.size if meta else None,
+            files=meta.nfiles if meta else None,
+            digest=out.hash_info.value if out.hash_info else None,
+        )
+    # The pipeline's stages with what dvc.lock recorded for them ({} when never run); a
+    # lock entry left behind by a stage removed from dvc.yaml is not a stage any more.
+    locks: dict[str, dict[str, Any]] = {}
+    for stage in index.stages:
+        lockfile = getattr(stage.dvcfile, "_lockfile", None)
+        if lockfile is None:  # a .dvc file: data, not a pipeline stage
+            continue
+        if lockfile.path not in locks:
+            locks[lockfile.path] = _lock_stages(repo, lockfile)
+        # Addressed as `dvc repro` takes it: `train`, `sub/dvc.yaml:train`, `train@model1`.
+        where = repo.fs.relpath(stage.dvcfile.path, repo.root_dir)
+        address = stage.name if where == "dvc.yaml" else f"{where}:{stage.name}"
+        snapshot.lock[address] = locks[lockfile.path].get(stage.name) or {}
+
+
+def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
+    """The `stages:` of one dvc.lock."""
+    import yaml
+
+    if not repo.fs.exists(lockfile.path):
+        return {}
+    try:
+        with repo.fs.open(lockfile.path, encoding="utf-8") as fd:
+            # The C loader reads a large dvc.lock in milliseconds, DVC's round-trip parser
+            # in tens of them; DVC's own reading is the fallback.
+            data = yaml.load(fd, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        data = lockfile.load()
+    stages = data.get("stages") if isinstance(data, dict) else None
+    return stages if isinstance(stages, dict) else {}
+
+
+def read(repo: Repo, key: str, max_points: int) -> Snapshot:
+    """Everything the diff needs from revision `key` (a full SHA or "workspace")."""
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo.metrics.show import _gather_metrics
+    from dvc.repo.params.show import _gather_params
+
+    snapshot = Snapshot()
+    try:
+        with repo.switch(key), _no_graph_checks(repo):
+            snapshot.metrics = _result(lambda: _gather_metrics(repo, on_error="return"))
+            snapshot.params = _result(lambda: _gather_params(repo, on_error="return"))
+            snapshot.plots = _plots(repo, max_points, snapshot.thinned)
+            if "error" not in snapshot.metrics:  # else the index is broken: reported later
+                _tracked(repo, snapshot)
+    except NotDvcRepoError:
+        pass  # a commit from before `dvc init --subdir`: nothing to compare there, as in DVC
+    return snapshot

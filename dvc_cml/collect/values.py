@@ -1,0 +1,67 @@
+"""Metrics and params of two revisions as table rows, with DVC's errors named by file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dvc_cml.collect.project import describe, not_produced
+from dvc_cml.errors import UserError
+from dvc_cml.model import MISSING, Direction, Revision, Row, Value, metric_direction
+
+Files = dict[str, dict[str, Value]]  # {path: {dotted key: value}}
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Value]:
+    """Nested dicts to dotted keys, as DVC prints them; lists stay values."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else {}
+    flat: dict[str, Value] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _culprit(exc: BaseException) -> str:
+    """Which file a revision-wide failure came from (dvc.yaml interpolation reads params)."""
+    path = getattr(exc, "path", None)  # dvc.utils.serialize.ParseError
+    if not path:
+        return ""
+    return str(path).lstrip("./") if str(path).startswith("..") else str(path)
+
+
+def file_values(kind: str, result: Mapping[str, Any], rev: Revision) -> Files:
+    """{path: {dotted key: value}} from one revision's metrics or params result."""
+    if error := result.get("error"):
+        if culprit := _culprit(error):
+            raise UserError(f"{culprit} does not parse at {rev.label}: {describe(error)}")
+        raise UserError(f"could not read {kind} at {rev.label}: {describe(error)}")
+    files: Files = {}
+    for path, file_result in (result.get("data") or {}).items():
+        if error := file_result.get("error"):
+            if not_produced(error, path, rev):
+                continue  # a file declared in dvc.yaml but not produced at this revision
+            raise UserError(f"{kind} file {path} does not parse at {rev.label}: {describe(error)}")
+        files[path] = flatten(file_result.get("data", {}))
+    return files
+
+
+def rows(base: Files, head: Files, with_direction: bool) -> tuple[Row, ...]:
+    out = []
+    for path in sorted(base.keys() | head.keys()):
+        old, new = base.get(path, {}), head.get(path, {})
+        for key in sorted(old.keys() | new.keys()):
+            out.append(
+                Row(
+                    path=path,
+                    key=key,
+                    base=old.get(key, MISSING),
+                    head=new.get(key, MISSING),
+                    direction=metric_direction(key) if with_direction else Direction.UNKNOWN,
+                )
+            )
+    return tuple(out)
