@@ -82,6 +82,8 @@ def test_charts_replace_their_png_and_images_are_embedded() -> None:
             "",
             "![Loss](plots/loss.png)",
             "",
+            "<sub>[Vega-Lite spec](plots/loss.vl.json)</sub>",
+            "",
             "| main | workspace |",
             "|:---|:---|",
             "| ![main](plots/sample.base.png) | ![workspace](plots/sample.head.png) |",
@@ -115,6 +117,7 @@ def test_charts_replace_their_png_and_images_are_embedded() -> None:
     # The chart sits where the PNG was; its spec is compact JSON that cannot close the script.
     assert page.charts == ["spec-1"]
     assert "plots/loss.png" not in text
+    assert "plots/loss.vl.json" not in text  # the page travels alone: the menu shows the spec
     spec_script = page.script_text[page.scripts.index({"type": "application/json", "id": "spec-1"})]
     assert "</" not in spec_script
     assert json.loads(spec_script) == SPEC

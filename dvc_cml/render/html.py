@@ -154,6 +154,10 @@ def render(
             return f'<img src="data:{kind};base64,{data}" alt="{alt}">'
         return str(self.image(tokens, idx, options, env))
 
+    for spec in specs.values():
+        # The spec beside the PNG is not beside a page that travels alone; vega-embed's menu
+        # shows the chart's source instead.
+        markdown = markdown.replace(f"<sub>[Vega-Lite spec]({spec})</sub>\n\n", "")
     parser = _parser()
     parser.add_render_rule("image", image)
     tokens = parser.parse(markdown)
