@@ -237,6 +237,17 @@ def test_open_shows_report_html_in_the_browser_from_browser_env(
     assert len(parsed.headings) == len(headings) > 4
     assert len(parsed.charts) == markdown.count(".png)") - markdown.count("](plots/images")
     assert len(parsed.charts) == 4
+    # Each chart draws exactly its .vl.json: the same (downsampled) data as the PNG.
+    embedded = sorted(
+        json.dumps(json.loads(text), sort_keys=True)
+        for attrs, text in zip(parsed.scripts, parsed.script_text, strict=True)
+        if attrs.get("type") == "application/json"
+    )
+    written = sorted(
+        json.dumps(json.loads(path.read_text()), sort_keys=True)
+        for path in (plots_project.root / "dvc-cml-report" / "plots").glob("*.vl.json")
+    )
+    assert embedded == written and len(written) == 4
 
 
 def test_open_never_runs_a_browser_in_ci(
