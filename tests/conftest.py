@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,26 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = FIXTURES / "scenarios"
 # `cached` is the example project with every output in the DVC cache.
 BUILT_ON = {"cached": FIXTURES / "example"}
+
+
+# Variables that would make a run think it is in CI (and post to a real GitLab, or compare
+# with a CI-chosen base): no test inherits them from the machine running the suite.
+_CI_PREFIXES = ("CI", "GITLAB", "GITHUB", "DVC_CML_")
+_TOKEN_VARS = ("REPO_TOKEN",)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without CI*/GITLAB*/GITHUB*/DVC_CML_* variables, plus `extra`.
+
+    For every subprocess and in-process CLI run; a test that wants CI sets it here.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_CI_PREFIXES) and name not in _TOKEN_VARS
+    }
+    env.update(extra)
+    return env
 
 
 def git(root: Path, *args: str) -> str:
@@ -32,6 +53,36 @@ def git(root: Path, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout  # fmt: skip
+
+
+def git_bytes(root: Path, *args: str) -> bytes:
+    """`git ARGS` in `root`, stdout as bytes (for `git show REV:binary.png`)."""
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True).stdout
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Write `{relative path: text or bytes}` under `root`, making folders as needed."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def dvc_commit(root: Path) -> None:
+    """`dvc commit --force`: record and cache every stage output as it is on disk.
+
+    Fixtures ship their outputs' data; this stands in for running the stages.
+    """
+    from dvc.repo import Repo
+
+    from dvc_cml.collect import chdir, quiet_dvc
+
+    quiet_dvc()
+    with Repo(str(root)) as repo, chdir(root):
+        repo.commit(force=True)
 
 
 class Project:

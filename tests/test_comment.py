@@ -125,3 +125,22 @@ def test_settings_flags_win_and_job_token_is_recognised() -> None:
     custom = gitlab_settings({"MY_TOKEN": "t"}, token_env="MY_TOKEN")
     assert (custom.token.value, custom.token.source) == ("t", "MY_TOKEN")
     assert gitlab_settings({"MY_TOKEN": "t"}).token.value is None
+
+
+def test_mentions_never_reach_the_comment_live() -> None:
+    report = Report(
+        Revision("@main", "1111111aaaaaaa"),
+        HEAD,
+        metrics=(Row("m.json", "@all", 0.5, 0.6),),
+        params=(Row("params.yaml", "owner", "@alice", "@bob"),),
+    )
+    footer = comment.footer(report, ("77", None), ("88", None, "@job"))
+    body = comment.body(report, [], marker=MARKER, footer_text=footer, full_report="X")
+    zwj = "\u200d"
+    assert f"| m.json | @{zwj}all | 0.5 | 0.6 | +0.1 | +20.0% |" in body
+    assert f"| params.yaml | owner | @{zwj}alice | @{zwj}bob | changed |" in body
+    assert body.endswith(
+        f"<sub>Posted by dvc-cml, for pipeline #77, job #88 @{zwj}job: "
+        f"@{zwj}main `1111111` → feature `2222222`</sub>\n"
+    )
+    assert body.count("@") == body.count("@" + zwj) == 6
