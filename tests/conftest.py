@@ -85,6 +85,17 @@ def dvc_commit(root: Path) -> None:
         repo.commit(force=True)
 
 
+def dvc_add(root: Path, *paths: str) -> None:
+    """`dvc add PATH...`: track files or folders with a `.dvc` file (and .gitignore them)."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect import chdir, quiet_dvc
+
+    quiet_dvc()
+    with Repo(str(root)) as repo, chdir(root):
+        repo.add(list(paths))
+
+
 class Project:
     """A scenario checked in on `main`; `head/` of the scenario is applied on demand."""
 

@@ -8,7 +8,7 @@ import pytest
 
 from dvc_cml.collect import chdir
 from dvc_cml.pipeline import diff_outputs
-from tests.conftest import dvc_commit, git, write_tree
+from tests.conftest import dvc_add, dvc_commit, git, write_tree
 
 
 def outputs(root: Path) -> list[str]:
@@ -126,11 +126,11 @@ stages:
 
 
 def test_nested_dvc_yaml_paths_are_relative_to_its_folder(repo: Path) -> None:
-    """What dvclive writes (`dvclive/dvc.yaml`), with its folder a cached output of a stage."""
+    """What dvclive writes (`dvclive/dvc.yaml`); `Live(cache_images=True)` runs
+    `dvc add dvclive/plots/images`."""
     write_tree(
         repo,
         {
-            "dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    outs:\n    - dvclive\n",
             "dvclive/dvc.yaml": """\
 params:
 - params.yaml
@@ -167,7 +167,8 @@ plots:
         },
     )
     dvc_commit(repo)
-    assert outputs(repo) == ["dvclive", "sub/out/scores.csv"]
+    dvc_add(repo, "dvclive/plots/images")
+    assert outputs(repo) == ["dvclive/plots/images", "sub/out/scores.csv"]
 
 
 def test_git_tracked_plots_need_no_pull(repo: Path) -> None:
