@@ -13,7 +13,9 @@ endpoints dvc-cml uses, with GitLab's status codes, error bodies and pagination 
   under `/<group>/<project>/uploads/<secret>/<name>` and `/-/project/<id>/uploads/...`.
 
 Every project is private: each API request needs a valid token (`PRIVATE-TOKEN`,
-`Authorization: Bearer` or, for a CI job token, `JOB-TOKEN`). Job tokens may read but never
+`Authorization: Bearer` or, for a CI job token, `JOB-TOKEN`).  As on GitLab, a request with no
+token at all gets 404 for anything under a project (it is hidden) and 401 elsewhere; a token
+GitLab does not accept gets 401. Job tokens may read but never
 write (404, GitLab hides the project); a `read_api` token gets 403 `insufficient_scope` on
 writes. `fail()` injects faults (429, 5xx, ...) ahead of everything else.
 
@@ -62,6 +64,7 @@ INLINE_EXTENSIONS = frozenset(
 UNAUTHORIZED: JSONDict = {"message": "401 Unauthorized"}
 FORBIDDEN: JSONDict = {"message": "403 Forbidden"}
 NOT_FOUND: JSONDict = {"message": "404 Not Found"}
+PROJECT_NOT_FOUND: JSONDict = {"message": "404 Project Not Found"}
 INSUFFICIENT_SCOPE: JSONDict = {
     "error": "insufficient_scope",
     "error_description": (
@@ -486,6 +489,11 @@ class FakeGitLab:
 
         token = self._authenticate(headers)
         if token is None:
+            anonymous = not {"private-token", "job-token", "authorization"} & headers.keys()
+            if anonymous and "pid" in match.groupdict():
+                # GitLab hides a private project from anonymous requests: 404, not 401
+                # (401 is for a token it does not accept).
+                return json_response(404, PROJECT_NOT_FOUND)
             return json_response(401, UNAUTHORIZED)
         write = method != "GET"
         if token.kind != "job":
