@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dvc_cml.cli import main
 from dvc_cml.pipeline import init_project
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -131,21 +132,35 @@ class Project:
         return git(self.root, "status", "--porcelain")
 
 
+def build_project(name: str, root: Path) -> Project:
+    """The scenario `name` committed on `main` in a new git + DVC repository at `root`."""
+    scenario = SCENARIOS / name
+    if name in BUILT_ON:  # the scenario's base/ only holds what differs
+        shutil.copytree(BUILT_ON[name], root)
+    shutil.copytree(scenario / "base", root, dirs_exist_ok=True)
+    git(root, "init", "-q")
+    init_project(root)
+    project = Project(root, scenario)
+    project.commit("base")
+    return project
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> Callable[[str], Project]:
     def make(name: str) -> Project:
-        scenario = SCENARIOS / name
-        root = tmp_path / name
-        if name in BUILT_ON:  # the scenario's base/ only holds what differs
-            shutil.copytree(BUILT_ON[name], root)
-        shutil.copytree(scenario / "base", root, dirs_exist_ok=True)
-        git(root, "init", "-q")
-        init_project(root)
-        project = Project(root, scenario)
-        project.commit("base")
-        return project
+        return build_project(name, tmp_path / name)
 
     return make
+
+
+def run_cli(
+    capsys: pytest.CaptureFixture[str], *argv: str, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`dvc-cml ARGV` in this process, with an explicit environment (none of the machine's
+    CI variables): (exit code, stdout, stderr)."""
+    code = main(list(argv), env=dict(env) if env is not None else {})
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 from tests.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: E402, F401  (fixture re-export)

@@ -165,6 +165,8 @@ class FakeGitLab:
         self._commit_comments: dict[tuple[int, str], list[JSONDict]] = {}
         self._upload_meta: dict[str, JSONDict] = {}
         self._faults: list[Fault] = []
+        self._meetings: list[tuple[str, re.Pattern[str], threading.Barrier]] = []
+        self._arrived: dict[int, int] = {}
         self._lock = threading.RLock()
         self._ids: dict[str, int] = {}
         self._last_ms = 0
@@ -375,6 +377,32 @@ class FakeGitLab:
                     return self.uploads[key]
         raise KeyError(url)
 
+    def rendezvous(self, method: str, path_regex: str, parties: int = 2) -> threading.Barrier:
+        """Hold matching requests until `parties` of them have arrived, then serve them all.
+
+        For races: `rendezvous("GET", r"/notes$")` makes two concurrent clients both read the
+        notes before either can write.  Once met, later requests pass straight through; a
+        party that never comes breaks the barrier after 60 s instead of hanging the suite.
+        """
+        barrier = threading.Barrier(parties, timeout=60)
+        with self._lock:
+            self._meetings.append((method.upper(), re.compile(path_regex), barrier))
+        return barrier
+
+    def _meet(self, method: str, path: str) -> None:
+        with self._lock:
+            found = None
+            for meeting in self._meetings:
+                want, pattern, barrier = meeting
+                if want in ("*", method) and pattern.search(path):
+                    found = barrier
+                    self._arrived[id(barrier)] = self._arrived.get(id(barrier), 0) + 1
+                    if self._arrived[id(barrier)] == barrier.parties:
+                        self._meetings.remove(meeting)  # everyone is here: later ones pass
+                    break
+        if found is not None:
+            found.wait()
+
     def fail(
         self,
         method: str,
@@ -468,6 +496,7 @@ class FakeGitLab:
         """Serve one request (body None: larger than the server accepts)."""
         split = urlsplit(target)
         raw_path = split.path
+        self._meet(method, raw_path)
         fault = self._take_fault(method, raw_path)
         if fault is not None:
             return fault

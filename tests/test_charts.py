@@ -7,7 +7,6 @@ import io
 import json
 import math
 import struct
-import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from dvc_cml.collect import collect
 from dvc_cml.model import DataPlot, Point, RenderedPlot, Report
 from dvc_cml.render import charts
 from dvc_cml.report import render_plots
-from tests.conftest import Project, git
+from tests.conftest import Project, git, git_bytes
 
 MakeProject = Callable[[str], Project]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -316,10 +315,6 @@ def test_every_spec_is_strict_json_with_inline_data(make_project: MakeProject) -
 
 
 # --- images and PNGs -----------------------------------------------------------------------
-
-
-def git_bytes(root: Path, *args: str) -> bytes:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True).stdout
 
 
 def test_image_plots_keep_each_revisions_bytes(make_project: MakeProject) -> None:
