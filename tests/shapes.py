@@ -113,7 +113,8 @@ def dvc_cli(project: Path, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-def build(shape: Shape, where: Path) -> Built:
+def build(shape: Shape, where: Path, source: Path | None = None) -> Built:
+    """The shape's repository under `where` (from `source`, by default its fixtures folder)."""
     from dvc.repo import Repo
 
     from dvc_cml.collect import quiet_dvc
@@ -129,7 +130,8 @@ def build(shape: Shape, where: Path) -> Built:
         "[core]\n    analytics = false\n    remote = store\n"
         f"['remote \"store\"']\n    url = {remote}\n"
     )
-    _overlay(SHAPES_DIR / shape.name / "base", root)
+    source = source or SHAPES_DIR / shape.name
+    _overlay(source / "base", root)
     dvc_commit(project)
     if shape.add:
         dvc_add(project, *shape.add)
@@ -138,7 +140,7 @@ def build(shape: Shape, where: Path) -> Built:
     _push(project)
 
     git(root, "checkout", "-q", "-b", "head")
-    _overlay(SHAPES_DIR / shape.name / "head", root)
+    _overlay(source / "head", root)
     dvc_commit(project)
     if shape.add or shape.add_head:
         dvc_add(project, *shape.add, *shape.add_head)
