@@ -392,12 +392,16 @@ def test_two_jobs_racing_end_with_one_note(
 ) -> None:
     """Two pipelines of the same MR, each in its own clone, run `dvc-cml diff` at once.
 
-    The fake holds the first notes listing until both jobs have made it, so both find no
-    note and both create one: the real race.  They must end with one note, ours, and exit 0.
+    The fake holds each notes listing until both jobs have made it, so both find no note and
+    both create one, then both see the two notes and both remove the newer: the real race.
+    They must end with one note, ours, and exit 0.
     """
     clones = [tmp_path / "job-1", tmp_path / "job-2"]
     for clone in clones:
         shutil.copytree(plots_project.root, clone, ignore=shutil.ignore_patterns("dvc-cml-report"))
+    # Both read the notes before either writes, and both read them again (to find duplicates)
+    # before either removes one.
+    gitlab.rendezvous("GET", r"/merge_requests/7/notes$")
     gitlab.rendezvous("GET", r"/merge_requests/7/notes$")
     jobs = [
         subprocess.Popen(
