@@ -204,6 +204,9 @@ def test_full_repository(
     head = git(built.root, "rev-parse", "HEAD")
     doc, _ = run_diff(capsys, "-C", str(built.project))
     check_all(doc, built, built.project / "dvc-cml-report")
+    if shape.name == "dvclive":  # its 300-step series exercise the downsampled branch above
+        notes = [n for p in doc["plots"] for n in p["notes"]]
+        assert sum(n.startswith("Downsampled for drawing: 300 points") for n in notes) == 2
     assert git(built.root, "status", "--porcelain") == ""
     assert git(built.root, "rev-parse", "HEAD") == head
 
