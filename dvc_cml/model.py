@@ -59,22 +59,37 @@ class Verdict(str, enum.Enum):
     NEUTRAL = "neutral"  # changed, but the direction is unknown or it is not a number
 
 
-# Matched against the words of a metric's last name segment ("test.val_loss" -> "val", "loss").
+# Matched against every word of a metric's name, in every dotted or slashed segment:
+# "roc_auc.test" -> roc, auc, test; "eval/val_loss" -> eval, val, loss; "valLoss" -> val, loss.
 _LOWER_IS_BETTER = {
     "loss", "error", "err", "errors", "mse", "rmse", "mae", "mape", "smape", "msle", "rmsle",
     "logloss", "nll", "perplexity", "ppl", "wer", "cer", "ter", "fpr", "fnr", "far", "frr",
-    "brier", "latency", "duration", "time", "seconds", "eer", "hamming", "distance",
+    "brier", "latency", "duration", "time", "seconds", "eer", "hamming", "distance", "p99",
+    "p95", "p50", "kld", "xent", "crossentropy", "bce", "fid", "lpips", "regret", "cost",
 }  # fmt: skip
 _HIGHER_IS_BETTER = {
-    "acc", "accuracy", "auc", "roc", "auroc", "precision", "recall", "f1", "fscore", "iou",
-    "miou", "map", "ap", "ndcg", "mrr", "bleu", "rouge", "meteor", "r2", "dice", "tpr",
-    "tnr", "specificity", "sensitivity", "kappa", "mcc", "throughput", "coverage",
+    "acc", "accuracy", "auc", "roc", "auroc", "auprc", "aupr", "prauc", "precision", "prec",
+    "recall", "rec", "f1", "f2", "fbeta", "fscore", "iou", "miou", "map", "ap", "ndcg", "mrr",
+    "bleu", "rouge", "meteor", "r2", "dice", "tpr", "tnr", "specificity", "sensitivity",
+    "kappa", "mcc", "throughput", "coverage", "psnr", "ssim", "top1", "top5", "jaccard",
 }  # fmt: skip
+
+
+def _words(key: str) -> list[str]:
+    """Lower-case words of a metric name; a trailing number counts as its word (`map50`)."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1_\2", key).lower()  # camelCase -> camel_case
+    words = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
+    return words + [w.rstrip("0123456789") for w in words if w[-1].isdigit()]
 
 
 def metric_direction(key: str) -> Direction:
-    """Guess whether a metric should go up or down from its name; unknown when unsure."""
-    words = re.split(r"[^a-z0-9]+", key.rsplit(".", 1)[-1].lower())
+    """Guess whether a metric should go up or down from its name; unknown when unsure.
+
+    Every segment counts (`roc_auc.test`, `eval/acc`): real projects put the split or the
+    stage after or before the metric's own name.  Words that point both ways (`loss.auc`)
+    give no guess.
+    """
+    words = _words(key)
     lower = any(w in _LOWER_IS_BETTER for w in words)
     higher = any(w in _HIGHER_IS_BETTER for w in words)
     if lower == higher:  # neither, or ambiguous like "loss_auc"

@@ -113,23 +113,47 @@ def _stage_failure(exc: Exception) -> UserError:
     )
 
 
-def diff_outputs(repo: Repo) -> list[str]:
-    """DVC-cached outputs the diff reads: metrics, plots, and top-level plot data files."""
+def _read_paths(repo: Repo) -> set[str]:
+    """Absolute paths of the files and folders the diff reads in the workspace.
+
+    Top-level plots (a `- path` entry or `- id: {x, y: {file: field}}`), metrics and params of
+    every dvc.yaml, each relative to its own dvc.yaml's folder, plus the stages' params files.
+    """
     from dvc.repo.plots import infer_data_sources
 
-    root = Path(repo.root_dir)
-    plot_files = set()
+    def under(dvcfile: str, rel: str) -> str:
+        return os.path.normpath(Path(dvcfile).parent / rel)
+
+    paths = {str(Path(repo.root_dir) / "params.yaml")}
     for dvcfile, definitions in repo.index._plots.items():
-        base = Path(dvcfile).parent
         for definition in definitions:
-            for plot_id, props in definition.items():
-                for source in infer_data_sources(plot_id, props):
-                    plot_files.add(os.path.relpath(base / source, root))
+            # example-get-started ends its `plots:` with `- eval/plots/images/importance.png`.
+            entries = {definition: None} if isinstance(definition, str) else definition
+            for plot_id, props in entries.items():
+                paths.update(under(dvcfile, src) for src in infer_data_sources(plot_id, props))
+    for table in (repo.index._metrics, repo.index._params):
+        for dvcfile, files in table.items():
+            paths.update(under(dvcfile, f) for f in files if isinstance(f, str))
+    for stage in repo.index.stages:
+        paths.update(str(dep.fs_path) for dep in stage.params)
+    return paths
+
+
+def _overlap(a: str, b: str) -> bool:
+    """One path is the other or inside it (a plot file in a directory output, or the reverse)."""
+    return a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep)
+
+
+def diff_outputs(repo: Repo) -> list[str]:
+    """DVC-cached outputs the diff reads: metrics and plots outputs, and every output that
+    holds (or lies inside) a top-level plot, metrics or params path, e.g. `outs: - eval`."""
+    root = repo.root_dir
+    read = _read_paths(repo)
     return sorted(
-        out.def_path if out.stage.wdir == repo.root_dir else os.path.relpath(out.fs_path, root)
+        Path(os.path.relpath(out.fs_path, root)).as_posix()
         for out in repo.index.outs
         if out.use_cache
-        and (out.metric or out.plot or os.path.relpath(out.fs_path, root) in plot_files)
+        and (out.metric or out.plot or any(_overlap(str(out.fs_path), p) for p in read))
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
+from dvc_cml.cli import main
 from dvc_cml.demo import copy_example
 from dvc_cml.pipeline import init_project
 
@@ -17,6 +19,26 @@ SCENARIOS = FIXTURES / "scenarios"
 # `cached` is the example project that ships in the package (`dvc-cml demo`'s), with every
 # output in the DVC cache.
 BUILT_ON = {"cached": copy_example}
+
+
+# Variables that would make a run think it is in CI (and post to a real GitLab, or compare
+# with a CI-chosen base): no test inherits them from the machine running the suite.
+_CI_PREFIXES = ("CI", "GITLAB", "GITHUB", "DVC_CML_")
+_TOKEN_VARS = ("REPO_TOKEN",)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without CI*/GITLAB*/GITHUB*/DVC_CML_* variables, plus `extra`.
+
+    For every subprocess and in-process CLI run; a test that wants CI sets it here.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_CI_PREFIXES) and name not in _TOKEN_VARS
+    }
+    env.update(extra)
+    return env
 
 
 def git(root: Path, *args: str) -> str:
@@ -34,6 +56,47 @@ def git(root: Path, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout  # fmt: skip
+
+
+def git_bytes(root: Path, *args: str) -> bytes:
+    """`git ARGS` in `root`, stdout as bytes (for `git show REV:binary.png`)."""
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True).stdout
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Write `{relative path: text or bytes}` under `root`, making folders as needed."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def dvc_commit(root: Path) -> None:
+    """`dvc commit --force`: record and cache every stage output as it is on disk.
+
+    Fixtures ship their outputs' data; this stands in for running the stages.
+    """
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import chdir, quiet_dvc
+
+    quiet_dvc()
+    with Repo(str(root)) as repo, chdir(root):
+        repo.commit(force=True)
+
+
+def dvc_add(root: Path, *paths: str) -> None:
+    """`dvc add PATH...`: track files or folders with a `.dvc` file (and .gitignore them)."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import chdir, quiet_dvc
+
+    quiet_dvc()
+    with Repo(str(root)) as repo, chdir(root):
+        repo.add(list(paths))
 
 
 class Project:
@@ -93,4 +156,16 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
 
 
 from tests.fake_github import FakeGitHub, fake_github  # noqa: E402, F401  (fixture re-export)
+
+
+def run_cli(
+    capsys: pytest.CaptureFixture[str], *argv: str, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`dvc-cml ARGV` in this process, with an explicit environment (none of the machine's
+    CI variables): (exit code, stdout, stderr)."""
+    code = main(list(argv), env=dict(env) if env is not None else {})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 from tests.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: E402, F401  (fixture re-export)

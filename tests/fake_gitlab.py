@@ -13,7 +13,9 @@ endpoints dvc-cml uses, with GitLab's status codes, error bodies and pagination 
   under `/<group>/<project>/uploads/<secret>/<name>` and `/-/project/<id>/uploads/...`.
 
 Every project is private: each API request needs a valid token (`PRIVATE-TOKEN`,
-`Authorization: Bearer` or, for a CI job token, `JOB-TOKEN`). Job tokens may read but never
+`Authorization: Bearer` or, for a CI job token, `JOB-TOKEN`).  As on GitLab, a request with no
+token at all gets 404 for anything under a project (it is hidden) and 401 elsewhere; a token
+GitLab does not accept gets 401. Job tokens may read but never
 write (404, GitLab hides the project); a `read_api` token gets 403 `insufficient_scope` on
 writes. `fail()` injects faults (429, 5xx, ...) ahead of everything else.
 
@@ -62,6 +64,7 @@ INLINE_EXTENSIONS = frozenset(
 UNAUTHORIZED: JSONDict = {"message": "401 Unauthorized"}
 FORBIDDEN: JSONDict = {"message": "403 Forbidden"}
 NOT_FOUND: JSONDict = {"message": "404 Not Found"}
+PROJECT_NOT_FOUND: JSONDict = {"message": "404 Project Not Found"}
 INSUFFICIENT_SCOPE: JSONDict = {
     "error": "insufficient_scope",
     "error_description": (
@@ -162,6 +165,8 @@ class FakeGitLab:
         self._commit_comments: dict[tuple[int, str], list[JSONDict]] = {}
         self._upload_meta: dict[str, JSONDict] = {}
         self._faults: list[Fault] = []
+        self._meetings: list[tuple[str, re.Pattern[str], threading.Barrier]] = []
+        self._arrived: dict[int, int] = {}
         self._lock = threading.RLock()
         self._ids: dict[str, int] = {}
         self._last_ms = 0
@@ -372,6 +377,32 @@ class FakeGitLab:
                     return self.uploads[key]
         raise KeyError(url)
 
+    def rendezvous(self, method: str, path_regex: str, parties: int = 2) -> threading.Barrier:
+        """Hold matching requests until `parties` of them have arrived, then serve them all.
+
+        For races: `rendezvous("GET", r"/notes$")` makes two concurrent clients both read the
+        notes before either can write.  Once met, later requests pass straight through; a
+        party that never comes breaks the barrier after 60 s instead of hanging the suite.
+        """
+        barrier = threading.Barrier(parties, timeout=60)
+        with self._lock:
+            self._meetings.append((method.upper(), re.compile(path_regex), barrier))
+        return barrier
+
+    def _meet(self, method: str, path: str) -> None:
+        with self._lock:
+            found = None
+            for meeting in self._meetings:
+                want, pattern, barrier = meeting
+                if want in ("*", method) and pattern.search(path):
+                    found = barrier
+                    self._arrived[id(barrier)] = self._arrived.get(id(barrier), 0) + 1
+                    if self._arrived[id(barrier)] == barrier.parties:
+                        self._meetings.remove(meeting)  # everyone is here: later ones pass
+                    break
+        if found is not None:
+            found.wait()
+
     def fail(
         self,
         method: str,
@@ -465,6 +496,7 @@ class FakeGitLab:
         """Serve one request (body None: larger than the server accepts)."""
         split = urlsplit(target)
         raw_path = split.path
+        self._meet(method, raw_path)
         fault = self._take_fault(method, raw_path)
         if fault is not None:
             return fault
@@ -486,6 +518,11 @@ class FakeGitLab:
 
         token = self._authenticate(headers)
         if token is None:
+            anonymous = not {"private-token", "job-token", "authorization"} & headers.keys()
+            if anonymous and "pid" in match.groupdict():
+                # GitLab hides a private project from anonymous requests: 404, not 401
+                # (401 is for a token it does not accept).
+                return json_response(404, PROJECT_NOT_FOUND)
             return json_response(401, UNAUTHORIZED)
         write = method != "GET"
         if token.kind != "job":

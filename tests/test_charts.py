@@ -8,9 +8,8 @@ import io
 import json
 import math
 import struct
-import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,8 @@ from dvc_cml.collect import collect
 from dvc_cml.model import DataPlot, Point, RenderedPlot, Report
 from dvc_cml.render import charts
 from dvc_cml.report import render_plots
-from tests.conftest import Project, git
+from tests.conftest import Project, build_project, git, git_bytes
 
-MakeProject = Callable[[str], Project]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LABELS = {"base": "main (1111111)", "head": "feature (2222222)"}
 
@@ -45,8 +43,10 @@ class Scenario:
         return strict_json(self.files[rel])
 
 
-def plots_scenario(make_project: MakeProject) -> Scenario:
-    project = make_project("plots")
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """The plots scenario collected and rendered once: every test here only reads it."""
+    project = build_project("plots", tmp_path_factory.mktemp("charts") / "plots")
     project.apply_head()
     report = collect(project.root, "main", None, {})
     rendered, files = render_plots(report)
@@ -155,8 +155,7 @@ def nonzero(panel: Panel) -> dict[tuple[str, str], int]:
     return {key: row["value"] for key, row in panel.cells.items() if row["value"] != 0}
 
 
-def test_confusion_panels_count_each_revision_and_file(make_project: MakeProject) -> None:
-    scenario = plots_scenario(make_project)
+def test_confusion_panels_count_each_revision_and_file(scenario: Scenario) -> None:
     base_label, head_label = scenario.report.base.label, scenario.report.head.label
     spec = scenario.spec("plots/confusion.vl.json")
     panels = confusion_panels(spec)
@@ -285,8 +284,7 @@ def test_confusion_numeric_classes_in_numeric_order() -> None:
 # --- line plots ----------------------------------------------------------------------------
 
 
-def test_loss_spec_overlays_both_revisions_and_files(make_project: MakeProject) -> None:
-    scenario = plots_scenario(make_project)
+def test_loss_spec_overlays_both_revisions_and_files(scenario: Scenario) -> None:
     sha7 = git(scenario.project.root, "rev-parse", "main").strip()[:7]
     base_label, head_label = f"main ({sha7})", f"workspace ({sha7})"
     spec = scenario.spec("plots/loss.vl.json")
@@ -326,8 +324,7 @@ def test_loss_spec_overlays_both_revisions_and_files(make_project: MakeProject) 
     assert spec["title"]["text"] == "Training loss"
 
 
-def test_non_finite_points_are_dropped_counted_and_noted(make_project: MakeProject) -> None:
-    scenario = plots_scenario(make_project)
+def test_non_finite_points_are_dropped_counted_and_noted(scenario: Scenario) -> None:
     rel = "curves/unstable.csv"
     for text in (scenario.base_text(rel), scenario.head_text(rel)):
         values = [float(row["value"]) for row in csv_rows(text)]
@@ -351,8 +348,7 @@ def test_non_finite_points_are_dropped_counted_and_noted(make_project: MakeProje
     assert note in spec["title"]["subtitle"]
 
 
-def test_every_spec_is_strict_json_with_inline_data(make_project: MakeProject) -> None:
-    scenario = plots_scenario(make_project)
+def test_every_spec_is_strict_json_with_inline_data(scenario: Scenario) -> None:
     specs = sorted(path for path in scenario.files if path.endswith(".vl.json"))
     assert specs == sorted(r.spec for r in scenario.rendered.values() if r.spec)
     assert len(specs) == 4
@@ -365,12 +361,7 @@ def test_every_spec_is_strict_json_with_inline_data(make_project: MakeProject) -
 # --- images and PNGs -----------------------------------------------------------------------
 
 
-def git_bytes(root: Path, *args: str) -> bytes:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True).stdout
-
-
-def test_image_plots_keep_each_revisions_bytes(make_project: MakeProject) -> None:
-    scenario = plots_scenario(make_project)
+def test_image_plots_keep_each_revisions_bytes(scenario: Scenario) -> None:
     root = scenario.project.root
     base_png = git_bytes(root, "show", "main:images/sample.png")
     head_png = (root / "images/sample.png").read_bytes()
@@ -394,8 +385,7 @@ def test_image_plots_keep_each_revisions_bytes(make_project: MakeProject) -> Non
     )
 
 
-def test_every_chart_png_is_a_real_png_of_sensible_size(make_project: MakeProject) -> None:
-    scenario = plots_scenario(make_project)
+def test_every_chart_png_is_a_real_png_of_sensible_size(scenario: Scenario) -> None:
     charts_png = [r.png for r in scenario.rendered.values() if r.png]
     assert sorted(charts_png) == [
         "plots/confusion.png",

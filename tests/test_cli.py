@@ -11,15 +11,9 @@ import pytest
 
 from dvc_cml.cli import main
 from dvc_cml.errors import EXIT_INTERNAL, error_boundary
-from tests.conftest import Project, git
+from tests.conftest import Project, clean_env, git, run_cli
 
 MakeProject = Callable[[str], Project]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), env={})
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(err: str, *fragments: str) -> None:
@@ -36,7 +30,7 @@ def test_md_escapes_names_and_values_end_to_end(
 ) -> None:
     project = make_project("escape")
     project.apply_head()
-    code, out, err = run(capsys, "diff", "main", "-C", str(project.root), "--md")
+    code, out, err = run_cli(capsys, "diff", "main", "-C", str(project.root), "--md")
     assert (code, err) == (0, "")
     rows = [line for line in out.splitlines() if line.startswith("| metrics.json")]
     assert rows == [
@@ -53,7 +47,7 @@ def test_json_document(make_project: MakeProject, capsys: pytest.CaptureFixture[
     project = make_project("plots")
     project.apply_head()
     out_dir = project.root.parent / "report"
-    code, out, _ = run(capsys, "diff", "-C", str(project.root), "--json", "--out", str(out_dir))
+    code, out, _ = run_cli(capsys, "diff", "-C", str(project.root), "--json", "--out", str(out_dir))
     assert code == 0
     doc = json.loads(out)
     assert doc["base"] == {"rev": "main", "sha": git(project.root, "rev-parse", "main").strip()}
@@ -80,7 +74,7 @@ def test_json_metrics_and_params_rows(
 ) -> None:
     project = make_project("nested")
     project.apply_head()
-    code, out, _ = run(capsys, "diff", "main", "-C", str(project.root), "--json")
+    code, out, _ = run_cli(capsys, "diff", "main", "-C", str(project.root), "--json")
     assert code == 0
     doc = json.loads(out)
     metrics = {m["metric"]: m for m in doc["metrics"]}
@@ -99,7 +93,7 @@ def test_terminal_view_when_piped(
 ) -> None:
     project = make_project("nested")
     project.apply_head()
-    code, out, err = run(capsys, "diff", "main", "-C", str(project.root))
+    code, out, err = run_cli(capsys, "diff", "main", "-C", str(project.root))
     assert (code, err) == (0, "")
     assert "\x1b[" not in out
     assert re.search(r"\| metrics.json +\| train.loss +\| +0.5 \| +0.4 \| +-0.1 better \|", out)
@@ -110,27 +104,27 @@ def test_terminal_view_when_piped(
 
 
 def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "diff", "main", "-C", str(tmp_path))
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(tmp_path))
     assert code == 1
     assert_one_line_error(err, str(tmp_path), "not inside a git repository")
 
 
 def test_git_but_not_dvc(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     git(tmp_path, "init", "-q")
-    code, _, err = run(capsys, "diff", "main", "-C", str(tmp_path))
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(tmp_path))
     assert code == 1
     assert_one_line_error(err, "not a DVC project", "dvc init")
 
 
 def test_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "diff", "-C", str(tmp_path / "nope"))
+    code, _, err = run_cli(capsys, "diff", "-C", str(tmp_path / "nope"))
     assert code == 1
     assert_one_line_error(err, "nope is not a directory")
 
 
 def test_unknown_base(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
     project = make_project("nested")
-    code, _, err = run(capsys, "diff", "no-such-branch", "-C", str(project.root))
+    code, _, err = run_cli(capsys, "diff", "no-such-branch", "-C", str(project.root))
     assert code == 1
     assert_one_line_error(err, "revision 'no-such-branch' does not exist")
 
@@ -140,7 +134,7 @@ def test_corrupt_metrics_at_head(
 ) -> None:
     project = make_project("nested")
     project.write("metrics.json", '{"train": {"loss": 0.4,')
-    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(project.root))
     assert code == 1
     assert_one_line_error(err, "metrics file metrics.json does not parse at workspace (")
     assert "Expecting property name enclosed in double quotes at line 1, column 24" in err
@@ -153,7 +147,7 @@ def test_corrupt_metrics_at_base(
     project.write("eval/scores.yaml", "per_class: [unclosed\n")
     sha = project.commit("broken yaml")[:7]
     project.write("eval/scores.yaml", "per_class: {}\n")
-    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(project.root))
     assert code == 1
     assert_one_line_error(err, f"metrics file eval/scores.yaml does not parse at main ({sha})")
 
@@ -161,7 +155,7 @@ def test_corrupt_metrics_at_base(
 def test_corrupt_params(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
     project = make_project("nested")
     project.write("params.yaml", "train: {lr: 0.1\n")
-    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(project.root))
     assert code == 1
     assert_one_line_error(err, "params.yaml does not parse at workspace", "line 2, column 1")
 
@@ -169,7 +163,7 @@ def test_corrupt_params(make_project: MakeProject, capsys: pytest.CaptureFixture
 def test_corrupt_plot_file(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
     project = make_project("plots")
     project.write("curves/pr.json", '{"pr": [{"recall": 0.1, ')
-    code, _, err = run(capsys, "diff", "main", "-C", str(project.root))
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(project.root))
     assert code == 1
     assert_one_line_error(err, "plot file curves/pr.json does not parse at workspace")
 
@@ -182,7 +176,7 @@ def test_nothing_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     (tmp_path / "README").write_text("no pipeline yet\n")
     git(tmp_path, "add", "-A")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
-    code, out, err = run(capsys, "diff", "main", "-C", str(tmp_path))
+    code, out, err = run_cli(capsys, "diff", "main", "-C", str(tmp_path))
     assert (code, err) == (0, "")
     assert out.startswith("Nothing to compare: no metrics, params or plots at main (")
     assert not (tmp_path / "dvc-cml-report").exists()
@@ -220,7 +214,7 @@ def test_internal_error_goes_to_a_log(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "demo-report"
-    code, out, err = run(capsys, "demo", "--out", str(out_dir))
+    code, out, err = run_cli(capsys, "demo", "--out", str(out_dir))
     assert (code, err) == (0, "")
     assert "train.lr" in out
     report = (out_dir / "report.md").read_text()
@@ -234,11 +228,17 @@ def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(metrics) == 4
 
 
-def test_console_script_draws_in_a_worker_process(make_project: MakeProject) -> None:
+def test_console_script_draws_in_a_worker_process(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fresh process (as in CI) draws charts in a forked worker; the result is the same."""
     import subprocess
     import sys
 
+    # As if the suite ran inside a GitLab CI job: the run must not see it (it would post).
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("CI_SERVER_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DVC_CML_TOKEN", "glpat-not-for-tests")
     project = make_project("plots")
     project.apply_head()
     done = subprocess.run(
@@ -246,6 +246,7 @@ def test_console_script_draws_in_a_worker_process(make_project: MakeProject) -> 
         capture_output=True,
         text=True,
         timeout=120,
+        env=clean_env(),  # a GitLab CI job running the suite must not make this one post
     )
     assert (done.returncode, done.stderr) == (0, "")
     plots = {p["name"]: p for p in json.loads(done.stdout)["plots"]}

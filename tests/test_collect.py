@@ -9,7 +9,7 @@ import pytest
 from dvc_cml.collect import collect
 from dvc_cml.errors import UserError
 from dvc_cml.model import MISSING, DataPlot, ImagePlot, PlotKind, Status, Verdict
-from tests.conftest import Project, git
+from tests.conftest import Project, git, git_bytes
 
 MakeProject = Callable[[str], Project]
 
@@ -134,19 +134,11 @@ def test_plots_of_every_kind(make_project: MakeProject) -> None:
 
     sample = plots["images/sample.png"]
     assert isinstance(sample, ImagePlot)
-    assert sample.base == git_bytes(project, "main:images/sample.png")
+    assert sample.base == git_bytes(project.root, "show", "main:images/sample.png")
     assert sample.head == (project.root / "images/sample.png").read_bytes()
     new_only = plots["images/new_only.png"]
     assert isinstance(new_only, ImagePlot)
     assert (new_only.base, new_only.revs()) == (None, ["head"])
-
-
-def git_bytes(project: Project, spec: str) -> bytes:
-    import subprocess
-
-    return subprocess.run(
-        ["git", "show", spec], cwd=project.root, capture_output=True, check=True
-    ).stdout
 
 
 def test_default_base_is_main_then_master_then_ci_target(make_project: MakeProject) -> None:

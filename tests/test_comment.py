@@ -173,3 +173,23 @@ def test_job_summary_has_no_marker_and_says_why_it_was_not_posted() -> None:
     assert "<!--" not in text
     assert "> Not shown here: loss.png, in the report directory." in text
     assert text.endswith("<sub>Written by dvc-cml</sub>\n")
+
+
+def test_mentions_never_reach_the_comment_live() -> None:
+    report = Report(
+        Revision("@main", "1111111aaaaaaa"),
+        HEAD,
+        metrics=(Row("m.json", "@all", 0.5, 0.6),),
+        params=(Row("params.yaml", "owner", "@alice", "@bob"),),
+    )
+    footer = comment.footer(report, ("77", None), ("88", None, "@job"))
+    body = comment.body(report, [], marker=MARKER, footer_text=footer, full_report="X")
+    zwj = "\u200d"
+    assert f"| m.json | @{zwj}all | 0.5 | 0.6 | +0.1 | +20.0% |" in body
+    assert f"| params.yaml | owner | @{zwj}alice | @{zwj}bob | changed |" in body
+    assert body.endswith(
+        f"<sub>Posted by dvc-cml, for pipeline #77, job #88 @{zwj}job: "
+        f"@{zwj}main `1111111` → feature `2222222`</sub>\n"
+    )
+    # @main in the heading, 3 table headers and the footer; @all; @alice, @bob in 2 tables; @job
+    assert body.count("@") == body.count("@" + zwj) == 11

@@ -270,8 +270,8 @@ def test_upload_retried_after_429_hangs_too_unless_obey_rate_limit_is_off(
 # ---------------------------------------------------------------------- authentication
 
 
-def test_unknown_or_missing_token_is_401(fake: FakeGitLab) -> None:
-    for auth in ({"private_token": "wrong"}, {"oauth_token": "wrong"}, {}):
+def test_unknown_token_is_401(fake: FakeGitLab) -> None:
+    for auth in ({"private_token": "wrong"}, {"oauth_token": "wrong"}):
         with client(fake, **auth) as gl, pytest.raises(gitlab.GitlabAuthenticationError) as e:
             gl.projects.get(PID)
         assert e.value.response_code == 401
@@ -281,6 +281,24 @@ def test_unknown_or_missing_token_is_401(fake: FakeGitLab) -> None:
         pytest.raises(gitlab.GitlabAuthenticationError),
     ):
         gl.projects.get(PID)
+
+
+def test_no_token_sees_a_private_project_as_missing(fake: FakeGitLab) -> None:
+    """GitLab answers an anonymous request for a private project with 404, not 401: it does
+    not tell strangers the project exists.  /user still needs someone to be."""
+    with client(fake) as gl:
+        with pytest.raises(gitlab.GitlabGetError) as e:
+            gl.projects.get(PID)
+        assert (e.value.response_code, e.value.error_message) == (404, "404 Project Not Found")
+        with pytest.raises(gitlab.GitlabGetError) as e:
+            gl.projects.get(PID, lazy=True).mergerequests.get(IID)
+        assert e.value.response_code == 404
+        with pytest.raises(gitlab.GitlabUploadError) as created:
+            gl.projects.get(PID, lazy=True).upload("a.png", filedata=b"\x89PNG")
+        assert created.value.response_code == 404
+        with pytest.raises(gitlab.GitlabAuthenticationError) as auth:
+            gl.http_get("/user")
+        assert auth.value.response_code == 401
 
 
 def test_bearer_token_is_accepted(fake: FakeGitLab) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dvc_cml.cli import main
-from tests.conftest import FakeGitLab, Project
+from tests.conftest import FakeGitLab, Project, build_project, clean_env
 
 MakeProject = Callable[[str], Project]
 TOKEN = "glpat-test-Xy9z8w7v6u5t4s3r2q1p"
@@ -52,9 +55,10 @@ def run(
     return code, out, err
 
 
-@pytest.fixture
-def plots_project(make_project: MakeProject) -> Project:
-    project = make_project("plots")
+@pytest.fixture(scope="module")
+def plots_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """Read by every test here (each run rewrites the same report directory): built once."""
+    project = build_project("plots", tmp_path_factory.mktemp("gitlab") / "plots")
     project.apply_head()
     return project
 
@@ -99,8 +103,10 @@ def test_first_run_creates_one_note_with_every_image_uploaded(
 
 
 def test_rerun_on_a_busy_mr_updates_the_same_note(
-    gitlab: FakeGitLab, plots_project: Project, capsys: pytest.CaptureFixture[str]
+    gitlab: FakeGitLab, make_project: MakeProject, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    plots_project = make_project("plots")  # its own: this test changes the data
+    plots_project.apply_head()
     assert run(capsys, plots_project, ci_env(gitlab))[0] == 0
     first = dvc_cml_notes(gitlab)[0]
     for i in range(45):
@@ -266,6 +272,7 @@ def test_a_report_over_the_size_limit_is_trimmed(
 def expect_failure(
     capsys: pytest.CaptureFixture[str], project: Project, env: dict[str, str], *fragments: str
 ) -> str:
+    shutil.rmtree(project.root / "dvc-cml-report", ignore_errors=True)  # this run's, not older
     code, out, err = run(capsys, project, env)
     assert code == 4, err
     lines = err.strip().splitlines()
@@ -386,26 +393,49 @@ def test_verbose_logs_requests_but_never_the_token(
         assert request.headers.get("private-token") == TOKEN  # it was sent, only to GitLab
 
 
-def test_concurrent_jobs_leave_one_note(gitlab: FakeGitLab, tmp_path: Path) -> None:
-    """Two jobs that both found no note and both created one: the oldest stays, with our body."""
-    from dvc_cml.publish.gitlab import GitLab, _dedupe
-    from dvc_cml.settings import gitlab_settings
+def test_two_jobs_racing_end_with_one_note(
+    gitlab: FakeGitLab, plots_project: Project, tmp_path: Path
+) -> None:
+    """Two pipelines of the same MR, each in its own clone, run `dvc-cml diff` at once.
 
-    marker = "<!-- dvc-cml:report -->"
-    other = gitlab.add_note(42, 7, f"{marker}\nfrom the other job", author="dvc-bot")
-    gitlab.add_note(42, 7, f"{marker}\nsomeone quoting the report", author="reviewer")
-    ours = gitlab.add_note(42, 7, f"{marker}\nfrom this job", author="dvc-bot")
-    settings = gitlab_settings(ci_env(gitlab))
-    api = GitLab(settings, tmp_path / "report.md")
-    mr = api.gl.projects.get(42, lazy=True).mergerequests.get(7)
-    created = mr.notes.get(ours["id"])
-    bot = api.gl.http_get("/user")
-    assert isinstance(bot, dict)
-
-    _dedupe(api, mr, created, f"{marker}\nfrom this job", bot["id"])
-
-    left = dvc_cml_notes(gitlab)
-    assert [(n["id"], n["body"]) for n in left] == [
-        (other["id"], f"{marker}\nfrom this job"),
-        (left[1]["id"], f"{marker}\nsomeone quoting the report"),  # not ours: untouched
+    The fake holds each notes listing until both jobs have made it, so both find no note and
+    both create one, then both see the two notes and both remove the newer: the real race.
+    They must end with one note, ours, and exit 0.
+    """
+    clones = [tmp_path / "job-1", tmp_path / "job-2"]
+    for clone in clones:
+        shutil.copytree(plots_project.root, clone, ignore=shutil.ignore_patterns("dvc-cml-report"))
+    # Both read the notes before either writes, and both read them again (to find duplicates)
+    # before either removes one.
+    gitlab.rendezvous("GET", r"/merge_requests/7/notes$")
+    gitlab.rendezvous("GET", r"/merge_requests/7/notes$")
+    jobs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dvc_cml", "diff", "main", "-C", str(clone), "--md"],
+            env=clean_env(**ci_env(gitlab, CI_JOB_ID=str(3000 + n))),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, clone in enumerate(clones)
     ]
+    outputs = [job.communicate(timeout=300) for job in jobs]
+    results = [(job.returncode, out, err) for job, (out, err) in zip(jobs, outputs, strict=True)]
+    for code, _, err in results:
+        assert code == 0, err
+        assert "Traceback" not in err
+    assert sorted(err.split(" on merge request")[0] for _, _, err in results) == [
+        "dvc-cml: created",
+        "dvc-cml: created",
+    ]
+    # Both listed the notes before either wrote, so both created one...
+    methods = [(r.method, r.path.split("?")[0]) for r in gitlab.requests]
+    notes = "/api/v4/projects/42/merge_requests/7/notes"
+    first_post = methods.index(("POST", notes))
+    assert [m for m in methods[:first_post] if m == ("GET", notes)] == [("GET", notes)] * 2
+    assert gitlab.count("POST", r"/merge_requests/7/notes$") == 2
+    # ...and one note is left, by the bot, with a whole report in it.
+    [note] = dvc_cml_notes(gitlab)
+    assert note["author"]["username"] == "dvc-bot"
+    assert note["body"].startswith("<!-- dvc-cml:report -->\n## DVC report: **main**")
+    assert re.search(r"job \[#300[01] model-report\]", note["body"])

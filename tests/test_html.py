@@ -19,7 +19,7 @@ from dvc_cml import cache
 from dvc_cml.cli import main
 from dvc_cml.model import PlotKind, RenderedPlot
 from dvc_cml.render import charts, html
-from tests.conftest import Project, build_project
+from tests.conftest import Project, build_project, clean_env
 
 SCRIPT = "/* the bundle */ window.vegaEmbed = function () {};"
 SPEC = {"mark": "point", "data": {"values": [{"x": 1, "name": "</script><b>&"}]}}
@@ -204,7 +204,8 @@ def run_cli(project: Project, env: dict[str, str], *args: str) -> subprocess.Com
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"CI", "GITLAB_CI", "BROWSER"}}
+    """No CI variables (conftest.clean_env) and no $BROWSER of the machine's, plus `extra`."""
+    env = {k: v for k, v in clean_env().items() if k != "BROWSER"}
     return {**env, **extra}
 
 

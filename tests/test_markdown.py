@@ -363,6 +363,36 @@ def test_size() -> None:
     ]
 
 
+ZWJ = "\u200d"  # zero-width joiner: `@\u200dall` renders as "@all" but mentions nobody
+
+
+def test_escape_neutralises_mentions() -> None:
+    assert markdown.escape("@all") == f"@{ZWJ}all"
+    assert markdown.escape("eval/@here.score") == f"eval/@{ZWJ}here.score"
+    assert markdown.escape("cc @grp/team, @alice") == f"cc @{ZWJ}grp/team, @{ZWJ}alice"
+    assert markdown.escape("no mention") == "no mention"
+
+
+def test_mentions_in_names_and_values_stay_inert_in_the_report() -> None:
+    report = Report(
+        base=Revision("@release", "1111111aaaaaaa"),
+        head=HEAD,
+        metrics=(Row("@metrics.json", "@all", 1, 2),),
+        params=(Row("params.yaml", "notify", "@bob", "@carol"),),
+    )
+    plots = [RenderedPlot("@here", "@here", PlotKind.LINE, True, png="p/here.png")]
+    text = markdown.render(report, plots)
+    assert text.splitlines()[0] == (
+        f"## DVC report: **@{ZWJ}release** (`1111111`) → **workspace** (`2222222`)"
+    )
+    assert f"| @{ZWJ}metrics.json | @{ZWJ}all | 1 | 2 | +1 | +100.0% |" in text
+    assert f"| params.yaml | notify | @{ZWJ}bob | @{ZWJ}carol | changed |" in text
+    assert f"#### @{ZWJ}here" in text
+    assert f"![@{ZWJ}here](p/here.png)" in text
+    # No `@` is followed directly by a name anywhere in the document.
+    assert [text[i + 1] for i, c in enumerate(text) if c == "@"] == [ZWJ] * text.count("@")
+
+
 @pytest.mark.parametrize(
     ("text", "span"),
     [

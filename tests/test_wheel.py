@@ -10,13 +10,14 @@ run the .pth files inside the directory it adds, so this venv's editable dvc-cml
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import zipfile
 from pathlib import Path
+
+from tests.conftest import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,7 @@ def test_demo_runs_from_the_installed_wheel(tmp_path: Path) -> None:
 
     elsewhere = tmp_path / "elsewhere"  # not the checkout, not its parent
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    env = {k: v for k, v in clean_env().items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     where = run(python, "-c", "import dvc_cml; print(dvc_cml.__file__)", cwd=elsewhere, env=env)
     assert Path(where.strip()).is_relative_to(venv), where
 

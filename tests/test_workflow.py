@@ -12,7 +12,7 @@ import pytest
 
 from dvc_cml.cli import main
 from dvc_cml.pipeline import reproduce
-from tests.conftest import Project, git
+from tests.conftest import Project, clean_env, git, run_cli
 
 MakeProject = Callable[[str], Project]
 QUIET: Callable[[str], None] = lambda _: None  # noqa: E731
@@ -32,12 +32,6 @@ def push(project: Project) -> None:
 
     with Repo(str(project.root)) as repo:
         repo.push()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), env={})
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -80,7 +74,7 @@ def test_shallow_clone_with_an_empty_cache_gives_the_full_clone_report(
     pushed: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     full_out = tmp_path / "full-report"
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "diff", "main", "-C", str(pushed.root), "--json", "--out", str(full_out)
     )
     assert code == 0, err
@@ -98,7 +92,7 @@ def test_shallow_clone_with_an_empty_cache_gives_the_full_clone_report(
     ]
     head_before = git(clone, "rev-parse", "HEAD")
     shallow_out = tmp_path / "shallow-report"
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "diff", "main", "--pull", "-C", str(clone), "--json", "--out", str(shallow_out)
     )
     assert code == 0, err
@@ -129,7 +123,7 @@ def test_base_data_missing_from_the_remote_is_named(
     md5 = base_lock.split("path: metrics.json")[1].split("md5: ")[1].split()[0]
     for store in (tmp_path / "remote", pushed.root / ".dvc" / "cache"):
         (store / "files" / "md5" / md5[:2] / md5[2:]).unlink()
-    code, _, err = run(capsys, "diff", "main", "-C", str(pushed.root))
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(pushed.root))
     assert code == 1
     sha = git(pushed.root, "rev-parse", "--short=7", "main").strip()
     assert err.strip() == (
@@ -183,7 +177,7 @@ def test_repro_runs_exactly_the_dependent_stages(
     pipeline.write("params.yaml", "prepare:\n  size: 50\ntrain:\n  lr: 0.5\n")
     head = git(pipeline.root, "rev-parse", "HEAD")
     capfd.readouterr()
-    code, out, err = run(capfd, "diff", "main", "--repro", "-C", str(pipeline.root), "--md")
+    code, out, err = run_cli(capfd, "diff", "main", "--repro", "-C", str(pipeline.root), "--md")
     assert code == 0, err
     assert "Pipeline reproduced first: ran `train`; up to date `prepare`." in out
     assert "| metrics.json | score | 0.83333 | 0.96154 | +0.12821 | +15.4% |" in out
@@ -195,7 +189,7 @@ def test_repro_runs_exactly_the_dependent_stages(
 
 def test_repro_targets(pipeline: Project, capsys: pytest.CaptureFixture[str]) -> None:
     pipeline.write("params.yaml", "prepare:\n  size: 80\ntrain:\n  lr: 0.1\n")
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys, "diff", "main", "--repro-targets", "prepare", "-C", str(pipeline.root), "--md"
     )
     assert code == 0, err
@@ -208,7 +202,7 @@ def test_a_failing_stage_fails_the_run_with_its_status(
 ) -> None:
     pipeline.write("params.yaml", "prepare:\n  size: 50\ntrain:\n  lr: 0\n")
     capfd.readouterr()
-    code, out, err = run(capfd, "diff", "main", "--repro", "-C", str(pipeline.root))
+    code, out, err = run_cli(capfd, "diff", "main", "--repro", "-C", str(pipeline.root))
     assert code == 3
     assert out == ""
     last = err.strip().splitlines()[-1]
@@ -225,7 +219,7 @@ def test_an_experiment_as_head(pipeline: Project, capsys: pytest.CaptureFixture[
     with chdir(pipeline.root), Repo(str(pipeline.root)) as repo:
         repo.experiments.run(params=["train.lr=0.3"], name="faster")
     git(pipeline.root, "checkout", "--", ".")  # `exp run` leaves its result in the workspace
-    code, out, err = run(capsys, "diff", "main", "faster", "-C", str(pipeline.root), "--json")
+    code, out, err = run_cli(capsys, "diff", "main", "faster", "-C", str(pipeline.root), "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["head"]["rev"] == "faster"
@@ -264,6 +258,7 @@ def test_console_script_in_a_fresh_process_with_pull(pushed: Project, tmp_path: 
     done = subprocess.run(
         [sys.executable, "-m", "dvc_cml", "diff", "main", "--pull", "--md"],
         cwd=clone,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,

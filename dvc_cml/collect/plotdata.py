@@ -386,16 +386,23 @@ def plots(
         for plot_id, group in PlotsData(data).group_definitions().items()
     }
     out: list[Plot] = []
+    from dvc.repo.plots import PlotMetricTypeError
+
     for found in match_defs_renderers(data=data):
+        unreadable = []
         for side, errors in found.source_errors.items():
             for src, exc in errors.items():
-                if not not_produced(exc, src, labels[side]):
+                if isinstance(exc, PlotMetricTypeError):
+                    # Not a data file DVC reads (say, an id that names no file): like `dvc
+                    # plots diff`, list the plot with the reason and draw the rest.
+                    unreadable.append(f"Not drawn for {labels[side].label}: {describe(exc)}")
+                elif not not_produced(exc, src, labels[side]):
                     raise UserError(
                         f"plot file {src} does not parse at {labels[side].label}: {describe(exc)}"
                     )
         # A definition that does not fit one revision's data (say, a field renamed in this
         # merge request) still draws the other revision; the chart says what is missing.
-        problems = tuple(
+        problems = tuple(unreadable) + tuple(
             f"Not drawn for {labels[side].label}: {describe(exc)}"
             for side, exc in found.definition_errors.items()
         )

@@ -344,7 +344,18 @@ def _dedupe(
         api.call("update the comment", keep.save)
     for note in ours:
         if note.id != keep.id:
-            api.call("remove a duplicate comment", lambda note=note: mr.notes.delete(note.id))  # type: ignore[misc]
+            api.call("remove a duplicate comment", lambda note=note: _delete(mr, note.id))  # type: ignore[misc]
+
+
+def _delete(mr: ProjectMergeRequest, note_id: int) -> None:
+    """Delete a note; one already gone is fine (the other job's dedupe removed it first)."""
+    import gitlab
+
+    try:
+        mr.notes.delete(note_id)
+    except gitlab.exceptions.GitlabDeleteError as exc:
+        if exc.response_code != 404:
+            raise
 
 
 def _body(

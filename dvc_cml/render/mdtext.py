@@ -6,7 +6,9 @@ import re
 from collections.abc import Sequence
 
 # HTML-significant characters and the table separator become entities; Markdown punctuation
-# is backslash-escaped, so a metric called `a|b<script>` is shown as text, not markup.
+# is backslash-escaped, so a metric called `a|b<script>` is shown as text, not markup.  A
+# zero-width joiner after `@` keeps `@all` or `@alice` in a name from notifying anyone: it
+# renders as typed, but GitLab's (and GitHub's) mention pattern no longer matches.
 _ESCAPES = str.maketrans(
     {
         "&": "&amp;",
@@ -22,6 +24,7 @@ _ESCAPES = str.maketrans(
         "~": "\\~",
         "\r": "",
         "\n": "<br>",
+        "@": "@\u200d",
     }
 )
 
