@@ -39,8 +39,14 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         "--out",
         metavar="DIR",
         default=DEFAULT_OUT,
-        help="report directory: report.md, PNG charts and their Vega-Lite specs "
+        help="report directory: report.md, report.html, PNG charts and their Vega-Lite specs "
         f"(default: {DEFAULT_OUT}/, relative to the project when -C is given)",
+    )
+    parser.add_argument(
+        "--open",
+        dest="open_page",
+        action="store_true",
+        help="open report.html in the web browser ($BROWSER is honoured; never in CI)",
     )
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--md", action="store_true", help="print the Markdown report to stdout")
@@ -336,7 +342,7 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
     if args.command == "demo":
         from dvc_cml.demo import run_demo
 
-        return run_demo(out_dir, _output(args))
+        return run_demo(out_dir, _output(args), open_page=args.open_page, env=env)
     fail_on = tuple(parse_gate(text, "--fail-on") for text in args.fail_on)
     if args.command == "check":
         options = DiffOptions(
@@ -380,6 +386,7 @@ def _diff_options(
         max_points=args.max_points,
         all_plots=args.all_plots,
         metrics_report=_in_project(args, args.metrics_report) if args.metrics_report else None,
+        open_page=args.open_page,
     )
 
 

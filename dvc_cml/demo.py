@@ -1,8 +1,9 @@
 """`dvc-cml demo`: build the bundled example project and diff it.
 
-The example lives in `fixtures/example` of the source tree: a stdlib-only training script
-and a dvc.yaml with metrics, params, two top-level line plots (one mapping `y` over two
-files), a confusion matrix and an image plot.
+The example ships inside the package (`dvc_cml/example`, package data), so the demo works
+from an installed wheel: a stdlib-only training script and a dvc.yaml with metrics, params,
+two top-level line plots (one mapping `y` over two files), a confusion matrix and an image
+plot.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dvc_cml.errors import UserError
 from dvc_cml.pipeline import init_project, reproduce
 from dvc_cml.report import DiffOptions, Output, run_diff
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "example"
+EXAMPLE = Path(__file__).resolve().parent / "example"
 # The "tuned" branch: what a data scientist might try in a merge request.
 CHANGES = {"lr": "0.01", "l2": "0.1"}
 
@@ -49,14 +50,16 @@ def set_params(params_file: Path, changes: Mapping[str, str]) -> None:
     params_file.write_text(text)
 
 
+def copy_example(root: Path) -> None:
+    # Without the bytecode pip compiles at install time: not part of the example project.
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
 def build_example(root: Path) -> Path:
     """A git + DVC repo: a baseline commit on main, a tuned commit on branch `tune-lr`."""
     if not EXAMPLE.is_dir():
-        raise UserError(
-            f"the example project is not at {EXAMPLE}; `dvc-cml demo` runs from a source "
-            "checkout (pip install -e .)"
-        )
-    shutil.copytree(EXAMPLE, root)
+        raise UserError(f"the example project is missing from the installation ({EXAMPLE})")
+    copy_example(root)
     git(root, "init", "-q")
     init_project(root)
     reproduce(root, say=lambda _: None)
@@ -70,12 +73,22 @@ def build_example(root: Path) -> Path:
     return root
 
 
-def run_demo(out_dir: Path, output: Output) -> int:
+def run_demo(
+    out_dir: Path, output: Output, open_page: bool = False, env: Mapping[str, str] | None = None
+) -> int:
     root = Path(tempfile.mkdtemp(prefix="dvc-cml-demo-")) / "example"
     if output == "terminal":
         print(f"Building the example project in {root} (baseline on main, tuned on tune-lr)")
     build_example(root)
     options = DiffOptions(
-        path=root, base="main", head=None, out_dir=out_dir.absolute(), output=output, env={}
+        path=root,
+        base="main",
+        head=None,
+        out_dir=out_dir.absolute(),
+        output=output,
+        # Not the CI settings (a merge request's base SHA is not the demo's): only where the
+        # cache is and whether a browser may be opened.
+        env={key: (env or {})[key] for key in ("CI", "XDG_CACHE_HOME") if key in (env or {})},
+        open_page=open_page,
     )
     return run_diff(options)

@@ -44,6 +44,7 @@ class DiffOptions:
     max_points: int = DEFAULT_MAX_POINTS  # per series, before charting
     all_plots: bool = False  # also draw plots whose data did not change
     metrics_report: Path | None = None  # OpenMetrics for GitLab's metrics widget
+    open_page: bool = False  # open report.html in a web browser (never in CI)
 
 
 def _slugs(names: list[str]) -> list[str]:
@@ -60,6 +61,13 @@ def _slugs(names: list[str]) -> list[str]:
 def _image_suffix(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return suffix if suffix in {".png", ".jpg", ".jpeg", ".gif", ".svg"} else ".png"
+
+
+def _to_chart(report: Report, all_plots: bool) -> list[DataPlot]:
+    """The data plots that get a chart: changed ones (all with `all_plots`) with data."""
+    return [
+        p for p in report.plots if isinstance(p, DataPlot) and p.points and (p.changed or all_plots)
+    ]
 
 
 STEAL_AFTER = 8  # with this many charts, this process draws some too (it pays ~0.8 s to start)
@@ -79,9 +87,7 @@ def render_plots(
     """
     labels = {"base": report.base.label, "head": report.head.label}
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
-    wanted = [
-        p for p in report.plots if isinstance(p, DataPlot) and p.points and (p.changed or all_plots)
-    ]
+    wanted = _to_chart(report, all_plots)
     notes = {id(p): _chart_notes(p, labels) for p in wanted}
     pending = {id(p): charts.draw(p, labels, notes[id(p)]) for p in wanted} if charts else {}
     drawn: dict[int, Drawn] = {}
@@ -243,9 +249,30 @@ def _gate_exit(report: Report) -> int:
     return EXIT_GATE_FAILED if gates.failed(report.gates) else EXIT_OK
 
 
+def _render(
+    report: Report, options: DiffOptions, step: Step | None, charts: ChartProcess | None
+) -> tuple[list[RenderedPlot], dict[str, bytes], str, str]:
+    """Charts, report.md's text and report.html's, from one Markdown rendering."""
+    from dvc_cml import cache
+    from dvc_cml.render import html, markdown
+
+    wanted = bool(_to_chart(report, options.all_plots))
+    # The page's JavaScript is fetched (or built) while the chart process draws.
+    with cache.vega_bundle_soon(cache.cache_dir(options.env), wanted) as bundle:
+        plots, files = render_plots(report, step, charts, options.all_plots)
+        text = markdown.render(report, plots)
+        page = html.render(text, plots, files, bundle.result() if bundle else "")
+    return plots, files, text, page
+
+
 def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
-    from dvc_cml.publish.local import write_metrics_report, write_report_dir
-    from dvc_cml.render import jsondoc, markdown, openmetrics, terminal
+    from dvc_cml.publish.local import (
+        HTML_FILE,
+        open_in_browser,
+        write_metrics_report,
+        write_report_dir,
+    )
+    from dvc_cml.render import jsondoc, openmetrics, terminal
 
     stdout = stdout or sys.stdout
     # The chart process first: it forks before DVC is imported or any thread starts.
@@ -259,9 +286,8 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
                 file=stdout,
             )
             return EXIT_OK
-        plots, files = render_plots(report, step, charts, options.all_plots)
-        text = markdown.render(report, plots)
-        report_path = write_report_dir(options.out_dir, text, files)
+        plots, files, text, page = _render(report, options, step, charts)
+        report_path = write_report_dir(options.out_dir, text, files, page)
         if options.metrics_report:
             write_metrics_report(options.metrics_report, openmetrics.render(report))
 
@@ -271,6 +297,9 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
         stdout.write(jsondoc.render(report, plots, options.out_dir))
     else:
         terminal.show(report, plots, options.out_dir, report_path, stdout)
+        print(f"Interactive report: {report_path.with_name(HTML_FILE)}", file=stdout)
+    if options.open_page:
+        say(open_in_browser(report_path.with_name(HTML_FILE), options.env))
 
     posted: Posted | None = None
     problem: str | None = None
@@ -327,7 +356,6 @@ def _write_summary(
 def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -> int:
     """The gates alone: no posting, no charts, no files unless `write`."""
     from dvc_cml.publish.local import write_report_dir
-    from dvc_cml.render import markdown
 
     stdout = stdout or sys.stdout
     config = _config(options)
@@ -340,6 +368,6 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
         print(line, file=stdout)
     if write:
         with chart_process() as charts:
-            plots, files = render_plots(report, None, charts, options.all_plots)
-        write_report_dir(options.out_dir, markdown.render(report, plots), files)
+            _, files, text, page = _render(report, options, None, charts)
+        write_report_dir(options.out_dir, text, files, page)
     return _gate_exit(report)

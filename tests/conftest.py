@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from dvc_cml.cli import main
+from dvc_cml.demo import copy_example
 from dvc_cml.pipeline import init_project
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = FIXTURES / "scenarios"
-# `cached` is the example project with every output in the DVC cache.
-BUILT_ON = {"cached": FIXTURES / "example"}
+# `cached` is the example project that ships in the package (`dvc-cml demo`'s), with every
+# output in the DVC cache.
+BUILT_ON = {"cached": copy_example}
 
 
 # Variables that would make a run think it is in CI (and post to a real GitLab, or compare
@@ -133,10 +135,10 @@ class Project:
 
 
 def build_project(name: str, root: Path) -> Project:
-    """The scenario `name` committed on `main` in a new git + DVC repository at `root`."""
+    """The scenario's base/ committed on `main` in a new git + DVC repo at `root`."""
     scenario = SCENARIOS / name
     if name in BUILT_ON:  # the scenario's base/ only holds what differs
-        shutil.copytree(BUILT_ON[name], root)
+        BUILT_ON[name](root)
     shutil.copytree(scenario / "base", root, dirs_exist_ok=True)
     git(root, "init", "-q")
     init_project(root)

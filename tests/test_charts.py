@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -196,6 +197,12 @@ def test_confusion_panels_count_each_revision_and_file(scenario: Scenario) -> No
             delta = head[key] - base[key]
             assert row["value"] == delta, f"{rel} {key}"
             assert row["label"] == ("0" if delta == 0 else f"{delta:+d}")
+            # Coloured by meaning: more right answers (diagonal) or fewer mistakes is good.
+            gain = delta if key[0] == key[1] else -delta
+            assert row["gain"] == gain
+            assert (
+                row["effect"] == {1: "better", -1: "worse", 0: "no change"}[(gain > 0) - (gain < 0)]
+            )
         assert any(row["value"] != 0 for row in diff_panel.cells.values())
 
     assert len(csv_rows(scenario.base_text("preds/test.csv"))) == 30
@@ -220,6 +227,46 @@ def test_confusion_normalized_rows_sum_to_one() -> None:
     assert diff[("a", "b")]["value"] == pytest.approx(-0.3333)
     assert diff[("a", "b")]["label"] == "-0.33"
     assert diff[("b", "b")]["label"] == "-1.00"
+
+
+def test_confusion_difference_colours_good_apart_from_bad_with_a_legend() -> None:
+    # base: 2 right (a->a, b->b) and 1 wrong; head: 1 right and 2 wrong.
+    pairs = {"base": [("a", "a"), ("b", "b"), ("a", "b")], "head": [("a", "a"), ("b", "a")] * 1}
+    pairs["head"].append(("a", "b"))
+    points = tuple(Point(rev, "p.csv", x, y) for rev, rows in pairs.items() for x, y in rows)
+    plot = DataPlot("cm", "cm", "confusion", "actual", "predicted", points)
+    spec = charts.chart_spec(plot, LABELS)
+    [diff_node] = [
+        node
+        for node in all_nodes(spec)
+        if "layer" in node and title_text(node["layer"][0].get("title")) == charts.DIFFERENCE
+    ]
+    cells = {(r["x"], r["y"]): r for r in inline_rows(spec, diff_node["data"])}
+    # b->b lost (a right answer fewer): worse; b->a gained (a new mistake): worse too, though
+    # its count went up; nothing got better.
+    assert {k: (r["value"], r["gain"], r["effect"]) for k, r in cells.items()} == {
+        ("a", "a"): (0, 0, "no change"),
+        ("a", "b"): (0, 0, "no change"),
+        ("b", "a"): (1, -1, "worse"),
+        ("b", "b"): (-1, -1, "worse"),
+    }
+    colour = diff_node["layer"][0]["encoding"]["color"]
+    assert colour["field"] == "gain"
+    # redblue, not reversed: low (worse) is red, high (better) blue, white at no change.
+    assert colour["scale"] == {"scheme": "redblue", "domain": [-1, 1]}
+    legend = colour["legend"]
+    assert legend["title"] == "head vs base" and legend["values"] == [-1, 0, 1]
+    assert "'better'" in legend["labelExpr"] and "'worse'" in legend["labelExpr"]
+    # The count panels have no legend; every cell has a tooltip.
+    rects = [n for n in all_nodes(spec) if n.get("mark", {}).get("type") == "rect"]
+    assert len(rects) == 3
+    assert [r["encoding"]["color"].get("legend", "shown") for r in rects].count(None) == 2
+    assert all(r["encoding"]["tooltip"] for r in rects)
+    # The legend is drawn, with its words, in the rendered chart.
+    import vl_convert
+
+    svg = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    assert all(f">{word}</text>" in svg for word in ("better", "worse", "no change"))
 
 
 def test_confusion_numeric_classes_in_numeric_order() -> None:
@@ -390,6 +437,9 @@ def test_chart_spec_xy_kinds(template: str, mark: str) -> None:
     assert spec["title"] == {"text": "PR curve", "subtitle": ["pr", "a note"], "anchor": "start"}
     if mark == "point":
         assert spec["encoding"]["shape"]["field"] == "series"
+    # Interactive in a browser: zoom and pan through scales bound to an interval selection.
+    assert spec["params"] == [{"name": "zoom", "select": {"type": "interval"}, "bind": "scales"}]
+    assert [t["field"] for t in spec["encoding"]["tooltip"]] == ["revision", "series", "x", "y"]
 
 
 def test_chart_spec_bar_puts_value_on_x_and_category_on_y() -> None:
@@ -416,6 +466,28 @@ def test_chart_spec_bar_puts_value_on_x_and_category_on_y() -> None:
         ]
     )
     assert spec["title"]["subtitle"] == []  # name == title: no repeated subtitle
+    assert encoding["y"]["sort"] == "ascending"  # plain bar_horizontal: by name
+
+
+def test_bar_horizontal_sorted_orders_bars_by_value_as_dvc_does() -> None:
+    """DVC's template sorts the category axis by `-x`: the largest total value first."""
+    import vl_convert
+
+    values = {"age": (0.4, 0.1), "height": (0.1, 0.1), "weight": (0.3, 0.6), "zinc": (0.0, 0.05)}
+    points = tuple(
+        Point(rev, "imp", pair[i], name)
+        for name, pair in values.items()
+        for i, rev in enumerate(("base", "head"))
+    )
+    plot = DataPlot("feat", "feat", "bar_horizontal_sorted", "importance", "feature", points)
+    spec = charts.chart_spec(plot, LABELS)
+    assert spec["encoding"]["y"]["sort"] == "-x"
+    svg = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    drawn = sorted(values, key=lambda name: svg.index(f">{name}</text>"))
+    assert drawn == ["weight", "age", "height", "zinc"]  # sums 0.9, 0.5, 0.2, 0.05
+    plain = charts.chart_spec(dataclasses.replace(plot, template="bar_horizontal"), LABELS)
+    svg = vl_convert.vegalite_to_svg(plain, allowed_base_urls=[])
+    assert sorted(values, key=lambda name: svg.index(f">{name}</text>")) == sorted(values)
 
 
 def test_chart_spec_smooth_layers_raw_points_and_loess() -> None:

@@ -52,6 +52,8 @@ def test_json_document(make_project: MakeProject, capsys: pytest.CaptureFixture[
     doc = json.loads(out)
     assert doc["base"] == {"rev": "main", "sha": git(project.root, "rev-parse", "main").strip()}
     assert doc["head"]["rev"] == "workspace"
+    assert doc["html"] == str(out_dir / "report.html")
+    assert Path(doc["html"]).read_text().startswith("<!DOCTYPE html>")
     plots = {p["name"]: p for p in doc["plots"]}
     assert plots["loss"]["kind"] == "line"
     assert plots["loss"]["png"] == str(out_dir / "plots" / "loss.png")
@@ -96,6 +98,7 @@ def test_terminal_view_when_piped(
     assert "\x1b[" not in out
     assert re.search(r"\| metrics.json +\| train.loss +\| +0.5 \| +0.4 \| +-0.1 better \|", out)
     assert "Report written to " + str(project.root / "dvc-cml-report" / "report.md") in out
+    assert out.endswith(f"Interactive report: {project.root / 'dvc-cml-report' / 'report.html'}\n")
     # The report dir keeps itself out of git status.
     assert "dvc-cml-report" not in project.status()
 

@@ -84,6 +84,10 @@ def test_first_run_creates_one_note_with_every_image_uploaded(
     assert "| metrics" not in body  # the plots scenario has no metrics
     assert "Posted by dvc-cml, for pipeline [#1001]" in body
     assert "job [#2002 model-report]" in body
+    # report.html, linked where the CI template keeps it in the job's artifacts.
+    page = f"{gitlab.url}/grp/proj/-/jobs/2002/artifacts/file/dvc-cml-report/report.html"
+    assert f"\n[Interactive report]({page}): every chart with tooltips" in body
+    assert (plots_project.root / "dvc-cml-report" / "report.html").is_file()
 
     links = IMAGE.findall(body)
     report_dir = plots_project.root / "dvc-cml-report"
@@ -184,6 +188,7 @@ def test_from_a_laptop_with_flags_and_a_project_path(
     assert code == 0, err
     notes = dvc_cml_notes(gitlab)
     assert len(notes) == 1
+    assert "Interactive report" not in notes[0]["body"]  # no job, no artifacts to link
     assert len(gitlab.uploads) == 7
     # By numeric id: a lazy project by path would double-encode it in the upload URL.
     assert gitlab.count("POST", r"^/api/v4/projects/42/uploads$") == 7
@@ -258,7 +263,8 @@ def test_a_report_over_the_size_limit_is_trimmed(
     body = dvc_cml_notes(gitlab)[0]["body"]
     assert len(body) <= 1_000_000
     assert "This report is too long for a GitLab comment" in body
-    assert f"{gitlab.url}/grp/proj/-/jobs/2002/artifacts/file/" in body
+    page = f"{gitlab.url}/grp/proj/-/jobs/2002/artifacts/file/dvc-cml-report/report.html"
+    assert f"The full report is at [the job's artifacts]({page})." in body
     full = (project.root / "dvc-cml-report" / "report.md").read_text()
     assert len(full) > 1_000_000
 

@@ -391,3 +391,45 @@ def test_mentions_in_names_and_values_stay_inert_in_the_report() -> None:
     assert f"![@{ZWJ}here](p/here.png)" in text
     # No `@` is followed directly by a name anywhere in the document.
     assert [text[i + 1] for i, c in enumerate(text) if c == "@"] == [ZWJ] * text.count("@")
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("train_model", "`train_model`"),
+        ("a*b*[c]\\d", "`a*b*[c]\\d`"),
+        ("<script>&amp;", "`<script>&amp;`"),
+        ("say `hi`", "`` say `hi` ``"),
+        ("x `y` z", "``x `y` z``"),
+        ("a``b", "```a``b```"),
+        ("`edge", "`` `edge ``"),
+        (" padded ", "`  padded  `"),
+        ("two\nlines", "`two lines`"),
+        ("   ", "`   `"),
+    ],
+)
+def test_code_span_escapes_by_code_span_rules(text: str, span: str) -> None:
+    assert mdtext.code(text) == span
+
+
+def test_code_span_round_trips_through_a_commonmark_parser() -> None:
+    """What a reader sees inside <code> is the name itself, in a table cell too."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark").enable("table")
+    for text in ["train_model", "a\\b*c", "x `y` z", "``", "<b>&amp;", " s "]:
+        html = parser.renderInline(mdtext.code(text))
+        inner = html.removeprefix("<code>").removesuffix("</code>")
+        assert inner == text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    cell = mdtext.table(["stage"], ["l"], [[mdtext.code("a|b_c", in_table=True)]])
+    assert cell.splitlines()[2] == "| `a\\|b_c` |"
+    assert '<td style="text-align:left"><code>a|b_c</code></td>' in parser.render(cell)
+
+
+def test_stage_names_are_code_spans_without_backslashes() -> None:
+    from dvc_cml.model import Reproduced
+
+    report = Report(BASE, HEAD, reproduced=Reproduced(("train_model",), ("prep_data",)))
+    text = markdown.render(report, [])
+    assert "Pipeline reproduced first: ran `train_model`; up to date `prep_data`." in text
+    assert "(`1111111`)" in text

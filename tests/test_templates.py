@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from dvc_cml.cli import build_parser
+from dvc_cml.publish.local import HTML_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates" / "dvc-cml.gitlab-ci.yml"
@@ -78,7 +79,11 @@ def test_template_keeps_the_report_and_the_metrics_file() -> None:
     artifacts = job()["artifacts"]
     assert artifacts["when"] == "always"
     assert artifacts["expire_in"] == "2 weeks"
-    assert artifacts["paths"] == [REPORT_DIR]
+    # GitLab's widget links a file only when it is the one literal path (no glob, no $VAR);
+    # it is the page the comment links to.
+    assert artifacts["expose_as"] == "DVC report"
+    assert artifacts["paths"] == [REPORT_DIR + HTML_FILE]
+    assert not re.search(r"[*?\[$]", artifacts["paths"][0])
     args = shlex.split(job()["script"][1])
     metrics_path = args[args.index("--metrics-report") + 1]
     assert artifacts["reports"] == {"metrics": metrics_path}

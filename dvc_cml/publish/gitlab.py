@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dvc_cml.model import RenderedPlot, Report
 from dvc_cml.publish import Posted, PublishError
+from dvc_cml.publish.local import HTML_FILE
 from dvc_cml.render import comment
 from dvc_cml.settings import GitLabSettings
 
@@ -255,10 +256,19 @@ def _upload_all(
     return out
 
 
+def _page_url(settings: GitLabSettings, report_path: Path, out_dir: Path) -> str | None:
+    """report.html in the job's artifacts (GitLab shows it in the browser where Pages is on)."""
+    if not settings.job_url:
+        return None
+    page = report_path.with_name(HTML_FILE)
+    rel = page.relative_to(out_dir.parent) if out_dir.is_absolute() else page
+    return f"{settings.job_url}/artifacts/file/{rel.as_posix()}"
+
+
 def _full_report_location(settings: GitLabSettings, report_path: Path, out_dir: Path) -> str:
-    if settings.job_url:
-        rel = report_path.relative_to(out_dir.parent) if out_dir.is_absolute() else report_path
-        return f"[the job's artifacts]({settings.job_url}/artifacts/file/{rel.as_posix()})"
+    # The page, not report.md: the CI template keeps only report.html, to link it directly.
+    if url := _page_url(settings, report_path, out_dir):
+        return f"[the job's artifacts]({url})"
     return f"`{report_path}`"
 
 
@@ -366,6 +376,7 @@ def _body(
         marker=settings.marker,
         footer_text=footer,
         full_report=_full_report_location(settings, report_path, out_dir),
+        page_url=_page_url(settings, report_path, out_dir),
     )
 
 

@@ -16,6 +16,7 @@ from dvc_cml.model import DataPlot, PlotKind
 WIDTH, HEIGHT = 560, 300
 PANEL = 220
 COLOURS = {"base": "#4c78a8", "head": "#f58518"}
+DIFFERENCE = "difference (head − base)"
 
 
 class ChartError(Exception):
@@ -47,24 +48,50 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
     )
     x = alt.X("x:Q" if numeric_x else "x:O", title=plot.x_label)
     y = alt.Y("y:Q", title=plot.y_label, scale=alt.Scale(zero=False))
-    tooltip = ["revision:N", "series:N", "x:Q" if numeric_x else "x:O", "y:Q"]
+    tooltip = [
+        alt.Tooltip("revision:N"),
+        alt.Tooltip("series:N"),
+        alt.Tooltip("x:Q" if numeric_x else "x:O", title=plot.x_label),
+        alt.Tooltip("y:Q", title=plot.y_label),
+    ]
     chart = alt.Chart({"values": rows})
+    # Zoom (wheel) and pan (drag) in a browser; a PNG ignores it.  Named,
+    # so a spec is the same bytes on every run.
+    zoom = alt.selection_interval(bind="scales", name="zoom")
 
     if plot.kind is PlotKind.BAR:
-        # DVC's horizontal bar templates: the value on x, the category on y.
-        mark = chart.mark_bar().encode(
-            x=alt.X("x:Q", title=plot.x_label),
-            y=alt.Y("y:N", title=plot.y_label),
-            yOffset=alt.YOffset("revision:N", sort=revisions),
-            color=colour,
-            tooltip=tooltip,
+        # DVC's horizontal bar templates: the value on x, the category on y; `_sorted` orders
+        # the bars by value, largest first, as DVC's template does (`sort: -x`).
+        by_value = plot.template == "bar_horizontal_sorted"
+        mark = (
+            chart.mark_bar()
+            .encode(
+                x=alt.X("x:Q", title=plot.x_label),
+                y=alt.Y("y:N", title=plot.y_label, sort="-x" if by_value else "ascending"),
+                yOffset=alt.YOffset("revision:N", sort=revisions),
+                color=colour,
+                tooltip=[
+                    alt.Tooltip("revision:N"),
+                    alt.Tooltip("y:N", title=plot.y_label),
+                    alt.Tooltip("x:Q", title=plot.x_label),
+                ],
+            )
+            .add_params(alt.selection_interval(bind="scales", encodings=["x"], name="zoom"))
         )
     elif plot.kind is PlotKind.SCATTER:
-        mark = chart.mark_point(filled=True, opacity=0.7).encode(
-            x=x, y=y, color=colour, shape=alt.Shape("series:N", title="series"), tooltip=tooltip
+        mark = (
+            chart.mark_point(filled=True, opacity=0.7)
+            .encode(
+                x=x, y=y, color=colour, shape=alt.Shape("series:N", title="series"), tooltip=tooltip
+            )
+            .add_params(zoom)
         )
     elif plot.kind is PlotKind.SMOOTH and numeric_x:
-        raw = chart.mark_point(opacity=0.25, size=12).encode(x=x, y=y, color=colour)
+        raw = (
+            chart.mark_point(opacity=0.25, size=12)
+            .encode(x=x, y=y, color=colour, tooltip=tooltip)
+            .add_params(zoom)
+        )
         smooth = (
             chart.transform_loess("x", "y", groupby=["revision", "series"], bandwidth=0.3)
             .mark_line()
@@ -72,13 +99,17 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
         )
         mark = alt.layer(raw, smooth)
     else:
-        mark = chart.mark_line(point=len(rows) <= 60).encode(
-            x=x,
-            y=y,
-            color=colour,
-            strokeDash=alt.StrokeDash("series:N", title="series"),
-            detail="series:N",
-            tooltip=tooltip,
+        mark = (
+            chart.mark_line(point=len(rows) <= 60)
+            .encode(
+                x=x,
+                y=y,
+                color=colour,
+                strokeDash=alt.StrokeDash("series:N", title="series"),
+                detail="series:N",
+                tooltip=tooltip,
+            )
+            .add_params(zoom)
         )
     return mark.properties(width=WIDTH, height=HEIGHT, title=_title(plot, notes))
 
@@ -117,21 +148,37 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
     value_format = ".2f" if plot.normalized else "d"
 
     def panel(rows: list[dict[str, Any]], title: str, diff: bool) -> Any:
-        # A symmetric domain keeps white at zero and equal shades for +n and -n.
-        spread = max((abs(r["value"]) for r in rows), default=0) or 1
-        scale = (
-            alt.Scale(scheme="redblue", domain=[-spread, spread], reverse=True)
-            if diff
-            else alt.Scale(scheme="blues")
-        )
         chart = alt.Chart({"values": rows}, title=title)
         x = alt.X("x:N", title=plot.x_label, sort=classes_x)
         y = alt.Y("y:N", title=plot.y_label, sort=classes_y)
-        cells = chart.mark_rect().encode(
-            x=x, y=y, color=alt.Color("value:Q", scale=scale, legend=None)
-        )
+        tooltip = [alt.Tooltip("x:N", title=plot.x_label), alt.Tooltip("y:N", title=plot.y_label)]
+        if diff:
+            # Coloured by what the change means, not by its sign: more on the diagonal (right
+            # answers) or less off it (mistakes) is better.  A symmetric domain keeps white at
+            # "no change" and equal shades for equal amounts.
+            spread = max((abs(r["gain"]) for r in rows), default=0) or 1
+            colour = alt.Color(
+                "gain:Q",
+                scale=alt.Scale(scheme="redblue", domain=[-spread, spread]),
+                legend=alt.Legend(
+                    title="head vs base",
+                    values=[-spread, 0, spread],
+                    labelExpr=(
+                        "datum.value > 0 ? 'better' : datum.value < 0 ? 'worse' : 'no change'"
+                    ),
+                    gradientLength=PANEL - 40,
+                ),
+            )
+            tooltip += [alt.Tooltip("label:N", title="change"), alt.Tooltip("effect:N")]
+        else:
+            colour = alt.Color("value:Q", scale=alt.Scale(scheme="blues"), legend=None)
+            tooltip.append(alt.Tooltip("label:N", title="share" if plot.normalized else "count"))
+        cells = chart.mark_rect().encode(x=x, y=y, color=colour, tooltip=tooltip)
         ink = alt.condition("datum.dark", alt.value("white"), alt.value("black"))
-        text = chart.mark_text(fontSize=13).encode(x=x, y=y, text=alt.Text("label:N"), color=ink)
+        # The label sits where a reader points: it carries the cell's tooltip too.
+        text = chart.mark_text(fontSize=13).encode(
+            x=x, y=y, text=alt.Text("label:N"), color=ink, tooltip=tooltip
+        )
         return alt.layer(cells, text).properties(width=PANEL, height=PANEL)
 
     def cell_rows(values: Mapping[tuple[str, str], float], diff: bool) -> list[dict[str, Any]]:
@@ -141,13 +188,19 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
         for x in classes_x:
             for y in classes_y:
                 value = values.get((x, y), 0)
+                row: dict[str, Any] = {"x": x, "y": y, "value": value}
                 if diff:
                     label = f"{value:+.2f}" if plot.normalized else f"{int(value):+d}"
-                    label = "0" if value == 0 else label
+                    row["label"] = "0" if value == 0 else label
+                    # Right answers (the diagonal) should go up, mistakes down.
+                    row["gain"] = value if x == y else -value
+                    row["effect"] = (
+                        "better" if row["gain"] > 0 else "worse" if row["gain"] < 0 else "no change"
+                    )
                 else:
-                    label = format(value, value_format)
-                dark = abs(value) > 0.6 * darkest
-                rows.append({"x": x, "y": y, "value": value, "label": label, "dark": dark})
+                    row["label"] = format(value, value_format)
+                row["dark"] = abs(value) > 0.6 * darkest
+                rows.append(row)
         return rows
 
     panel_rows = []
@@ -164,7 +217,7 @@ def _confusion_chart(plot: DataPlot, labels: Mapping[str, str]) -> Any:
                 key: per_rev["head"].get(key, 0) - per_rev["base"].get(key, 0)
                 for key in per_rev["head"].keys() | per_rev["base"].keys()
             }
-            panels.append(panel(cell_rows(delta, diff=True), "difference (head − base)", True))
+            panels.append(panel(cell_rows(delta, diff=True), DIFFERENCE, True))
         panel_rows.append(alt.hconcat(*panels).resolve_scale(color="independent"))
     chart = alt.vconcat(*panel_rows).resolve_scale(color="independent")
     return chart.properties(title=_title(plot, []))
@@ -203,3 +256,23 @@ def warm_up() -> None:
     import altair  # noqa: F401
 
     to_png({"mark": "point", "data": {"values": [{}]}})
+
+
+def javascript_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one offline script, the versions vl-convert draws with.
+
+    Its default snippet sets `window.vegaEmbed`, `window.vega` and `window.vegaLite`, which is
+    what report.html needs.  The first call in a process takes about 2 s of CPU (see
+    cache.py); vl-convert memoises only this default bundle, not one with a custom snippet.
+    """
+    import vl_convert
+
+    # The stub marks `snippet` as required; at run time it is optional (the default above).
+    bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
+    return bundle
+
+
+def engine_version() -> str:
+    import vl_convert
+
+    return str(getattr(vl_convert, "__version__", "unknown"))

@@ -78,17 +78,20 @@ def body(
     limit: int | None = None,
     rules: Rules = GITLAB,
     intro: str = "",
+    page_url: str | None = None,
 ) -> str:
     """The comment, cut to `limit` characters if needed, saying what was left out and where.
 
     `limit` defaults to the forge's; `intro` is a note shown above the report (e.g. why the
-    charts are not shown).
+    charts are not shown); `page_url` links report.html (every chart interactive) above the
+    footer.
     """
     limit = rules.limit if limit is None else limit
     forge = rules.what
+    page = [f"[Interactive report]({page_url}): every chart with tooltips, zoom and pan.", ""]
 
     def assemble(text: str, notice: str = "") -> str:
-        parts = [text.rstrip("\n"), "", footer_text]
+        parts = [text.rstrip("\n"), "", *(page if page_url else []), footer_text]
         if notice:
             parts[0:0] = [f"> ✂️ {notice}", ""]
         if intro:

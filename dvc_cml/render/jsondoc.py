@@ -100,6 +100,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
         "base": _revision(report.base),
         "head": _revision(report.head),
         "report": str(out_dir / "report.md"),
+        "html": str(out_dir / "report.html"),
         "summary": {
             "text": summary.line(counts),
             **{field: getattr(counts, field) for field in _SUMMARY_FIELDS},

@@ -20,7 +20,7 @@ from dvc_cml.model import (
     biggest_change,
 )
 from dvc_cml.render import gates, summary
-from dvc_cml.render.mdtext import escape, table
+from dvc_cml.render.mdtext import code, escape, table
 
 T = TypeVar("T")
 
@@ -47,14 +47,14 @@ def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: b
 def _header(report: Report) -> str:
     parts = []
     for r in (report.base, report.head):
-        sha = f" (`{r.short_sha}`)" if r.short_sha else ""
+        sha = f" ({code(r.short_sha)})" if r.short_sha else ""
         parts.append(f"**{escape(r.name)}**{sha}")
     return f"## DVC report: {parts[0]} → {parts[1]}"
 
 
 def _pipeline(done: Reproduced) -> str:
     def names(stages: Sequence[str]) -> str:
-        return ", ".join(f"`{escape(s)}`" for s in stages) or "none"
+        return ", ".join(code(s) for s in stages) or "none"
 
     return f"Pipeline reproduced first: ran {names(done.ran)}; up to date {names(done.up_to_date)}."
 

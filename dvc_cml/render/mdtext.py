@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 # HTML-significant characters and the table separator become entities; Markdown punctuation
@@ -30,6 +31,24 @@ _ESCAPES = str.maketrans(
 
 def escape(text: str) -> str:
     return text.translate(_ESCAPES)
+
+
+def code(text: str, in_table: bool = False) -> str:
+    """`text` as a Markdown code span, escaped by code spans' own rules.
+
+    Backslashes and entities are literal inside code spans (`train_model`, not
+    `train\\_model`), and `<`, `&` show as text there; a backtick inside needs a longer
+    fence, and a leading or trailing backtick or space needs a space of padding (one is
+    stripped from each side).  Line breaks would end a table row: they become spaces.  In a
+    table cell `|` still splits the row, even in a code span, unless backslash-escaped.
+    """
+    text = " ".join(text.splitlines()) or " "
+    if in_table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    if text.strip() and (text[0] in "` " or text[-1] in "` "):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
 
 
 def table(header: Sequence[str], align: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -1,0 +1,187 @@
+"""report.html: the Markdown report as one self-contained, interactive page.  Pure: returns str.
+
+The page is rendered from the very Markdown of report.md, so it always has the same sections
+and tables.  Where the Markdown shows a chart's PNG, the page draws the chart's Vega-Lite spec
+with vega-embed instead (tooltips, zoom and pan, legends); image plots are embedded as data
+URIs.  The Vega, Vega-Lite and vega-embed JavaScript is inlined once for the whole page: it
+works offline, from a file or an artifact server, with no CDN.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from dvc_cml.model import RenderedPlot
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+}
+
+# Canvas, not SVG: a page of 100 charts with a hover mark per point draws in about a third
+# of the time.  vega-embed's menu: saving as SVG/PNG and viewing the spec work offline; the
+# online editor does not, and the compiled Vega is noise for a reviewer.
+EMBED_OPTIONS = {
+    "renderer": "canvas",
+    "actions": {"export": True, "source": True, "compiled": False, "editor": False},
+}
+
+# Draws every chart.  A chart that fails says so in place (and on the console) instead of
+# leaving a blank space.  The Vega views stay reachable as `dvcCml.views` (browser devtools,
+# and the tests); each holder says when it is done (data-drawn).
+EMBED_SCRIPT = """
+(() => {
+  const options = %s;
+  const views = (window.dvcCml = {views: []}).views;
+  document.querySelectorAll("[data-vega-spec]").forEach((holder, index) => {
+    let spec = JSON.parse(document.getElementById(holder.dataset.vegaSpec).textContent);
+    // A long line is drawn without point marks, and a line has one tooltip for all its
+    // points: here (not in the PNG, where they cost time) every point gets an invisible
+    // mark to hover, in a layer of its own that stays out of the legends.
+    if (spec.mark && spec.mark.type === "line" && !spec.mark.point) {
+      const {mark, encoding, params, ...rest} = spec;
+      const line = params ? {mark, encoding, params} : {mark, encoding};
+      const hover = {x: encoding.x, y: encoding.y, tooltip: encoding.tooltip};
+      const points = {mark: {type: "point", opacity: 0, size: 60}, encoding: hover};
+      spec = {...rest, layer: [line, points]};
+    }
+    vegaEmbed(holder, spec, options)
+      .then((result) => { views[index] = result.view; holder.dataset.drawn = "true"; })
+      .catch((error) => {
+        holder.textContent = "This chart could not be drawn: " + error.message;
+        holder.classList.add("failed");
+        holder.dataset.drawn = "false";
+        console.error(error);
+      });
+  });
+})();
+"""
+
+STYLE = """
+:root { color-scheme: light; }
+body { font: 15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2328;
+       margin: 0; background: #fff; }
+main { max-width: 1200px; margin: 0 auto; padding: 24px 32px 64px; }
+h2 { border-bottom: 1px solid #d1d9e0; padding-bottom: .3em; }
+h3 { margin-top: 2em; border-bottom: 1px solid #d1d9e0; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: 8px 0 16px; display: block; overflow-x: auto; }
+th, td { border: 1px solid #d1d9e0; padding: 4px 12px; }
+th { background: #f6f8fa; }
+tbody tr:nth-child(2n) { background: #f6f8fa; }
+code { background: #eff1f3; border-radius: 4px; padding: .1em .35em; font-size: 90%; }
+blockquote { margin: 0 0 12px; padding: 0 1em; color: #59636e; border-left: .25em solid #d1d9e0; }
+details { margin: 8px 0 16px; }
+summary { cursor: pointer; }
+img { max-width: 100%; }
+.vega-chart { display: block; overflow-x: auto; margin: 8px 0; }
+.vega-chart.failed { color: #d1242f; }
+"""
+
+
+def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    # Raw HTML on: the report's own <details>, <sub> and <br>; every value from the project
+    # was escaped when the Markdown was rendered.
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def _json_for_script(data: bytes) -> str:
+    """A spec as compact JSON that cannot end its <script> element.
+
+    `<`, `>` and `&` only occur inside JSON strings, where \\u escapes mean the same.
+    """
+    text = json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _script_text(script: str) -> str:
+    # A script element ends at the first `</script`; the bundle has none, but be sure.
+    return script.replace("</script", "<\\/script")
+
+
+def _title(tokens: Sequence[Token]) -> str:
+    """The text of the first heading (the report's "DVC report: base → head")."""
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and index + 1 < len(tokens):
+            inline = tokens[index + 1]
+            return "".join(child.content for child in inline.children or [])
+    return "DVC report"
+
+
+def render(
+    markdown: str,
+    plots: Sequence[RenderedPlot],
+    files: Mapping[str, bytes],
+    script: str,
+) -> str:
+    """The page for `markdown` (report.md's text).
+
+    `files` holds the report directory's files by relative path (what the Markdown links
+    to); `script` is the Vega/Vega-Lite/vega-embed bundle, inlined once when the page has a
+    chart.
+    """
+    specs = {p.png: p.spec for p in plots if p.png and p.spec and p.spec in files}
+    charts: list[str] = []
+
+    def image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        src = str(token.attrGet("src") or "")
+        alt = html.escape(self.renderInlineAsText(token.children or [], options, env))
+        if src in specs:
+            number = len(charts) + 1
+            spec = _json_for_script(files[specs[src]])
+            charts.append(f'<script type="application/json" id="spec-{number}">{spec}</script>')
+            return (
+                f'<span class="vega-chart" role="img" aria-label="{alt}" '
+                f'data-vega-spec="spec-{number}"></span>'
+            )
+        if src in files:
+            kind = IMAGE_TYPES.get(PurePosixPath(src).suffix.lower(), "image/png")
+            data = base64.b64encode(files[src]).decode("ascii")
+            return f'<img src="data:{kind};base64,{data}" alt="{alt}">'
+        return str(self.image(tokens, idx, options, env))
+
+    for spec in specs.values():
+        # The spec beside the PNG is not beside a page that travels alone; vega-embed's menu
+        # shows the chart's source instead.
+        markdown = markdown.replace(f"<sub>[Vega-Lite spec]({spec})</sub>\n\n", "")
+    parser = _parser()
+    parser.add_render_rule("image", image)
+    tokens = parser.parse(markdown)
+    body = parser.renderer.render(tokens, parser.options, {})
+    title = html.escape(_title(tokens))
+
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="dvc-cml">',
+        f"<title>{title}</title>",
+        f"<style>{STYLE}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        body,
+        "</main>",
+    ]
+    if charts:
+        out += charts
+        out.append(f"<script>{_script_text(script)}</script>")
+        out.append(f"<script>{EMBED_SCRIPT % json.dumps(EMBED_OPTIONS)}</script>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
