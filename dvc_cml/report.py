@@ -253,16 +253,12 @@ def _render(
     report: Report, options: DiffOptions, step: Step | None, charts: ChartProcess | None
 ) -> tuple[list[RenderedPlot], dict[str, bytes], str, str]:
     """Charts, report.md's text and report.html's, from one Markdown rendering."""
-    from dvc_cml import cache
-    from dvc_cml.render import html, markdown
+    from dvc_cml.render import html, markdown, vegajs
 
-    wanted = bool(_to_chart(report, options.all_plots))
-    # The page's JavaScript is fetched (or built) while the chart process draws.
-    with cache.vega_bundle_soon(cache.cache_dir(options.env), wanted) as bundle:
-        plots, files = render_plots(report, step, charts, options.all_plots)
-        text = markdown.render(report, plots)
-        page = html.render(text, plots, files, bundle.result() if bundle else "")
-    return plots, files, text, page
+    plots, files = render_plots(report, step, charts, options.all_plots)
+    text = markdown.render(report, plots)
+    script = vegajs.bundle() if _to_chart(report, options.all_plots) else ""
+    return plots, files, text, html.render(text, plots, files, script)
 
 
 def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:

@@ -1,4 +1,4 @@
-"""report.html without a browser: the pure renderer, the bundle's cache, and `--open`.
+"""report.html without a browser: the pure renderer, the shipped Vega bundle, and `--open`.
 
 The page in a real browser is tested in test_browser.py.
 """
@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from dvc_cml import cache
 from dvc_cml.cli import main
 from dvc_cml.model import PlotKind, RenderedPlot
-from dvc_cml.render import charts, html
+from dvc_cml.render import html
 from tests.conftest import Project, build_project, clean_env
 
 SCRIPT = "/* the bundle */ window.vegaEmbed = function () {};"
@@ -152,39 +151,40 @@ def test_the_bundle_script_cannot_end_early() -> None:
     assert text.count("</script>") == len(Page(text).scripts)
 
 
-# --- the JavaScript bundle and its cache ------------------------------------------------
+# --- the JavaScript shipped for the page ------------------------------------------------
 
 
-def test_the_bundle_is_built_once_then_read_from_the_cache(tmp_path: Path) -> None:
-    directory = tmp_path / "cache"
-    bundle = cache.vega_bundle(directory)
-    path = cache.bundle_path(directory)
-    assert path.read_text() == bundle + cache.END
+def test_the_shipped_bundle_is_vega_lite_for_altair_s_specs() -> None:
+    import altair
+
+    from dvc_cml.render import vegajs
+
+    bundle = vegajs.bundle()
     assert len(bundle) > 500_000
     for name in ("vegaEmbed", "vega", "vegaLite"):
         assert f"window.{name}=" in bundle  # the snippet, as the bundler minified it
     assert "</script" not in bundle.lower()
-    # A cached file is what is served (a stand-in proves it was read, not rebuilt) ...
-    path.write_text("cached;" + cache.END)
-    assert cache.vega_bundle(directory) == "cached;"
-    # ... unless it is cut short: then it is rebuilt.
-    path.write_text(bundle[:1000])
-    assert cache.vega_bundle(directory) == bundle
-    assert path.read_text() == bundle + cache.END
-    assert [p.name for p in directory.iterdir()] == [path.name]  # no temp files left
+    versions = vegajs.versions()
+    assert set(versions) == {"vega", "vega-lite", "vega-embed", "vl-convert"}
+    # The page draws the specs altair writes: the same Vega-Lite major version.
+    assert versions["vega-lite"].split(".")[0] == altair.SCHEMA_VERSION.lstrip("v").split(".")[0]
+    assert f'"{versions["vega-lite"]}.' in bundle  # Vega-Lite's own version string
 
 
-def test_an_unusable_cache_directory_is_no_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    bundle = charts.javascript_bundle()
-    assert cache.vega_bundle(blocker / "dvc-cml") == bundle
-    assert cache.vega_bundle(None) == bundle
+def test_rebuilding_the_bundle_gives_the_shipped_bytes(tmp_path: Path) -> None:
+    """`python -m dvc_cml.render.vegajs` is reproducible: the shipped file is its output
+    for the vl-convert it names (skipped with another vl-convert installed)."""
+    import vl_convert
 
+    from dvc_cml.render import vegajs
 
-def test_cache_dir_follows_xdg(tmp_path: Path) -> None:
-    assert cache.cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "dvc-cml"
-    assert cache.cache_dir({}) == Path.home() / ".cache" / "dvc-cml"
+    shipped = vegajs.versions()
+    if getattr(vl_convert, "__version__", None) != shipped["vl-convert"]:
+        pytest.skip(f"vl-convert {vl_convert.__version__} is not {shipped['vl-convert']}")
+    vegajs.build(tmp_path)
+    folder = Path(str(vegajs._folder()))
+    assert (tmp_path / vegajs.BUNDLE).read_bytes() == (folder / vegajs.BUNDLE).read_bytes()
+    assert (tmp_path / vegajs.VERSIONS).read_text() == (folder / vegajs.VERSIONS).read_text()
 
 
 # --- report.html beside report.md, and --open ---------------------------------------------

@@ -256,23 +256,3 @@ def warm_up() -> None:
     import altair  # noqa: F401
 
     to_png({"mark": "point", "data": {"values": [{}]}})
-
-
-def javascript_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one offline script, the versions vl-convert draws with.
-
-    Its default snippet sets `window.vegaEmbed`, `window.vega` and `window.vegaLite`, which is
-    what report.html needs.  The first call in a process takes about 2 s of CPU (see
-    cache.py); vl-convert memoises only this default bundle, not one with a custom snippet.
-    """
-    import vl_convert
-
-    # The stub marks `snippet` as required; at run time it is optional (the default above).
-    bundle: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
-    return bundle
-
-
-def engine_version() -> str:
-    import vl_convert
-
-    return str(getattr(vl_convert, "__version__", "unknown"))
