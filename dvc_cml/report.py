@@ -17,6 +17,7 @@ from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Rep
 from dvc_cml.publish import Posted
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
+from dvc_cml.render.mdtext import code
 from dvc_cml.settings import ForgeSettings, JobSummary
 
 if TYPE_CHECKING:
@@ -341,7 +342,7 @@ def _write_summary(
     if posted is not None and not posted.dry_run and len(posted.body) <= comment.JOB_SUMMARY.limit:
         text = posted.body
     else:
-        where = summary.full_report or f"`{report_path}`"
+        where = summary.full_report or code(str(report_path))
         text = comment.summary(report, plots, full_report=where, problem=problem)
     try:
         append_summary(summary.path, text)

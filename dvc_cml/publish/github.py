@@ -26,6 +26,7 @@ from urllib.parse import quote
 from dvc_cml.model import RenderedPlot, Report
 from dvc_cml.publish import Posted, PublishError
 from dvc_cml.render import comment
+from dvc_cml.render.mdtext import code
 from dvc_cml.settings import GitHubSettings
 
 if TYPE_CHECKING:
@@ -461,7 +462,7 @@ def _with_images(
 def _full_report_location(settings: GitHubSettings, report_path: Path) -> str:
     if settings.run_url:
         return f"[the run's artifacts]({settings.run_url}#artifacts)"
-    return f"`{report_path}`"
+    return code(str(report_path))
 
 
 def _body(

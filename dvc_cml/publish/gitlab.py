@@ -20,6 +20,7 @@ from dvc_cml.model import RenderedPlot, Report
 from dvc_cml.publish import Posted, PublishError
 from dvc_cml.publish.local import HTML_FILE
 from dvc_cml.render import comment
+from dvc_cml.render.mdtext import code
 from dvc_cml.settings import GitLabSettings
 
 if TYPE_CHECKING:
@@ -269,7 +270,7 @@ def _full_report_location(settings: GitLabSettings, report_path: Path, out_dir: 
     # The page, not report.md: the CI template keeps only report.html, to link it directly.
     if url := _page_url(settings, report_path, out_dir):
         return f"[the job's artifacts]({url})"
-    return f"`{report_path}`"
+    return code(str(report_path))
 
 
 def _find_mr(api: GitLab, project: Project) -> ProjectMergeRequest | None:

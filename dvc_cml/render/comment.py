@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from dvc_cml.model import RenderedPlot, Report
 from dvc_cml.render import markdown
-from dvc_cml.render.mdtext import escape
+from dvc_cml.render.mdtext import code, escape
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def footer(
     elif job_name:  # GitHub Actions names its jobs but gives them no id of their own
         parts.append(f"job {escape(job_name)}")
     revs = " → ".join(
-        f"{escape(r.name)} `{r.short_sha}`" if r.short_sha else escape(r.name)
+        f"{escape(r.name)} {code(r.short_sha)}" if r.short_sha else escape(r.name)
         for r in (report.base, report.head)
     )
     return f"<sub>{', '.join(parts)}: {revs}</sub>"
