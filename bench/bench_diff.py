@@ -38,6 +38,8 @@ numbers differ, so the diff is the branch's workspace against `main`):
 Each project gets a warm-up pair, then `--runs` pairs, alternating which side goes first; (a)
 is `dvc-cml diff main --no-post --out DIR`, the installed console script in its own process.
 Printed: each pair, the medians, the median of the paired ratios a/b with its min-max, the
+CPU time of each side (user + system, children included: less sensitive to other load than
+wall time, but dvc-cml spreads over two cores, so it is no substitute for the ratio), the
 peak RSS of each side (wait4's ru_maxrss: the largest single process, dvc-cml's forked chart
 worker and the script's commands included), the baseline's time per line, and a check that
 both sides drew the same charts.  Also timed: `dvc-cml --help`.
@@ -475,15 +477,20 @@ def report(result: Result) -> bool:
         return False
     pairs = list(zip(result.ours, result.theirs, strict=True))
     ratios = [a.seconds / b.seconds for a, b in pairs]
-    print(f"  {'pair':>4} {'a: dvc-cml':>11} {'b: baseline':>12} {'a/b':>6}")
+    print(f"  {'pair':>4} {'a: dvc-cml':>11} {'b: baseline':>12} {'a/b':>6}   CPU a / b")
     for n, ((a, b), r) in enumerate(zip(pairs, ratios, strict=True), 1):
-        print(f"  {n:>4} {a.seconds:>10.2f}s {b.seconds:>11.2f}s {r:>6.3f}")
+        cpu = f"{a.cpu:.2f}s / {b.cpu:.2f}s"
+        print(f"  {n:>4} {a.seconds:>10.2f}s {b.seconds:>11.2f}s {r:>6.3f}   {cpu}")
     ours = statistics.median(a.seconds for a in result.ours)
     theirs = statistics.median(b.seconds for b in result.theirs)
     ratio = statistics.median(ratios)
     rss_a = max(a.max_rss for a in result.ours)
     rss_b = max(b.max_rss for b in result.theirs)
-    print(f"  {'med':>4} {ours:>10.2f}s {theirs:>11.2f}s {ratio:>6.3f}")
+    cpu = (
+        f"{statistics.median(a.cpu for a in result.ours):.2f}s / "
+        f"{statistics.median(b.cpu for b in result.theirs):.2f}s"
+    )
+    print(f"  {'med':>4} {ours:>10.2f}s {theirs:>11.2f}s {ratio:>6.3f}   {cpu}")
     ok = ratio <= RATIO_TARGET and rss_a < RSS_TARGET and not result.problems
     print(
         f"  median ratio {ratio:.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}) over "

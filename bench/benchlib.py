@@ -43,6 +43,7 @@ class Proc:
     why: str = ""  # "timeout", "rss limit" or "" when it ran to the end
     stderr: str = ""  # its last lines, when it failed
     steps: tuple[Proc, ...] = ()  # for a chain of commands: each one
+    cpu: float = 0.0  # user + system seconds of the process and the descendants it reaped
 
     @property
     def ok(self) -> bool:
@@ -149,6 +150,7 @@ def measure(
         code=None if stopped else code,
         why=stopped,
         stderr=tail,
+        cpu=usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -163,6 +165,7 @@ def chain(procs: Sequence[Proc]) -> Proc:
         why=failed.why if failed else "",
         stderr=failed.stderr if failed else "",
         steps=tuple(procs),
+        cpu=sum(p.cpu for p in procs),
     )
 
 
