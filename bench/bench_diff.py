@@ -67,6 +67,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from benchlib import (
     BIN,
@@ -107,7 +108,7 @@ def default_node_dir() -> Path:
     return Path(cache) / "dvc-cml-bench" / "node"
 
 
-def node_tools_fail(message: str) -> None:
+def node_tools_fail(message: str) -> NoReturn:
     print(f"bench_diff: cannot run the baseline: {message}", file=sys.stderr)
     print(
         "bench_diff: the baseline is Node's vl2png (npm vega-cli + vega-lite) and npm json5; "
@@ -122,9 +123,12 @@ def vl2png_works(bin_dir: Path, env: dict[str, str]) -> str:
     with tempfile.TemporaryDirectory(prefix="dvc-cml-vl2png-") as tmp:
         spec, out = Path(tmp) / "spec.json", Path(tmp) / "out.png"
         spec.write_text(json.dumps(SMOKE_SPEC))
-        done = subprocess.run(
-            [str(bin_dir / "vl2png"), str(spec), str(out)], env=env, capture_output=True
-        )
+        try:
+            done = subprocess.run(
+                [str(bin_dir / "vl2png"), str(spec), str(out)], env=env, capture_output=True
+            )
+        except OSError as exc:
+            return str(exc)
         if done.returncode != 0:
             return done.stderr.decode(errors="replace").strip()[-2000:] or "vl2png failed"
         if not out.exists() or not out.read_bytes().startswith(b"\x89PNG"):
@@ -169,13 +173,19 @@ def ensure_node_tools(node_dir: Path) -> Path:
     return bin_dir
 
 
-def versions(env: dict[str, str]) -> str:
+def versions(env: dict[str, str], node_dir: Path) -> str:
+    """What the numbers were measured with: the installed versions, not the pinned ones."""
+
     def out(cmd: Sequence[str]) -> str:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "?"
 
+    npm = []
+    for package in (spec.rsplit("@", 1)[0] for spec in NPM_PACKAGES):
+        meta = node_dir / "node_modules" / package / "package.json"
+        npm.append(f"{package} {json.loads(meta.read_text()).get('version', '?')}")
     dvc = out([str(BIN / "dvc"), "--version"])
-    return f"node {out(['node', '--version'])}, dvc {dvc}, {', '.join(NPM_PACKAGES)}"
+    return f"node {out(['node', '--version'])}, {', '.join(npm)}; dvc {dvc}"
 
 
 # --- fixture (a): the bench's own project --------------------------------------------------
@@ -530,9 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not keys or any(k not in PROJECTS for k in keys):
         parser.error(f"--projects: choose from {','.join(PROJECTS)}")
 
-    node_bin = ensure_node_tools(args.node_dir.expanduser())
-    env = child_env([BIN, node_bin])  # `dvc`, `python` (stages), `vl2png`, `json5`
-    print(versions(env))
+    node_dir = args.node_dir.expanduser()
+    env = child_env([BIN, ensure_node_tools(node_dir)])  # dvc, python (stages), vl2png, json5
+    print(versions(env, node_dir))
     results = []
     with scratch(args.keep, "dvc-cml-bench-") as base:
         for key in keys:
