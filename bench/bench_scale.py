@@ -45,37 +45,36 @@ test (a fixture that cannot be built is an error, though).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
 import json
 import math
-import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-DVC_CML = str(BIN / "dvc-cml")
-DVC = str(BIN / "dvc")
+from benchlib import (
+    DVC,
+    DVC_CML,
+    GIB,
+    MIB,
+    Proc,
+    build_project,
+    chain,
+    child_env,
+    measure,
+    scratch,
+    write_csv,
+)
+
 TO_PNG = (
     "import sys, vl_convert; "
     "open(sys.argv[2], 'wb').write(vl_convert.vegalite_to_png(open(sys.argv[1]).read()))"
 )
 MARKER = "<!-- dvc-cml:report"
 NOTE_LIMIT = 1_000_000  # GitLab's limit on a note, in characters
-MIB = 1024**2
-GIB = 1024**3
 ALL_CASES = ("1", "1b", "2", "2h", "3", "4")
-# Variables that would make dvc-cml post, or find a token: none reaches the children.
-SCRUB_PREFIXES = ("CI_", "GITLAB_")
-SCRUB_NAMES = {"CI", "DVC_CML_TOKEN", "GITLAB_TOKEN", "REPO_TOKEN"}
 
 CASE1_POINTS = 100_000
 CASE1B_POINTS = 1_000_000
@@ -89,162 +88,7 @@ CASE2_RATIO = 1 / 3
 CASE3_SECONDS = 3.0
 
 
-# --- measuring one process -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Proc:
-    """One finished (or stopped) command."""
-
-    seconds: float
-    max_rss: int  # bytes: wait4's ru_maxrss, the largest single process of the tree
-    sum_rss: int  # bytes: the largest sampled sum over the session (0 without /proc)
-    code: int | None  # exit code; None when the bench stopped it
-    why: str = ""  # "timeout", "rss limit" or "" when it ran to the end
-    stderr: str = ""  # its last lines, when it failed
-    steps: tuple[Proc, ...] = ()  # for a chain of commands: each one
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0 and not self.why
-
-    def failure(self) -> str:
-        return self.why or f"exit {self.code}"
-
-
-def session_rss(sid: int, page: int) -> int:
-    """Summed RSS of every process in session `sid` (Linux: /proc/PID/stat, fields 6, 24)."""
-    total = 0
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_bytes()
-            except OSError:  # gone meanwhile
-                continue
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            if int(fields[3]) == sid:
-                total += int(fields[21]) * page
-    return total
-
-
-class Watch(threading.Thread):
-    """Samples a session's summed RSS; kills the session on a timeout or an RSS limit."""
-
-    INTERVAL = 0.1
-
-    def __init__(self, pid: int, timeout: float, rss_limit: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.timeout, self.rss_limit = pid, timeout, rss_limit
-        self.peak = 0
-        self.stopped = ""
-        self._done = threading.Event()
-        self._page = os.sysconf("SC_PAGE_SIZE")
-
-    def run(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while not self._done.wait(self.INTERVAL):
-            rss = session_rss(self.pid, self._page)
-            self.peak = max(self.peak, rss)
-            if rss > self.rss_limit:
-                self.kill("rss limit")
-            elif time.monotonic() > deadline:
-                self.kill("timeout")
-
-    def kill(self, why: str) -> None:
-        if not self.stopped and not self._done.is_set():
-            self.stopped = why
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)  # the child and whatever it started
-
-    def finish(self) -> None:
-        self._done.set()
-        self.join()
-
-
-def measure(
-    cmd: Sequence[str],
-    cwd: Path,
-    env: dict[str, str],
-    *,
-    timeout: float,
-    rss_limit: int,
-    stdout: Path | None = None,
-) -> Proc:
-    """Run `cmd` to the end (or until stopped): wall time, peak RSS, exit code."""
-    rss_scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else KiB
-    with contextlib.ExitStack() as stack:
-        out = stack.enter_context(stdout.open("wb")) if stdout else subprocess.DEVNULL
-        err = stack.enter_context(tempfile.TemporaryFile())
-        start = time.perf_counter()
-        child = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True
-        )
-        watch = Watch(child.pid, timeout, rss_limit)
-        watch.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - start
-        watch.finish()
-        child.returncode = code = os.waitstatus_to_exitcode(status)  # so Popen won't wait
-        tail = ""
-        if code != 0:
-            err.seek(0)
-            tail = "\n".join(err.read().decode(errors="replace").strip().splitlines()[-8:])
-    return Proc(
-        seconds=seconds,
-        max_rss=usage.ru_maxrss * rss_scale,
-        sum_rss=watch.peak,
-        code=None if watch.stopped else code,
-        why=watch.stopped,
-        stderr=tail,
-    )
-
-
-def chain(procs: Sequence[Proc]) -> Proc:
-    """Commands run one after the other, as one measurement."""
-    failed = next((p for p in procs if not p.ok), None)
-    return Proc(
-        seconds=sum(p.seconds for p in procs),
-        max_rss=max(p.max_rss for p in procs),
-        sum_rss=max(p.sum_rss for p in procs),
-        code=failed.code if failed else 0,
-        why=failed.why if failed else "",
-        stderr=failed.stderr if failed else "",
-        steps=tuple(procs),
-    )
-
-
 # --- fixtures ------------------------------------------------------------------------------
-
-
-def run(cmd: Sequence[str], cwd: Path) -> None:
-    """A fixture step; fail loudly, with its stderr, on non-zero."""
-    done = subprocess.run(
-        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
-    )
-    if done.returncode != 0:
-        err = done.stderr.decode(errors="replace").strip()
-        sys.exit(f"fixture step failed (exit {done.returncode}): {' '.join(cmd)}\n{err}")
-
-
-def git(root: Path, *args: str) -> None:
-    ident = [
-        "-c",
-        "user.name=bench",
-        "-c",
-        "user.email=bench@dvc-cml.invalid",
-        "-c",
-        "commit.gpgsign=false",
-    ]
-    run(["git", *ident, *args], root)
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def loss_rows(points: int, rev: int, shift: float = 0.0) -> Iterable[tuple[int, float]]:
@@ -254,25 +98,6 @@ def loss_rows(points: int, rev: int, shift: float = 0.0) -> Iterable[tuple[int, 
         (s, round(math.exp(-s / scale) + shift + 0.02 * math.sin(s * 0.7 + rev), 6))
         for s in range(points)
     )
-
-
-def build_project(root: Path, dvc_yaml: str, write_rev: Callable[[Path, int], None]) -> None:
-    """`main` holds revision 0; branch `changed` (checked out) holds revision 1."""
-    from dvc_cml.pipeline import init_project
-
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    init_project(root)
-    with (root / ".dvc" / "config").open("a") as config:  # no update check, ever
-        config.write("    check_update = false\n")
-    (root / "dvc.yaml").write_text(dvc_yaml)
-    write_rev(root, 0)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Baseline")
-    git(root, "checkout", "-q", "-b", "changed")
-    write_rev(root, 1)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "Changed")
 
 
 def single_plot_project(root: Path, points: int) -> None:
@@ -725,16 +550,6 @@ def parse_cases(text: str) -> list[str]:
     return cases
 
 
-def child_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(SCRUB_PREFIXES) and k not in SCRUB_NAMES
-    }
-    env["DVC_NO_ANALYTICS"] = "1"
-    return env
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per case (default: 3)")
@@ -788,12 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     rows: list[Row] = []
-    with contextlib.ExitStack() as stack:
-        if args.keep:  # mkdtemp: a TemporaryDirectory would still be removed at exit
-            base = Path(tempfile.mkdtemp(prefix="dvc-cml-scale-"))
-            print(f"keeping the fixtures: {base}")
-        else:
-            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dvc-cml-scale-")))
+    with scratch(args.keep, "dvc-cml-scale-") as base:
         bench = Bench(args, base, child_env())
         shared: dict[str, Row] = {}
         steps: dict[str, Callable[[], Row]] = {
