@@ -188,6 +188,7 @@ class Point:
     series: str  # "file: field", or just the field when there is one file
     x: Any
     y: Any
+    count: int = 1  # confusion matrices: how many rows fall in this (x, y) cell
 
 
 @dataclass(frozen=True)

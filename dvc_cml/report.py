@@ -88,15 +88,20 @@ def render_plots(
     """
     labels = {"base": report.base.label, "head": report.head.label}
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
-    wanted = _to_chart(report, all_plots)
+    # Confusion matrices last: the main process rasterises each chart after the worker,
+    # and theirs are the quickest, so the run ends sooner.
+    wanted = sorted(_to_chart(report, all_plots), key=lambda p: p.kind is PlotKind.CONFUSION)
     notes = {id(p): _chart_notes(p, labels) for p in wanted}
-    pending = {id(p): charts.draw(p, labels, notes[id(p)]) for p in wanted} if charts else {}
     drawn: dict[int, Drawn] = {}
-    if pending and len(wanted) >= STEAL_AFTER:
-        for queued in reversed(wanted):
-            if not pending[id(queued)].steal():
-                break  # the worker got here first: everything before is taken
-            drawn[id(queued)] = draw(queued, labels, notes[id(queued)])
+    if charts and wanted:
+        # A few charts: the worker draws SVGs and this process rasterises each one while the
+        # worker draws the next.  Many: this process draws whole charts from the end too.
+        steal = len(wanted) >= STEAL_AFTER
+        batch = charts.draw_all([(p, labels, notes[id(p)]) for p in wanted], raster=steal)
+        while steal and (index := batch.steal()) is not None:
+            drawn[id(wanted[index])] = draw(wanted[index], labels, notes[id(wanted[index])])
+        for index, result in batch.results():
+            drawn[id(wanted[index])] = result.rasterised()
 
     rendered: list[RenderedPlot] = []
     files: dict[str, bytes] = {}
@@ -113,9 +118,7 @@ def render_plots(
         else:
             key = id(plot)
             if key not in drawn:
-                drawn[key] = (
-                    pending[key].result() if key in pending else draw(plot, labels, notes[key])
-                )
+                drawn[key] = draw(plot, labels, notes[key])
             rendered.append(_chart_files(plot, stem, files, notes[key], drawn[key]))
     return rendered, files
 

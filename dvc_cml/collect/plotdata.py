@@ -12,6 +12,7 @@ import base64
 import json
 import math
 import posixpath
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,21 @@ def _labelled_series(rev: str, name: str, series: _Series) -> tuple[list[Point],
     finite = [(a, b) for a, b in pairs if _finite(a) and _finite(b)]
     points = [Point(rev, name, a, b) for a, b in finite]
     return points, len(pairs) - len(finite), 0, sorted((str(a), str(b)) for a, b in finite)
+
+
+def _cells(rev: str, name: str, series: _Series) -> tuple[list[Point], int, int, object]:
+    """A confusion matrix's rows counted per (actual, predicted) cell: a test set of tens of
+    thousands of rows becomes a few dozen points, each with its count."""
+    counts: Counter[tuple[Any, Any]] = Counter()
+    dropped = 0
+    for a, b in zip(series.xs, series.ys, strict=True):
+        pair = (_to_number(a), _to_number(b))
+        if _finite(pair[0]) and _finite(pair[1]):
+            counts[pair] += 1
+        else:
+            dropped += 1
+    points = [Point(rev, name, a, b, n) for (a, b), n in counts.items()]
+    return points, dropped, 0, sorted((str(a), str(b), n) for (a, b), n in counts.items())
 
 
 def _plain_floats(values: list[Any]) -> list[float] | None:
@@ -191,7 +207,10 @@ def _data_plot(
     dropped = sampled_from = 0
     digests: dict[str, dict[str, object]] = {"base": {}, "head": {}}
     for (rev, name), series in columns.items():
-        kept, lost, sampled, digest = _series_points(rev, name, series, sample, max_points)
+        if confusion:
+            kept, lost, sampled, digest = _cells(rev, name, series)
+        else:
+            kept, lost, sampled, digest = _series_points(rev, name, series, sample, max_points)
         points += kept
         dropped += lost
         sampled_from = max(sampled_from, sampled)
