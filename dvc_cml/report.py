@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -79,12 +80,14 @@ def render_plots(
     step: Step | None = None,
     charts: ChartProcess | None = None,
     all_plots: bool = False,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> tuple[list[RenderedPlot], dict[str, bytes]]:
     """Charts for every plot: what the report links to, and the files' bytes by relative path.
 
     Plots whose data is the same at both revisions are listed but not drawn, unless
     `all_plots`.  With `charts`, data plots are drawn in that worker process, and with many
-    of them this process takes charts from the end of the queue once it is idle.
+    of them this process takes charts from the end of the queue once it is idle; `meanwhile`
+    runs here while the worker draws.
     """
     labels = {"base": report.base.label, "head": report.head.label}
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
@@ -98,6 +101,7 @@ def render_plots(
         # worker draws the next.  Many: this process draws whole charts from the end too.
         steal = len(wanted) >= STEAL_AFTER
         batch = charts.draw_all([(p, labels, notes[id(p)]) for p in wanted], raster=steal)
+        meanwhile()
         while steal and (index := batch.steal()) is not None:
             drawn[id(wanted[index])] = draw(wanted[index], labels, notes[id(wanted[index])])
         for index, result in batch.results():
@@ -259,7 +263,14 @@ def _render(
     """Charts, report.md's text and report.html's, from one Markdown rendering."""
     from dvc_cml.render import html, markdown, vegajs
 
-    plots, files = render_plots(report, step, charts, options.all_plots)
+    def meanwhile() -> None:
+        # While the worker draws: the page's JavaScript (kept by vegajs), and the libraries
+        # the page and the terminal view use, so none of it waits for the last chart.
+        vegajs.bundle()
+        for name in ("markdown_it", "rich.console", "rich.table"):
+            importlib.import_module(name)
+
+    plots, files = render_plots(report, step, charts, options.all_plots, meanwhile)
     text = markdown.render(report, plots)
     script = vegajs.bundle() if _to_chart(report, options.all_plots) else ""
     return plots, files, text, html.render(text, plots, files, script)

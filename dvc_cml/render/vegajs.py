@@ -10,6 +10,7 @@ not depend on the vl-convert that is installed; `vega/VERSIONS` says what is ins
 
 from __future__ import annotations
 
+import functools
 import gzip
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,7 @@ def _folder() -> Path:
     return Path(str(resources.files("dvc_cml.render") / "vega"))
 
 
+@functools.cache
 def bundle() -> str:
     """The bundle: sets `window.vegaEmbed`, `window.vega` and `window.vegaLite`."""
     return gzip.decompress((_folder() / BUNDLE).read_bytes()).decode("utf-8")
