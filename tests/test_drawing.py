@@ -17,11 +17,11 @@ from tests.conftest import clean_env
 
 SCRIPT = """
 import json, math, sys
-from dvc_cml.model import DataPlot, Point
-from dvc_cml.render.drawing import ChartProcess, chart_process, draw
-from dvc_cml.report import STEAL_AFTER
+from dvc_cml.model import DataPlot, Point, Report, Revision
+from dvc_cml.render.drawing import chart_process, draw
+from dvc_cml.report import render_plots
 
-count, kill = int(sys.argv[1]), sys.argv[2] == "kill"
+count, mode = int(sys.argv[1]), sys.argv[2]
 labels = {"base": "main (1111111)", "head": "workspace (2222222)"}
 
 def plot(i):
@@ -34,31 +34,40 @@ def plot(i):
 
 plots = [plot(i) for i in range(count)]
 jobs = [(p, labels, [f"note {i}"]) for i, p in enumerate(plots)]
+out = {}
 with chart_process() as charts:
-    assert isinstance(charts, ChartProcess)
-    steal = count >= STEAL_AFTER
-    batch = charts.draw_all(jobs, raster=steal)
-    if kill:
+    assert charts is not None
+    if mode == "render":  # the report's own path, compared below with drawing in-process
+        base, head = Revision("main", "1111111"), Revision("workspace", "2222222")
+        report = Report(base, head, plots=tuple(plots))
+        with_worker = render_plots(report, charts=charts)
+    elif mode == "steal":
+        batch = charts.draw_all(jobs, raster=True)
+        got, out["stolen"], out["worker"] = {}, [], []
+        while (index := batch.steal()) is not None:
+            out["stolen"].append(index)
+            got[index] = draw(*jobs[index])
+        for index, drawn in batch.results():
+            out["worker"].append(index)
+            got[index] = drawn
+    else:  # "kill": the worker dies with charts still to draw
+        batch = charts.draw_all(jobs, raster=False)
         charts._process.kill()
         charts._process.join()
-    got, stolen = {}, []
-    while steal and (index := batch.steal()) is not None:
-        stolen.append(index)
-        got[index] = draw(*jobs[index])
-    worker = []
-    for index, drawn in batch.results():
-        worker.append(index)
-        got[index] = drawn.rasterised()
-# The same bytes as drawing each chart here, from start to finish.
-same = all(got[i] == draw(*jobs[i]) for i in range(count))
-print(json.dumps({"same": same, "stolen": stolen, "worker": worker, "pngs": sum(
-    got[i].png is not None and got[i].png.startswith(b"\\x89PNG") for i in range(count))}))
+        got = {index: drawn.rasterised() for index, drawn in batch.results()}
+if mode == "render":
+    out["same"] = with_worker == render_plots(report)  # drawn here, start to finish
+    out["pngs"] = sum(name.endswith(".png") for name in with_worker[1])
+else:
+    out["same"] = all(got[i] == draw(*jobs[i]) for i in range(count))
+    out["pngs"] = sum(got[i].png.startswith(b"\\x89PNG") for i in range(count))
+print(json.dumps(out))
 """
 
 
-def run(count: int, kill: bool = False) -> dict[str, object]:
+def run(count: int, mode: str) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(count), "kill" if kill else "-"],
+        [sys.executable, "-c", SCRIPT, str(count), mode],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -70,24 +79,23 @@ def run(count: int, kill: bool = False) -> dict[str, object]:
     return result
 
 
-def test_a_few_charts_come_back_as_svgs_rasterised_here() -> None:
-    result = run(3)
-    assert result == {"same": True, "stolen": [], "worker": [0, 1, 2], "pngs": 3}
+@pytest.mark.parametrize("count", [3, 12])
+def test_the_report_s_charts_equal_charts_drawn_in_process(count: int) -> None:
+    """A few: SVGs drawn by the worker, PNGs rasterised here.  Many: whole charts shared
+    from both ends of the queue."""
+    assert run(count, "render") == {"same": True, "pngs": count}
 
 
-@pytest.mark.parametrize("count", [8, 12])
-def test_many_charts_are_shared_from_both_ends(count: int) -> None:
-    result = run(count)
-    assert result["same"] is True and result["pngs"] == count
+def test_many_charts_are_shared_from_both_ends() -> None:
+    result = run(12, "steal")
+    assert result["same"] is True and result["pngs"] == 12
     stolen, worker = result["stolen"], result["worker"]
     assert isinstance(stolen, list) and isinstance(worker, list)
-    assert sorted(stolen + worker) == list(range(count))  # each chart drawn exactly once
+    assert sorted(stolen + worker) == list(range(12))  # each chart drawn exactly once
     assert worker == sorted(worker)  # the worker goes front to back ...
     assert stolen == sorted(stolen, reverse=True)  # ... and this process back to front
     assert stolen  # this process starts at once; the worker is still warming up
 
 
 def test_a_worker_that_dies_loses_no_chart() -> None:
-    result = run(3, kill=True)
-    assert result["same"] is True and result["pngs"] == 3
-    assert result["worker"] == [0, 1, 2]  # drawn here after the worker was gone
+    assert run(3, "kill") == {"same": True, "pngs": 3}
