@@ -267,7 +267,7 @@ def _render(
         # While the worker draws: the page's JavaScript (kept by vegajs), and the libraries
         # the page and the terminal view use, so none of it waits for the last chart.
         vegajs.bundle()
-        for name in ("markdown_it", "rich.console", "rich.table"):
+        for name in ("cmarkgfm", "rich.console", "rich.table"):
             importlib.import_module(name)
 
     plots, files = render_plots(report, step, charts, options.all_plots, meanwhile)

@@ -120,7 +120,7 @@ def test_charts_replace_their_png_and_images_are_embedded() -> None:
     spec_script = page.script_text[page.scripts.index({"type": "application/json", "id": "spec-1"})]
     assert "</" not in spec_script
     assert json.loads(spec_script) == SPEC
-    assert '"name":"\\u003c/script\\u003e\\u003cb\\u003e\\u0026"' in spec_script
+    assert '"name": "\\u003c/script\\u003e\\u003cb\\u003e\\u0026"' in spec_script
     # Image plots are data URIs, so the page needs no file beside it; others stay links.
     png = base64.b64encode(PNG).decode()
     assert page.images == [
