@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from dvc_cml.model import RenderedPlot, Report
-from dvc_cml.publish import Posted, PublishError
+from dvc_cml.publish import RETRIES, Posted, PublishError, transport_failure
 from dvc_cml.render import comment
 from dvc_cml.render.mdtext import code
 from dvc_cml.settings import GitHubSettings
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-RETRIES = 4  # after the first try: 5 attempts in all
 BACKOFF = 0.5  # seconds, doubled per retry (urllib3), capped by MAX_WAIT
 # GitHub asks to wait at least a minute after a secondary rate limit that names no time.
 MAX_WAIT = 60.0
@@ -191,7 +190,6 @@ class GitHub:
     def translate(self, what: str, exc: Exception, not_found: str | None = None) -> Exception:
         """The Refused for a PyGithub/requests failure (others are bugs: as is)."""
         import github
-        import requests
 
         s = self.settings
         if isinstance(exc, github.BadCredentialsException) or (
@@ -210,24 +208,15 @@ class GitHub:
             )
         if isinstance(exc, github.GithubException):
             return self._http_failure(what, exc, not_found)
-        if isinstance(exc, requests.exceptions.RetryError):
-            return self.fail(
-                f"GitHub kept failing while trying to {what} ({_reason(exc)}) after "
-                f"{RETRIES + 1} attempts"
-            )
-        if isinstance(exc, requests.exceptions.SSLError):
-            return self.fail(
-                f"TLS verification failed for {s.api_url}; point REQUESTS_CA_BUNDLE at the CA "
-                "bundle of your GitHub Enterprise Server"
-            )
-        if isinstance(exc, requests.exceptions.Timeout):
-            return self.fail(
-                f"GitHub at {s.api_url} did not answer within {s.timeout:g} s "
-                f"while trying to {what}"
-            )
-        if isinstance(exc, requests.exceptions.RequestException):
-            return self.fail(f"cannot reach GitHub at {s.api_url} to {what} ({type(exc).__name__})")
-        return exc
+        reason = transport_failure(
+            exc,
+            forge="GitHub",
+            url=s.api_url,
+            what=what,
+            timeout=s.timeout,
+            ca_hint="point REQUESTS_CA_BUNDLE at the CA bundle of your GitHub Enterprise Server",
+        )
+        return self.fail(reason) if reason else exc
 
     def _http_failure(self, what: str, exc: Any, not_found: str | None) -> Refused:
         s = self.settings
@@ -279,12 +268,6 @@ def _reset(exc: Any) -> str:
         return ""
     when = datetime.datetime.fromtimestamp(int(value), datetime.timezone.utc)
     return f" until {when:%H:%M} UTC"
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    match = re.search(r"too many (\d+) error responses", text)
-    return f"HTTP {match.group(1)}" if match else "connection errors"
 
 
 def _scrub(text: str, settings: GitHubSettings) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dvc_cml.model import RenderedPlot, Report
-from dvc_cml.publish import Posted, PublishError
+from dvc_cml.publish import RETRIES, Posted, PublishError, transport_failure
 from dvc_cml.publish.local import HTML_FILE
 from dvc_cml.render import comment
 from dvc_cml.render.mdtext import code
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-RETRIES = 4  # after the first try: 5 attempts in all
 BACKOFF = 0.5  # seconds, doubled per retry (urllib3), capped by MAX_WAIT
 MAX_WAIT = 30.0  # the longest a Retry-After may make us wait, per retry
 TRANSIENT = (429, 500, 502, 503, 504)
@@ -130,7 +129,6 @@ class GitLab:
     def translate(self, what: str, exc: Exception, not_found: str | None = None) -> Exception:
         """The PublishError for a python-gitlab/requests failure (others are bugs: as is)."""
         import gitlab
-        import requests
 
         url, token = self.settings.url, self.settings.token
         if isinstance(exc, gitlab.exceptions.GitlabAuthenticationError):
@@ -140,24 +138,16 @@ class GitLab:
             )
         if isinstance(exc, gitlab.exceptions.GitlabError):
             return self._http_failure(what, exc, not_found)
-        if isinstance(exc, requests.exceptions.RetryError):
-            return self.fail(
-                f"GitLab kept failing while trying to {what} ({_reason(exc)}) after "
-                f"{RETRIES + 1} attempts"
-            )
-        if isinstance(exc, requests.exceptions.SSLError):
-            return self.fail(
-                f"TLS verification failed for {url}; point CI_SERVER_TLS_CA_FILE "
-                "or REQUESTS_CA_BUNDLE at the CA bundle of your GitLab"
-            )
-        if isinstance(exc, requests.exceptions.Timeout):
-            return self.fail(
-                f"GitLab at {url} did not answer within {self.settings.timeout:g} s "
-                f"while trying to {what}"
-            )
-        if isinstance(exc, requests.exceptions.RequestException):
-            return self.fail(f"cannot reach GitLab at {url} to {what} ({type(exc).__name__})")
-        return exc
+        reason = transport_failure(
+            exc,
+            forge="GitLab",
+            url=str(url),
+            what=what,
+            timeout=self.settings.timeout,
+            ca_hint="point CI_SERVER_TLS_CA_FILE or REQUESTS_CA_BUNDLE at the CA bundle of "
+            "your GitLab",
+        )
+        return self.fail(reason) if reason else exc
 
     def _http_failure(self, what: str, exc: Any, not_found: str | None) -> PublishError:
         code = getattr(exc, "response_code", None)
@@ -200,12 +190,6 @@ class GitLab:
                     raise self.translate(f"upload {name}", exc) from None
             time.sleep(min(BACKOFF * 2**attempt, MAX_WAIT))
         raise AssertionError("unreachable")
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    match = re.search(r"too many (\d+) error responses", text)
-    return f"HTTP {match.group(1)}" if match else "connection errors"
 
 
 def _scrub(text: str, settings: GitLabSettings) -> str:
