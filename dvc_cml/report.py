@@ -15,7 +15,7 @@ from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
 from dvc_cml.gates import Config
 from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
-from dvc_cml.publish import Posted
+from dvc_cml.publish.common import Posted
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.render.mdtext import code
@@ -317,7 +317,8 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     try:
         if options.forge is not None:
             # Only now: the report directory is written before any network call.
-            from dvc_cml.publish import PublishError, publish
+            from dvc_cml.publish import publish
+            from dvc_cml.publish.common import PublishError
 
             try:
                 posted = publish(options.forge, report, plots, files, report_path, options.out_dir)

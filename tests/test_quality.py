@@ -23,3 +23,52 @@ def test_ruff_lint_and_format() -> None:
 def test_mypy_strict() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imports() -> dict[str, set[str]]:
+    """{module: the dvc_cml modules it imports}, anywhere in its code (lazy imports too)."""
+    import ast
+
+    package = ROOT / "dvc_cml"
+    names = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in package.rglob("*.py")
+        if "example" not in path.parts
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dvc_cml"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    found.add(full if full in names else str(node.module))
+        graph[name] = found - {name}
+    return graph
+
+
+def test_imports_point_one_way() -> None:
+    """No import circles, and logic (collect, model, gates, format) never imports render/
+    or publish/: the data flows collect -> model -> render -> publish."""
+    graph = _imports()
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    return [*path, nxt]
+                if nxt not in path and nxt.startswith("dvc_cml"):
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    assert [cycle for name in graph if (cycle := cycle_from(name))] == []
+    logic = [n for n in graph if n.startswith("dvc_cml.collect") or n in LOGIC]
+    assert {
+        name: sorted(m for m in graph[name] if m.startswith(("dvc_cml.render", "dvc_cml.publish")))
+        for name in logic
+    } == {name: [] for name in logic}
+
+
+LOGIC = {"dvc_cml.model", "dvc_cml.gates", "dvc_cml.format", "dvc_cml.ci", "dvc_cml.pipeline"}

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from dvc_cml.model import RenderedPlot, Report
-from dvc_cml.publish import RETRIES, Posted, PublishError, transport_failure
+from dvc_cml.publish.common import RETRIES, Posted, PublishError, transport_failure
 from dvc_cml.render import comment
 from dvc_cml.render.mdtext import code
 from dvc_cml.settings import GitHubSettings

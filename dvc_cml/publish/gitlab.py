@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dvc_cml.model import RenderedPlot, Report
-from dvc_cml.publish import RETRIES, Posted, PublishError, transport_failure
+from dvc_cml.publish.common import RETRIES, Posted, PublishError, transport_failure
 from dvc_cml.publish.local import HTML_FILE
 from dvc_cml.render import comment
 from dvc_cml.render.mdtext import code

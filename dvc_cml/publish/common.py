@@ -1,0 +1,57 @@
+"""What both forges share: the failure that keeps the report on disk, what was posted, and
+the words for HTTP transport failures."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dvc_cml.errors import EXIT_NOT_POSTED, UserError
+
+
+class PublishError(UserError):
+    """Posting failed; the report is on disk all the same, and the message says where."""
+
+    exit_code = EXIT_NOT_POSTED
+
+    def __init__(self, reason: str, report_path: Path) -> None:
+        super().__init__(f"{reason}. The report was not posted; it is at {report_path}")
+        self.reason = reason
+
+
+RETRIES = 4  # after the first try: 5 attempts in all, on both forges
+
+
+def transport_failure(
+    exc: Exception, *, forge: str, url: str, what: str, timeout: float, ca_hint: str
+) -> str | None:
+    """What went wrong with HTTP itself (retries used up, TLS, a timeout, no connection), in
+    the same words for every forge; None when `exc` is something else.
+
+    `forge` names the server ("GitLab", "GitHub"); `ca_hint` says where its CA bundle goes.
+    """
+    import requests
+
+    if isinstance(exc, requests.exceptions.RetryError):
+        found = re.search(r"too many (\d+) error responses", str(exc))
+        reason = f"HTTP {found.group(1)}" if found else "connection errors"
+        return (
+            f"{forge} kept failing while trying to {what} ({reason}) after {RETRIES + 1} attempts"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS verification failed for {url}; {ca_hint}"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"{forge} at {url} did not answer within {timeout:g} s while trying to {what}"
+    if isinstance(exc, requests.exceptions.RequestException):
+        return f"cannot reach {forge} at {url} to {what} ({type(exc).__name__})"
+    return None
+
+
+@dataclass(frozen=True)
+class Posted:
+    action: str  # "created", "updated", "commit comment", "dry run"
+    where: str  # "merge request !12 of grp/proj", "pull request #7 of owner/repo"
+    url: str | None
+    body: str
+    dry_run: bool = False  # `body` links local files: nothing was uploaded
