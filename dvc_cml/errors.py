@@ -51,10 +51,6 @@ class UsageError(UserError):
     exit_code = EXIT_USAGE
 
 
-class Interrupted(Exception):
-    pass
-
-
 def _one_line(text: str) -> str:
     return redact(" ".join(text.split()))
 
