@@ -34,7 +34,6 @@ import hashlib
 import json
 import mimetypes
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,11 +45,9 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import pytest
 
 from tests.fake_gitlab import (
+    FakeServer,
     HTTPError,
-    RecordedRequest,
     Response,
-    _RequestHandler,
-    _Server,
     json_response,
 )
 
@@ -129,66 +126,26 @@ class GitStore:
 Handler = Callable[["FakeGitHub", Context], Response]
 
 
-class FakeGitHub:
+class FakeGitHub(FakeServer):
     """In-process fake of GitHub's REST API (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.upload_limit = 16 * MiB  # the shared request handler reads bodies up to this
+        super().__init__(upload_limit=16 * MiB)
         self.comment_limit = COMMENT_MAX_CHARS
-        self.requests: list[RecordedRequest] = []
-        self.request_bodies: list[bytes] = []
-        self.request_times: list[float] = []  # time.monotonic() at arrival, parallel
-        self.errors: list[BaseException] = []
         self.repos: dict[str, JSONDict] = {}
         self.pulls: dict[tuple[str, int], JSONDict] = {}
-        self.tokens: dict[str, Token] = {}
         self.git: dict[str, GitStore] = {}
         self._users: dict[str, JSONDict] = {}
         self._comments: dict[tuple[str, int], list[JSONDict]] = {}
         self._commits: dict[tuple[str, str], JSONDict] = {}
         self._commit_comments: dict[tuple[str, str], list[JSONDict]] = {}
-        self._faults: list[Fault] = []
         self._hooks: list[Hook] = []
-        self._lock = threading.RLock()
-        self._ids: dict[str, int] = {}
-        self._last_ms = 0
-        self._server: _Server | None = _Server(("127.0.0.1", 0), _RequestHandler)
-        self._server.fake = self  # type: ignore[assignment]  # duck-typed: same hooks
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> FakeGitHub:
-        if self._server is None or self._thread is not None:
-            raise RuntimeError("a FakeGitHub can be started once")
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        if self._thread is not None:
-            server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/v3"
 
     # ------------------------------------------------------------------ state helpers
-
-    def _next_id(self, kind: str) -> int:
-        with self._lock:
-            self._ids[kind] = self._ids.get(kind, 0) + 1
-            return self._ids[kind]
 
     def _timestamp(self) -> str:
         with self._lock:
@@ -422,16 +379,6 @@ class FakeGitHub:
         with self._lock:
             self._hooks.append(Hook(method.upper(), re.compile(path_regex), fn, times))
 
-    def count(self, method: str | None = None, path_regex: str | None = None) -> int:
-        pattern = re.compile(path_regex) if path_regex else None
-        with self._lock:
-            return sum(
-                1
-                for r in self.requests
-                if (method is None or r.method == method.upper())
-                and (pattern is None or pattern.search(r.path.split("?", 1)[0]))
-            )
-
     def times(self, method: str, path_regex: str) -> list[float]:
         pattern = re.compile(path_regex)
         with self._lock:
@@ -511,13 +458,6 @@ class FakeGitHub:
         return False
 
     # ------------------------------------------------------------------ request handling
-
-    def _record(self, method: str, path: str, headers: dict[str, str]) -> int:
-        with self._lock:
-            self.requests.append(RecordedRequest(method, path, headers))
-            self.request_bodies.append(b"")
-            self.request_times.append(time.monotonic())
-            return len(self.requests) - 1
 
     def _take_fault(self, method: str, path: str) -> Response | None:
         with self._lock:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import pytest
@@ -147,30 +147,24 @@ _MR = _PROJECT + "/merge_requests/" + _seg("iid")
 _COMMIT = _PROJECT + "/repository/commits/" + _seg("sha")
 
 
-class FakeGitLab:
-    """In-process fake of the GitLab REST API v4 (see the module docstring)."""
+AnyServer = TypeVar("AnyServer", bound="FakeServer")
 
-    def __init__(self, upload_limit: int = 100 * MiB) -> None:
-        self.upload_limit = upload_limit
+
+class FakeServer:
+    """What the fake forges share: a socket bound on 127.0.0.1 at construction (so `url` is
+    known), served from a thread by `start()`, every request recorded, ids and counts."""
+
+    def __init__(self, upload_limit: int) -> None:
+        self.upload_limit = upload_limit  # the request handler reads bodies up to this
         self.requests: list[RecordedRequest] = []
         self.request_bodies: list[bytes] = []  # parallel to `requests`
-        self.uploads: dict[str, bytes] = {}  # keyed by the returned `url`
+        self.request_times: list[float] = []  # time.monotonic() at arrival, parallel
         self.errors: list[BaseException] = []  # bugs in the fake itself (answered with 500)
-        self.projects: dict[int, JSONDict] = {}
-        self.merge_requests: dict[tuple[int, int], JSONDict] = {}
-        self.tokens: dict[str, Token] = {}
-        self._users: dict[str, JSONDict] = {}
-        self._notes: dict[tuple[int, int], list[JSONDict]] = {}
-        self._commits: dict[tuple[int, str], JSONDict] = {}
-        self._commit_comments: dict[tuple[int, str], list[JSONDict]] = {}
-        self._upload_meta: dict[str, JSONDict] = {}
-        self._faults: list[Fault] = []
-        self._meetings: list[tuple[str, re.Pattern[str], threading.Barrier]] = []
-        self._arrived: dict[int, int] = {}
+        self.tokens: dict[str, Any] = {}  # each forge's own Token
+        self._faults: list[Any] = []  # and Fault
         self._lock = threading.RLock()
         self._ids: dict[str, int] = {}
         self._last_ms = 0
-        # The socket is bound (and `url` known) from construction; `start()` serves it.
         self._server: _Server | None = _Server(("127.0.0.1", 0), _RequestHandler)
         self._server.fake = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -178,9 +172,9 @@ class FakeGitLab:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> FakeGitLab:
+    def start(self: AnyServer) -> AnyServer:
         if self._server is None or self._thread is not None:
-            raise RuntimeError("a FakeGitLab can be started once")
+            raise RuntimeError(f"a {type(self).__name__} can be started once")
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -198,15 +192,11 @@ class FakeGitLab:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> FakeGitLab:
+    def __enter__(self: AnyServer) -> AnyServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.url}/api/v4"
 
     # ------------------------------------------------------------------ state helpers
 
@@ -214,6 +204,47 @@ class FakeGitLab:
         with self._lock:
             self._ids[kind] = self._ids.get(kind, 0) + 1
             return self._ids[kind]
+
+    def count(self, method: str | None = None, path_regex: str | None = None) -> int:
+        """How many requests were received, optionally filtered like `fail()`."""
+        pattern = re.compile(path_regex) if path_regex else None
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (method is None or r.method == method.upper())
+                and (pattern is None or pattern.search(r.path.split("?", 1)[0]))
+            )
+
+    def _record(self, method: str, path: str, headers: dict[str, str]) -> int:
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, headers))
+            self.request_bodies.append(b"")
+            self.request_times.append(time.monotonic())
+            return len(self.requests) - 1
+
+
+class FakeGitLab(FakeServer):
+    """In-process fake of the GitLab REST API v4 (see the module docstring)."""
+
+    def __init__(self, upload_limit: int = 100 * MiB) -> None:
+        super().__init__(upload_limit)
+        self.uploads: dict[str, bytes] = {}  # keyed by the returned `url`
+        self.projects: dict[int, JSONDict] = {}
+        self.merge_requests: dict[tuple[int, int], JSONDict] = {}
+        self._users: dict[str, JSONDict] = {}
+        self._notes: dict[tuple[int, int], list[JSONDict]] = {}
+        self._commits: dict[tuple[int, str], JSONDict] = {}
+        self._commit_comments: dict[tuple[int, str], list[JSONDict]] = {}
+        self._upload_meta: dict[str, JSONDict] = {}
+        self._meetings: list[tuple[str, re.Pattern[str], threading.Barrier]] = []
+        self._arrived: dict[int, int] = {}
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v4"
+
+    # ------------------------------------------------------------------ state helpers
 
     def _timestamp(self) -> str:
         """ISO 8601 UTC with milliseconds, strictly increasing across calls."""
@@ -424,24 +455,7 @@ class FakeGitLab:
             fault.headers.update(headers or {})
             self._faults.append(fault)
 
-    def count(self, method: str | None = None, path_regex: str | None = None) -> int:
-        """How many requests were received, optionally filtered like `fail()`."""
-        pattern = re.compile(path_regex) if path_regex else None
-        with self._lock:
-            return sum(
-                1
-                for r in self.requests
-                if (method is None or r.method == method.upper())
-                and (pattern is None or pattern.search(r.path.split("?", 1)[0]))
-            )
-
     # ------------------------------------------------------------------ request handling
-
-    def _record(self, method: str, path: str, headers: dict[str, str]) -> int:
-        with self._lock:
-            self.requests.append(RecordedRequest(method, path, headers))
-            self.request_bodies.append(b"")
-            return len(self.requests) - 1
 
     def _take_fault(self, method: str, path: str) -> Response | None:
         with self._lock:
@@ -920,7 +934,7 @@ def _sanitize_filename(filename: str) -> str:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    fake: FakeGitLab
+    fake: FakeServer  # FakeGitLab or FakeGitHub: the same hooks
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._connections: set[socket.socket] = set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dvc_cml.errors import EXIT_NOT_POSTED, UserError
 
@@ -18,6 +19,18 @@ class PublishError(UserError):
     def __init__(self, reason: str, report_path: Path) -> None:
         super().__init__(f"{reason}. The report was not posted; it is at {report_path}")
         self.reason = reason
+
+
+def capped_retry(base: Any, max_wait: float) -> Any:
+    """urllib3's `Retry` (or PyGithub's subclass of it) honouring a Retry-After header for at
+    most `max_wait` seconds: a server asking for an hour must not hang the job."""
+
+    class CappedRetry(base):  # type: ignore[misc]
+        def get_retry_after(self, response: Any) -> float | None:
+            wait = super().get_retry_after(response)
+            return None if wait is None else min(wait, max_wait)
+
+    return CappedRetry
 
 
 RETRIES = 4  # after the first try: 5 attempts in all, on both forges

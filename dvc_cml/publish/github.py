@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from dvc_cml.model import RenderedPlot, Report
-from dvc_cml.publish.common import RETRIES, Posted, PublishError, transport_failure
+from dvc_cml.publish.common import (
+    RETRIES,
+    Posted,
+    PublishError,
+    capped_retry,
+    transport_failure,
+)
 from dvc_cml.render import comment
 from dvc_cml.render.mdtext import code
 from dvc_cml.settings import GitHubSettings
@@ -113,12 +119,7 @@ def _client(settings: GitHubSettings) -> Github:
 
     _quiet_pygithub()
 
-    class BoundedRetry(GithubRetry):
-        def get_retry_after(self, response: Any) -> float | None:
-            wait = super().get_retry_after(response)
-            return None if wait is None else min(wait, MAX_WAIT)
-
-    retry = BoundedRetry(
+    retry = capped_retry(GithubRetry, MAX_WAIT)(
         total=RETRIES,
         backoff_factor=BACKOFF,
         backoff_max=MAX_WAIT,

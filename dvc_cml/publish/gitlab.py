@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dvc_cml.model import RenderedPlot, Report
-from dvc_cml.publish.common import RETRIES, Posted, PublishError, transport_failure
+from dvc_cml.publish.common import (
+    RETRIES,
+    Posted,
+    PublishError,
+    capped_retry,
+    transport_failure,
+)
 from dvc_cml.publish.local import HTML_FILE
 from dvc_cml.render import comment
 from dvc_cml.render.mdtext import code
@@ -46,12 +52,7 @@ def _session() -> requests.Session:
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    class BoundedRetry(Retry):
-        def get_retry_after(self, response: Any) -> float | None:
-            wait = super().get_retry_after(response)
-            return None if wait is None else min(wait, MAX_WAIT)
-
-    retry = BoundedRetry(
+    retry = capped_retry(Retry, MAX_WAIT)(
         total=RETRIES,
         backoff_factor=BACKOFF,
         backoff_max=MAX_WAIT,
