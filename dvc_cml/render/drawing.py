@@ -1,10 +1,10 @@
-"""Drawing charts off the main process, so the chart engine starts while DVC collects.
+"""Drawing charts off the main process, so the chart libraries start while DVC collects.
 
-vl-convert's engine takes about 0.5 s to start and altair about 0.3 s to import; neither
-overlaps with DVC's (GIL-bound) work in a thread, but a second process does, on a second core
-(measured in bench/bench_diff.py).  Once DVC is done the main process rasterises each SVG
-the worker draws while the worker draws the next one.  `draw` is pure and also runs
-in-process for tests.
+altair takes about 0.3 s to import and vl-convert's engine about 0.5 s to start; neither
+overlaps with DVC's (GIL-bound) work in a thread, nor with each other, so each gets a
+process of its own: one writes specs with altair, the other draws them as SVG, and the main
+process, once DVC is done, rasterises each SVG while the next one is drawn (measured in
+bench/bench_diff.py).  `draw` does all three in-process, for tests and as the fallback.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
+import os
 import queue
 import sys
 from collections.abc import Iterator, Mapping
@@ -40,55 +41,90 @@ class Drawn:
             return Drawn(self.spec, None, str(exc))
 
 
-def draw(plot: DataPlot, labels: Mapping[str, str], notes: list[str], raster: bool = True) -> Drawn:
-    """The chart's spec and PNG; with `raster=False` its SVG, for another process to
-    rasterise (half of a chart's time, and it needs no JavaScript engine)."""
+def spec_text(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> bytes:
+    """The chart's Vega-Lite spec as written beside the PNG (altair's half of a chart)."""
     from dvc_cml.render import charts
 
     spec = charts.chart_spec(plot, labels, notes)
-    text = (json.dumps(spec, indent=1, sort_keys=True) + "\n").encode()
+    return (json.dumps(spec, indent=1, sort_keys=True) + "\n").encode()
+
+
+def finish(text: bytes, raster: bool = True) -> Drawn:
+    """Draw a spec written by `spec_text` (vl-convert's half); with `raster=False` keep
+    its SVG, for another process to rasterise (half of that time, and no JavaScript)."""
+    from dvc_cml.render import charts
+
     try:
-        drawn = Drawn(text, None, svg=charts.to_svg(spec))
+        drawn = Drawn(text, None, svg=charts.to_svg(json.loads(text)))
     except charts.ChartError as exc:
         return Drawn(text, None, str(exc))
     return drawn.rasterised() if raster else drawn
 
 
+def draw(plot: DataPlot, labels: Mapping[str, str], notes: list[str], raster: bool = True) -> Drawn:
+    """The chart's spec and PNG (or SVG, see `finish`), all in this process."""
+    return finish(spec_text(plot, labels, notes), raster)
+
+
 Job = tuple[DataPlot, Mapping[str, str], list[str]]  # a plot, the revisions' labels, notes
-WAIT = 1.0  # seconds between checks that the worker is still alive
+WAIT = 1.0  # seconds between checks that the workers are still alive
+NICENESS = 10  # how far the workers step back for the caller (see `_yield_to_caller`)
 
 
-def _serve(jobs: Any, results: Any, front: Any, back: Any, lock: Any) -> None:
-    """The worker: warm up, then draw each batch in order, sending every chart when done.
+def _yield_to_caller() -> None:
+    """Lower this worker's priority: while the workers start up, the caller runs DVC, and
+    no chart can start before DVC is done.  Three busy processes on two cores would
+    otherwise share them evenly (measured: 0.1-0.3 s later on the everyday report)."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice
+        os.nice(NICENESS)
 
-    The caller takes charts from the end of a batch (`Batch.steal`): both sides claim an
-    index under `lock`, the worker from the front, the caller from the back.
-    """
+
+def _write_specs(jobs: Any, specs: Any) -> None:
+    """The spec worker: imports altair while DVC collects, then writes each batch's specs
+    in order for the drawing worker."""
+    _yield_to_caller()
+    with contextlib.suppress(Exception):  # a broken altair shows in the caller's own draw
+        import altair  # noqa: F401
+    while (batch := jobs.get()) is not None:
+        number, raster, items = batch
+        for index, (plot, labels, notes) in enumerate(items):
+            specs.put((number, raster, index, spec_text(plot, labels, notes)))
+    specs.put(None)
+
+
+def _draw_specs(
+    specs: Any, results: Any, svgs: Any, batch: Any, front: Any, back: Any, lock: Any
+) -> None:
+    """The drawing worker: starts vl-convert's engine while DVC collects, then draws each
+    spec unless the caller has taken it (`Batch.steal`): both sides claim indexes under
+    `lock`, this worker from the front, the caller from the back."""
     from dvc_cml.render import charts
 
+    _yield_to_caller()
     with contextlib.suppress(Exception):  # a broken engine shows in each chart's own error
-        charts.warm_up()
-    while (batch := jobs.get()) is not None:
-        raster, items = batch
-        while True:
-            with lock:
-                if front.value > back.value:
-                    break
-                index = front.value
-                front.value += 1
-            plot, labels, notes = items[index]
-            results.put((index, draw(plot, labels, notes, raster=raster)))
+        charts.to_svg(charts.WARM_UP)
+    while (item := specs.get()) is not None:
+        number, raster, index, text = item
+        with lock:
+            if number != batch.value or index > back.value:
+                continue  # the caller's now, or from a batch given up
+            front.value = index + 1
+        drawn = finish(text, raster)
+        if raster:
+            results.put((index, drawn))
+        else:
+            svgs.send((index, drawn))
 
 
 class Batch:
-    """Charts handed to the worker: results as they are drawn, or taken back from the end."""
+    """Charts handed to the workers: results as they are drawn, or taken back from the end."""
 
     def __init__(self, owner: ChartProcess, jobs: list[Job], raster: bool) -> None:
         self._owner, self._jobs, self._raster = owner, jobs, raster
         self._stolen: set[int] = set()
 
     def steal(self) -> int | None:
-        """An index of a chart the worker has not started, now the caller's to draw."""
+        """An index of a chart the drawing worker has not started, now the caller's."""
         owner = self._owner
         with owner.lock:
             if owner.back.value < owner.front.value:
@@ -101,13 +137,13 @@ class Batch:
     def results(self) -> Iterator[tuple[int, Drawn]]:
         """(index, drawn) for every chart not stolen, in the order the worker draws them.
 
-        If the worker dies, what it has not sent is drawn here: slower, never lost.
+        If a worker dies, what has not come back is drawn here: slower, never lost.
         """
         wanted = set(range(len(self._jobs))) - self._stolen
         while wanted:
             try:
-                index, drawn = self._owner.results.get(timeout=WAIT)
-            except queue.Empty:
+                index, drawn = self._owner.receive(self._raster)
+            except (queue.Empty, EOFError, OSError):
                 if self._owner.alive():
                     continue
                 for index in sorted(wanted):
@@ -118,27 +154,40 @@ class Batch:
 
 
 class ChartProcess:
-    """A worker process that starts warming up the chart engine as soon as it is created.
+    """Two worker processes that get the chart libraries ready as soon as they are created:
+    one imports altair and writes specs, the other starts vl-convert's engine and draws
+    them.  In one process the two start-ups take turns (each holds the GIL); in two they
+    overlap each other and DVC's work (measured in bench/bench_diff.py).
 
-    Created before DVC is imported, so the fork copies a small process.  A fork is only safe
+    Created before DVC is imported, so the forks copy a small process.  A fork is only safe
     while vl-convert's engine (which runs its own threads) has not started in this process;
     once it has, it is warm anyway, and `start()` returns None: draw in-process.
 
-    A whole batch goes to the worker at once and each chart comes back as soon as it is
-    drawn, so the worker never waits on this process, even while this one rasterises (which
-    holds the GIL, and would starve a pool's feeder thread).
+    A whole batch goes to the workers at once and each chart comes back as soon as it is
+    drawn, so they never wait on this process, even while it rasterises (which holds the
+    GIL, and would starve a pool's feeder thread).
     """
 
     def __init__(self) -> None:
         context = multiprocessing.get_context("fork")
         self.lock = context.Lock()
+        self.batch = context.Value("q", 0, lock=False)  # specs of older batches are ignored
         self.front = context.Value("q", 0, lock=False)
         self.back = context.Value("q", -1, lock=False)
+        # Whole charts come back through a buffered queue, as this process draws some
+        # too; SVGs through a pipe, at once: this process waits for them, and the queue's
+        # feeder thread would wait for the GIL while vl-convert holds it for the next chart.
         self.results: Any = context.Queue()
+        self._svgs, svgs = context.Pipe(duplex=False)
         self._jobs: Any = context.SimpleQueue()
-        args = (self._jobs, self.results, self.front, self.back, self.lock)
-        self._process = context.Process(target=_serve, args=args, daemon=True)
-        self._process.start()
+        specs = context.SimpleQueue()
+        drawer = (specs, self.results, svgs, self.batch, self.front, self.back, self.lock)
+        self._processes = [  # the engine's start-up is the longer one: it goes first
+            context.Process(target=_draw_specs, args=drawer, daemon=True),
+            context.Process(target=_write_specs, args=(self._jobs, specs), daemon=True),
+        ]
+        for process in self._processes:
+            process.start()
 
     @classmethod
     def start(cls) -> ChartProcess | None:
@@ -147,22 +196,37 @@ class ChartProcess:
         return cls()
 
     def alive(self) -> bool:
-        return self._process.is_alive()
+        return all(process.is_alive() for process in self._processes)
+
+    def receive(self, whole: bool) -> tuple[int, Drawn]:
+        """The next result: a whole chart or an SVG; queue.Empty if none came in `WAIT`."""
+        if whole:
+            result: tuple[int, Drawn] = self.results.get(timeout=WAIT)
+        elif self._svgs.poll(WAIT):
+            result = self._svgs.recv()
+        else:
+            raise queue.Empty
+        return result
 
     def draw_all(self, jobs: list[Job], raster: bool = True) -> Batch:
-        """Hand `jobs` to the worker; with `raster=False` it sends SVGs to rasterise here."""
+        """Hand `jobs` to the workers; with `raster=False` they send SVGs to rasterise here."""
         with self.lock:
+            self.batch.value += 1
             self.front.value, self.back.value = 0, len(jobs) - 1
-        self._jobs.put((raster, [(plot, dict(labels), notes) for plot, labels, notes in jobs]))
+            number = int(self.batch.value)
+        items = [(plot, dict(labels), notes) for plot, labels, notes in jobs]
+        self._jobs.put((number, raster, items))
         return Batch(self, jobs, raster)
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self._jobs.put(None)
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
         self.results.close()
+        self._svgs.close()
 
 
 @contextlib.contextmanager
