@@ -22,6 +22,7 @@ from dvc_cml.settings import DEFAULT_IMAGES_BRANCH
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
     from dvc_cml.model import Gate
+    from dvc_cml.render.drawing import ChartProcess
     from dvc_cml.report import DiffOptions, Output
     from dvc_cml.settings import ForgeSettings
 
@@ -337,6 +338,19 @@ def _in_project(args: argparse.Namespace, path: str) -> Path:
 
 
 def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -> int:
+    if args.command == "diff":
+        from dvc_cml.render.drawing import chart_process
+
+        # The chart workers start before anything else is imported: every chart waits
+        # for their start-up, and they fork a small process.
+        with chart_process() as charts:
+            return _run(args, out_dir, env, charts)
+    return _run(args, out_dir, env, None)
+
+
+def _run(
+    args: argparse.Namespace, out_dir: Path, env: Mapping[str, str], charts: ChartProcess | None
+) -> int:
     from dvc_cml.gates import parse_gate
     from dvc_cml.report import DiffOptions, run_check, run_diff
 
@@ -355,7 +369,7 @@ def _dispatch(args: argparse.Namespace, out_dir: Path, env: Mapping[str, str]) -
             fail_on=fail_on,
         )
         return run_check(options, write=args.out is not None)
-    return run_diff(_diff_options(args, out_dir, env, fail_on), sys.stdout)
+    return run_diff(_diff_options(args, out_dir, env, fail_on), sys.stdout, charts)
 
 
 def _diff_options(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import re
@@ -276,7 +277,9 @@ def _render(
     return plots, files, text, html.render(text, plots, files, script)
 
 
-def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
+def run_diff(
+    options: DiffOptions, stdout: TextIO | None = None, charts: ChartProcess | None = None
+) -> int:
     from dvc_cml.publish.local import (
         HTML_FILE,
         open_in_browser,
@@ -286,8 +289,10 @@ def run_diff(options: DiffOptions, stdout: TextIO | None = None) -> int:
     from dvc_cml.render import jsondoc, openmetrics, terminal
 
     stdout = stdout or sys.stdout
-    # The chart process first: it forks before DVC is imported or any thread starts.
-    with chart_process() as charts, terminal.progress() as step:
+    # The chart workers first, unless the caller started them (the CLI does, as early as
+    # it can): they fork before DVC is imported or any thread starts.
+    started = contextlib.nullcontext(charts) if charts else chart_process()
+    with started as charts, terminal.progress() as step:
         config = _config(options)  # a broken config fails before any work
         report = _compared(options, config, step)
         if report.empty:

@@ -17,9 +17,12 @@ import queue
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dvc_cml.model import DataPlot
+if TYPE_CHECKING:  # the CLI starts the workers before the model's classes are built
+    from dvc_cml.model import DataPlot
+
+    Job = tuple[DataPlot, Mapping[str, str], list[str]]  # a plot, the labels, notes
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,6 @@ def draw(plot: DataPlot, labels: Mapping[str, str], notes: list[str], raster: bo
     return finish(spec_text(plot, labels, notes), raster)
 
 
-Job = tuple[DataPlot, Mapping[str, str], list[str]]  # a plot, the revisions' labels, notes
 WAIT = 1.0  # seconds between checks that the workers are still alive
 NICENESS = 10  # how far the workers step back for the caller (see `_yield_to_caller`)
 
