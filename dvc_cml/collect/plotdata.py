@@ -108,12 +108,13 @@ def _cells(rev: str, name: str, series: _Series) -> tuple[list[Point], int, int,
     thousands of rows becomes a few dozen points, each with its count."""
     counts: Counter[tuple[Any, Any]] = Counter()
     dropped = 0
-    for a, b in zip(series.xs, series.ys, strict=True):
+    # Count the values as written first (in C), then convert each distinct pair once.
+    for (a, b), n in Counter(zip(series.xs, series.ys, strict=True)).items():
         pair = (_to_number(a), _to_number(b))
         if _finite(pair[0]) and _finite(pair[1]):
-            counts[pair] += 1
+            counts[pair] += n
         else:
-            dropped += 1
+            dropped += n
     points = [Point(rev, name, a, b, n) for (a, b), n in counts.items()]
     return points, dropped, 0, sorted((str(a), str(b), n) for (a, b), n in counts.items())
 
@@ -187,16 +188,21 @@ def _data_plot(
     confusion = template.startswith("confusion")
     files = {dp.get("filename") for dp in renderer.datapoints}
     y_fields = {str(dp.get("field")) for dp in renderer.datapoints if dp.get("field")}
-    columns: dict[tuple[str, str], _Series] = {}
+    by_source: dict[tuple[str, Any, Any], _Series] = {}  # (rev, file, field): its values
     for dp in renderer.datapoints:
-        filename, field_name = dp.get("filename", ""), dp.get("field", "")
+        key = (dp["rev"], dp.get("filename", ""), dp.get("field", ""))
+        series = by_source.get(key) or by_source.setdefault(key, _Series())
+        series.xs.append(dp.get(x_field))
+        series.ys.append(dp.get(y_field))
+    columns: dict[tuple[str, str], _Series] = {}
+    for (rev, filename, field_name), values in by_source.items():
         if confusion:
             name = str(filename)
         else:
             name = f"{filename}: {field_name}" if len(files) > 1 else str(field_name)
-        series = columns.setdefault((dp["rev"], name), _Series())
-        series.xs.append(dp.get(x_field))
-        series.ys.append(dp.get(y_field))
+        series = columns.setdefault((rev, name), _Series())
+        series.xs += values.xs
+        series.ys += values.ys
 
     sample = TEMPLATE_KINDS.get(template, PlotKind.LINE) in (
         PlotKind.LINE,
