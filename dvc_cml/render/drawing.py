@@ -87,6 +87,8 @@ def _write_specs(jobs: Any, specs: Any) -> None:
     _yield_to_caller()
     with contextlib.suppress(Exception):  # a broken altair shows in the caller's own draw
         import altair  # noqa: F401
+
+        from dvc_cml.render import charts  # noqa: F401  (and the model, to read the jobs)
     while (batch := jobs.get()) is not None:
         number, raster, items = batch
         for index, (plot, labels, notes) in enumerate(items):
