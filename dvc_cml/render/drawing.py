@@ -81,17 +81,19 @@ def _yield_to_caller() -> None:
         os.nice(NICENESS)
 
 
-def _write_specs(jobs: Any, specs: Any) -> None:
+def _write_specs(jobs: Any, specs: Any, batch: Any, back: Any) -> None:
     """The spec worker: imports altair while DVC collects, then writes each batch's specs
-    in order for the drawing worker."""
+    in order for the drawing worker, but not those the caller has taken."""
     _yield_to_caller()
     with contextlib.suppress(Exception):  # a broken altair shows in the caller's own draw
         import altair  # noqa: F401
 
         from dvc_cml.render import charts  # noqa: F401  (and the model, to read the jobs)
-    while (batch := jobs.get()) is not None:
-        number, raster, items = batch
+    while (given := jobs.get()) is not None:
+        number, raster, items = given
         for index, (plot, labels, notes) in enumerate(items):
+            if number != batch.value or index > back.value:
+                break  # unlocked: at worst one spec more, which the drawing worker skips
             specs.put((number, raster, index, spec_text(plot, labels, notes)))
     specs.put(None)
 
@@ -188,7 +190,9 @@ class ChartProcess:
         drawer = (specs, self.results, svgs, self.batch, self.front, self.back, self.lock)
         self._processes = [  # the engine's start-up is the longer one: it goes first
             context.Process(target=_draw_specs, args=drawer, daemon=True),
-            context.Process(target=_write_specs, args=(self._jobs, specs), daemon=True),
+            context.Process(
+                target=_write_specs, args=(self._jobs, specs, self.batch, self.back), daemon=True
+            ),
         ]
         for process in self._processes:
             process.start()
