@@ -1,5 +1,5 @@
 from dvc_cml.cli import console
 
-# Guarded: the chart worker is started with "spawn", which re-imports the main module.
+# Guarded: importing this module (as some tools do) must not run a command.
 if __name__ == "__main__":
     console()

@@ -7,13 +7,17 @@ each scenario runs in a fresh interpreter (this test process has long started th
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env
+from tests.conftest import Project, clean_env
 
 SCRIPT = """
 import json, math, sys
@@ -101,3 +105,29 @@ def test_many_charts_are_shared_from_both_ends() -> None:
 @pytest.mark.parametrize("victims", ["0", "1", "01"], ids=["drawer", "spec-writer", "both"])
 def test_a_worker_that_dies_loses_no_chart(victims: str) -> None:
     assert run(3, "kill", victims) == {"same": True, "pngs": 3}
+
+
+@pytest.mark.parametrize("delay", [0.4, 0.9, 1.5])
+def test_ctrl_c_ends_the_run_in_one_line_with_no_worker_left(
+    make_project: Callable[[str], Project], delay: float
+) -> None:
+    """Ctrl-C reaches the whole process group, at whatever point the run is: before the
+    workers have started, while they start, while they draw.  A worker that died with a
+    batch unread once left the run waiting forever."""
+    project = make_project("plots")
+    project.apply_head()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dvc_cml", "diff", "main", "--no-post", "-C", str(project.root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        start_new_session=True,  # a process group of its own, as a terminal's job is
+    )
+    time.sleep(delay)
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    # Done before the signal came, or interrupted: either way one line at most.
+    assert (run.returncode, err) in ((130, "dvc-cml: interrupted\n"), (0, ""))
+    with pytest.raises(ProcessLookupError):  # nothing of the group is left running
+        os.killpg(run.pid, 0)
