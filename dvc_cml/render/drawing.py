@@ -94,8 +94,8 @@ def _worker(body: Callable[..., None], *args: Any) -> None:
 
 
 def _next(conn: Connection) -> Any:
-    """The next message on `conn`; EOFError once the caller is gone (killed, it closes
-    nothing: each worker holds copies of every pipe's ends, but not of its sentinel)."""
+    """The next message on `conn`; EOFError once the caller is gone.  Its pipes would not
+    tell (every worker holds copies of all their ends); its sentinel does."""
     parent = multiprocessing.parent_process()
     if parent is not None and conn not in wait([conn, parent.sentinel]):
         raise EOFError
