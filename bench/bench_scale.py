@@ -34,7 +34,7 @@ Cases (all timed as separate processes, the way a CI job script runs them):
 
 Each command runs via `subprocess.Popen` in its own session and is reaped with `os.wait4`,
 whose rusage gives wall time's companion: ru_maxrss, the largest resident set of the process
-*or any descendant it reaped* (dvc-cml's forked chart worker included) -- a maximum over the
+*or any descendant it reaped* (dvc-cml's forked chart workers included) -- a maximum over the
 processes, not their sum.  So a thread also samples, every 0.1 s, the summed RSS of all the
 processes in the session ("RSS sum", Linux /proc only); it also stops a run that goes over
 `--rss-limit-gib`.  Times are medians over `--runs` (default 3), sides alternating per run so
@@ -530,7 +530,7 @@ def print_table(rows: Sequence[Row], runs: int) -> None:
             print("  ".join("-" * w for w in widths))
     print(
         f"\ndvc-cml: median of {runs} run(s). peak RSS = wait4 ru_maxrss (largest single "
-        "process, chart worker included); RSS sum = sampled sum over the process tree; "
+        "process, chart workers included); RSS sum = sampled sum over the process tree; "
         "RSS base = the baseline's largest process."
     )
     for r in rows:

@@ -86,9 +86,9 @@ def render_plots(
     """Charts for every plot: what the report links to, and the files' bytes by relative path.
 
     Plots whose data is the same at both revisions are listed but not drawn, unless
-    `all_plots`.  With `charts`, data plots are drawn in that worker process, and with many
+    `all_plots`.  With `charts`, data plots are drawn by those worker processes, and with many
     of them this process takes charts from the end of the queue once it is idle; `meanwhile`
-    runs here while the worker draws.
+    runs here while the workers draw.
     """
     labels = {"base": report.base.label, "head": report.head.label}
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
@@ -98,8 +98,8 @@ def render_plots(
     notes = {id(p): _chart_notes(p, labels) for p in wanted}
     drawn: dict[int, Drawn] = {}
     if charts and wanted:
-        # A few charts: the worker draws SVGs and this process rasterises each one while the
-        # worker draws the next.  Many: this process draws whole charts from the end too.
+        # A few charts: the workers draw SVGs and this process rasterises each one while
+        # they draw the next.  Many: this process draws whole charts from the end too.
         steal = len(wanted) >= STEAL_AFTER
         batch = charts.draw_all([(p, labels, notes[id(p)]) for p in wanted], raster=steal)
         meanwhile()
@@ -265,7 +265,7 @@ def _render(
     from dvc_cml.render import html, markdown, vegajs
 
     def meanwhile() -> None:
-        # While the worker draws: the page's JavaScript (kept by vegajs), and the libraries
+        # While the workers draw: the page's JavaScript (kept by vegajs), and the libraries
         # the page and the terminal view use, so none of it waits for the last chart.
         vegajs.bundle()
         for name in ("cmarkgfm", "rich.console", "rich.table"):

@@ -274,7 +274,7 @@ def to_svg(spec: Mapping[str, Any]) -> str:
 
 def svg_to_png(svg: str, scale: float = SCALE) -> bytes:
     """Rasterise a chart's SVG.  No JavaScript engine is involved (resvg, with vl-convert's
-    fonts), so any process can do it: the main process does while the chart worker draws
+    fonts), so any process can do it: the main process does while the drawing worker draws
     the next chart.  The bytes equal `vegalite_to_png`'s for the same spec."""
     import vl_convert
 
