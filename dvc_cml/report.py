@@ -92,7 +92,7 @@ def render_plots(
     """
     labels = {"base": report.base.label, "head": report.head.label}
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
-    # Confusion matrices last: the main process rasterises each chart after the worker,
+    # Confusion matrices last: the main process rasterises each chart after a worker,
     # and theirs are the quickest, so the run ends sooner.
     wanted = sorted(_to_chart(report, all_plots), key=lambda p: p.kind is PlotKind.CONFUSION)
     notes = {id(p): _chart_notes(p, labels) for p in wanted}

@@ -107,24 +107,22 @@ def _send_quietly(conn: Connection, message: Any) -> None:
         conn.send(message)
 
 
-def _write_specs(jobs: Any, specs: Any, batch: Any, back: Any) -> None:
-    """The spec worker: imports altair while DVC collects, then writes each batch's specs
+def _write_specs(jobs: Any, specs: Any, back: Any) -> None:
+    """The spec worker: imports altair while DVC collects, then writes the batch's specs
     in order for the drawing worker, but not those the caller has taken."""
     with contextlib.suppress(Exception):  # a broken altair shows in the caller's own draw
         import altair  # noqa: F401
 
         from dvc_cml.render import charts  # noqa: F401  (and the model, to read the jobs)
-    while True:
-        number, raster, items = _next(jobs)
+    while True:  # one batch (see `ChartProcess.draw_all`); then alive, waiting, till killed
+        raster, items = _next(jobs)
         for index, (plot, labels, notes) in enumerate(items):
-            if number != batch.value or index > back.value:
+            if index > back.value:
                 break  # unlocked: at worst one spec more, which the drawing worker skips
-            specs.send((number, raster, index, spec_text(plot, labels, notes)))
+            specs.send((raster, index, spec_text(plot, labels, notes)))
 
 
-def _draw_specs(
-    specs: Any, results: Any, svgs: Any, batch: Any, front: Any, back: Any, lock: Any
-) -> None:
+def _draw_specs(specs: Any, results: Any, svgs: Any, front: Any, back: Any, lock: Any) -> None:
     """The drawing worker: starts vl-convert's engine while DVC collects, then draws each
     spec unless the caller has taken it (`Batch.steal`): both sides claim indexes under
     `lock`, this worker from the front, the caller from the back."""
@@ -133,10 +131,10 @@ def _draw_specs(
     with contextlib.suppress(Exception):  # a broken engine shows in each chart's own error
         charts.to_svg(charts.WARM_UP)
     while True:
-        number, raster, index, text = _next(specs)
+        raster, index, text = _next(specs)
         with lock:
-            if number != batch.value or index > back.value:
-                continue  # the caller's now, or from a batch given up
+            if index > back.value:
+                continue  # the caller's now
             front.value = index + 1
         drawn = finish(text, raster)
         if raster:
@@ -200,9 +198,9 @@ class ChartProcess:
     def __init__(self) -> None:
         context = multiprocessing.get_context("fork")
         self.lock = context.Lock()
-        self.batch = context.Value("q", 0, lock=False)  # specs of older batches are ignored
         self.front = context.Value("q", 0, lock=False)
         self.back = context.Value("q", -1, lock=False)
+        self._given = False  # one batch: indexes are claimed once (see `draw_all`)
         # Whole charts come back through a buffered queue, as this process draws some
         # too; SVGs through a pipe, at once: this process waits for them, and the queue's
         # feeder thread would wait for the GIL while vl-convert holds it for the next chart.
@@ -210,8 +208,8 @@ class ChartProcess:
         self._svgs, svgs = context.Pipe(duplex=False)
         jobs, self._jobs = context.Pipe(duplex=False)
         specs_in, specs_out = context.Pipe(duplex=False)
-        drawer = (specs_in, self.results, svgs, self.batch, self.front, self.back, self.lock)
-        writer = (jobs, specs_out, self.batch, self.back)
+        drawer = (specs_in, self.results, svgs, self.front, self.back, self.lock)
+        writer = (jobs, specs_out, self.back)
         self._processes = [  # the engine's start-up is the longer one: it goes first
             context.Process(target=_worker, args=(_draw_specs, *drawer), daemon=True),
             context.Process(target=_worker, args=(_write_specs, *writer), daemon=True),
@@ -245,15 +243,17 @@ class ChartProcess:
         return result
 
     def draw_all(self, jobs: list[Job], raster: bool = True) -> Batch:
-        """Hand `jobs` to the workers; with `raster=False` they send SVGs to rasterise here."""
+        """Hand `jobs` to the workers, once per ChartProcess (a report draws one batch);
+        with `raster=False` they send SVGs to rasterise here."""
+        if self._given:
+            raise RuntimeError("a ChartProcess draws one batch")
+        self._given = True
         with self.lock:
-            self.batch.value += 1
-            self.front.value, self.back.value = 0, len(jobs) - 1
-            number = int(self.batch.value)
+            self.back.value = len(jobs) - 1
         items = [(plot, dict(labels), notes) for plot, labels, notes in jobs]
         # Sent from a thread: a batch outgrows the pipe's buffer, and a spec worker that has
         # died would leave this process waiting for it; `Batch.results` notices instead.
-        message = (number, raster, items)
+        message = (raster, items)
         threading.Thread(target=_send_quietly, args=(self._jobs, message), daemon=True).start()
         return Batch(self, jobs, raster)
 
