@@ -1,6 +1,6 @@
-"""The chart worker: the same charts as drawing in-process, whoever draws or rasterises them.
+"""The chart workers: the same charts as drawing in-process, whoever draws or rasterises them.
 
-The worker is forked, which is only safe before vl-convert's engine starts in a process, so
+The workers are forked, which is only safe before vl-convert's engine starts in a process, so
 each scenario runs in a fresh interpreter (this test process has long started the engine).
 """
 
