@@ -321,6 +321,19 @@ class StageChange:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """A file the report could not read at one revision; the rest of the report stands.
+
+    Listed in every output (Markdown, terminal, page, `--json`), so a reader knows which rows
+    and charts are missing and why, instead of the run ending on the first bad file.
+    """
+
+    path: str  # from the project root, as DVC names it
+    rev: Revision
+    reason: str  # one line: "not read: a symlink leading outside the repository"
+
+
+@dataclass(frozen=True)
 class Report:
     base: Revision
     head: Revision
@@ -333,10 +346,13 @@ class Report:
     tracked: int = 0  # DVC-tracked outputs at either revision
     stages: tuple[StageChange, ...] = ()  # changed, added or removed
     stages_unchanged: int = 0
+    problems: tuple[Problem, ...] = ()  # files not read, each with its revision and reason
 
     @property
     def empty(self) -> bool:
-        return not (self.metrics or self.params or self.plots or self.data or self.stages)
+        return not (
+            self.metrics or self.params or self.plots or self.data or self.stages or self.problems
+        )
 
     def changed_params(self) -> list[Row]:
         return [r for r in self.params if r.status is not Status.UNCHANGED]
@@ -358,6 +374,7 @@ class Report:
             tracked=self.tracked,
             stages_changed=len(self.stages),
             stages=len(self.stages) + self.stages_unchanged,
+            problems=len(self.problems),
         )
 
 
@@ -389,6 +406,7 @@ class Summary:
     tracked: int
     stages_changed: int
     stages: int
+    problems: int = 0  # files not read
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dvc_cml.collect import internals
 from dvc_cml.collect.project import describe, open_project, quiet_dvc
 from dvc_cml.errors import UserError
 from dvc_cml.model import Reproduced
@@ -119,19 +120,21 @@ def _read_paths(repo: Repo) -> set[str]:
     Top-level plots (a `- path` entry or `- id: {x, y: {file: field}}`), metrics and params of
     every dvc.yaml, each relative to its own dvc.yaml's folder, plus the stages' params files.
     """
-    from dvc.repo.plots import infer_data_sources
 
     def under(dvcfile: str, rel: str) -> str:
         return os.path.normpath(Path(dvcfile).parent / rel)
 
     paths = {str(Path(repo.root_dir) / "params.yaml")}
-    for dvcfile, definitions in repo.index._plots.items():
+    top_plots, top_metrics, top_params = internals.top_level_files(repo)
+    for dvcfile, definitions in top_plots.items():
         for definition in definitions:
             # example-get-started ends its `plots:` with `- eval/plots/images/importance.png`.
             entries = {definition: None} if isinstance(definition, str) else definition
             for plot_id, props in entries.items():
-                paths.update(under(dvcfile, src) for src in infer_data_sources(plot_id, props))
-    for table in (repo.index._metrics, repo.index._params):
+                paths.update(
+                    under(dvcfile, src) for src in internals.infer_plot_sources(plot_id, props)
+                )
+    for table in (top_metrics, top_params):
         for dvcfile, files in table.items():
             paths.update(under(dvcfile, f) for f in files if isinstance(f, str))
     for stage in repo.index.stages:

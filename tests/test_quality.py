@@ -72,3 +72,36 @@ def test_imports_point_one_way() -> None:
 
 
 LOGIC = {"dvc_cml.model", "dvc_cml.gates", "dvc_cml.format", "dvc_cml.ci", "dvc_cml.pipeline"}
+
+
+def test_private_dvc_names_only_in_the_internals_module() -> None:
+    """Every private DVC name goes through `collect/internals.py`, so a DVC release that
+    moves one is a one-file change: no other module imports `_name` from DVC's packages or
+    reads a `_attribute` of an object it did not make."""
+    import ast
+
+    dvc_packages = ("dvc", "dvc_render", "dvc_data", "dvc_objects", "scmrepo")
+    found = []
+    for path in sorted((ROOT / "dvc_cml").rglob("*.py")):
+        if "example" in path.parts or path.name == "internals.py":
+            continue
+        tree = ast.parse(path.read_text())
+        imports_dvc = False
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").split(".")[0] in dvc_packages
+            ):
+                imports_dvc = True
+                found += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("_")]
+        if not imports_dvc:
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "os"))
+            ):
+                found.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert found == []

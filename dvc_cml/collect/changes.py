@@ -1,6 +1,6 @@
 """What changed in the data and in the pipeline between two snapshots.
 
-Data: DVC's own `dvc diff` comparison (`dvc.repo.diff._diff`) of the two revisions' data
+Data: DVC's own `dvc diff` comparison (`internals.data_diff`) of the two revisions' data
 indexes, which come from the .dvc files and dvc.lock (hashes, sizes, file counts); a
 directory's listing is used when it is in the local cache, never downloaded.  Files inside
 a tracked directory are counted under it, not listed.
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from dvc_cml.collect import internals
 from dvc_cml.collect.values import flatten
 from dvc_cml.model import MISSING, DataChange, ParamChange, StageChange
 
@@ -31,9 +32,7 @@ def _container(path: str, dirs: list[str]) -> str | None:
 def data_changes(base: Snapshot, head: Snapshot) -> tuple[DataChange, ...]:
     if base.data_index is None or head.data_index is None or base is head:
         return ()
-    from dvc.repo.diff import _diff
-
-    raw = _diff(base.data_index, head.data_index, base.data_keys | head.data_keys)
+    raw = internals.data_diff(base.data_index, head.data_index, base.data_keys | head.data_keys)
     dirs = [p for p in {*base.outputs, *head.outputs} if p.endswith("/")]
     inside: dict[str, Counter[str]] = {}
     changes: dict[str, DataChange] = {}

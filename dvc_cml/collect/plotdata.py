@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dvc_cml.collect import internals
 from dvc_cml.collect.project import describe, not_produced
 from dvc_cml.errors import UserError
 from dvc_cml.model import TEMPLATE_KINDS, DataPlot, ImagePlot, Plot, PlotKind, Point, Revision
@@ -363,9 +364,7 @@ def nearest_template(content: Any) -> str:
 
 def _custom_template(name: str, templates_dir: Path) -> tuple[str, str]:
     """(built-in template to draw with, the note saying so) for a template DVC does not ship."""
-    from dvc_render.vega_templates import _find_template
-
-    path = _find_template(name, str(templates_dir))
+    path = internals.find_template(name, str(templates_dir))
     if path is None:
         return "linear", f"Template `{name}` was not found; drawn as a line chart."
     try:
@@ -403,21 +402,21 @@ def plots(
     templates_dir: Path,
 ) -> tuple[Plot, ...]:
     """Plots from {"base": plots data, "head": plots data} (DVC's `plots.collect` shape)."""
-    from dvc.render.match import PlotsData, _squash_plots_properties, match_defs_renderers
+    from dvc.render.match import PlotsData, match_defs_renderers
 
     template_notes = _builtin_templates(data, templates_dir)
     user_props = {
-        plot_id: _squash_plots_properties(group)
+        plot_id: internals.squash_plot_properties(group)
         for plot_id, group in PlotsData(data).group_definitions().items()
     }
     out: list[Plot] = []
-    from dvc.repo.plots import PlotMetricTypeError
+    unreadable_type = internals.plot_metric_type_error()
 
     for found in match_defs_renderers(data=data):
         unreadable = []
         for side, errors in found.source_errors.items():
             for src, exc in errors.items():
-                if isinstance(exc, PlotMetricTypeError):
+                if isinstance(exc, unreadable_type):
                     # Not a data file DVC reads (say, an id that names no file): like `dvc
                     # plots diff`, list the plot with the reason and draw the rest.
                     unreadable.append(f"Not drawn for {labels[side].label}: {describe(exc)}")

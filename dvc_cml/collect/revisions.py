@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from dvc_cml import git
 from dvc_cml.ci import BaseHint
+from dvc_cml.collect import internals
 from dvc_cml.collect.project import WORKSPACE
 from dvc_cml.errors import UserError
 from dvc_cml.model import Revision
@@ -43,9 +44,7 @@ def _try_resolve(repo: Repo, name: str) -> str | None:
 
 def _experiment(repo: Repo, name: str) -> str | None:
     """The commit of a DVC experiment named as `dvc exp show` lists it."""
-    from dvc.repo.experiments.utils import exp_refs_by_names
-
-    refs = exp_refs_by_names(repo.scm, {name}).get(name, [])
+    refs = internals.experiment_refs(repo, name)
     if len(refs) > 1:
         baselines = ", ".join(ref.baseline_sha[:7] for ref in refs)
         raise UserError(

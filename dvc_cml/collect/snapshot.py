@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from dvc_cml.collect import internals
 from dvc_cml.collect.plotdata import joined_files, thinned
 from dvc_cml.model import Output
 
@@ -50,33 +51,13 @@ def _result(read: Callable[[], Any]) -> Result:
         return {"error": exc}
 
 
-@contextlib.contextmanager
-def _no_graph_checks(repo: Repo) -> Iterator[None]:
-    """Reading needs no validated pipeline graph; building one costs networkx's import."""
-    old = getattr(repo, "_skip_graph_checks", False)
-    repo._skip_graph_checks = True
-    try:
-        yield
-    finally:
-        repo._skip_graph_checks = old
-
-
 def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
     they load (see `plotdata.thinned`)."""
-    from dvc.repo.plots import (
-        _collect_definitions,
-        _get_data_targets,
-        _resolve_data_sources,
-        onerror_collect,
-    )
-
-    definitions = _collect_definitions(repo, targets=[], onerror=onerror_collect)
+    definitions = internals.plot_definitions(repo)
     if not definitions:
         return {}
-    sources = repo.plots._collect_data_sources(
-        repo, targets=_get_data_targets(definitions), onerror=onerror_collect
-    )
+    sources = internals.plot_sources(repo, definitions)
     data = {"definitions": definitions, "sources": sources}
     joined = joined_files(data)
     for path, source in sources.get("data", {}).items():
@@ -85,7 +66,7 @@ def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
             source["data_source"] = partial(thinned, loader, sampled, max_points)
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
-        _resolve_data_sources({"rev": data}, "", cache=True)
+        internals.resolve_plot_sources(data)
     return data
 
 
@@ -109,7 +90,7 @@ def _tracked(repo: Repo, snapshot: Snapshot) -> None:
     # lock entry left behind by a stage removed from dvc.yaml is not a stage any more.
     locks: dict[str, dict[str, Any]] = {}
     for stage in index.stages:
-        lockfile = getattr(stage.dvcfile, "_lockfile", None)
+        lockfile = internals.lockfile_of(stage)
         if lockfile is None:  # a .dvc file: data, not a pipeline stage
             continue
         if lockfile.path not in locks:
@@ -140,14 +121,12 @@ def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
 def read(repo: Repo, key: str, max_points: int) -> Snapshot:
     """Everything the diff needs from revision `key` (a full SHA or "workspace")."""
     from dvc.exceptions import NotDvcRepoError
-    from dvc.repo.metrics.show import _gather_metrics
-    from dvc.repo.params.show import _gather_params
 
     snapshot = Snapshot()
     try:
-        with repo.switch(key), _no_graph_checks(repo):
-            snapshot.metrics = _result(lambda: _gather_metrics(repo, on_error="return"))
-            snapshot.params = _result(lambda: _gather_params(repo, on_error="return"))
+        with repo.switch(key), internals.skip_graph_checks(repo):
+            snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
+            snapshot.params = _result(lambda: internals.gather_params(repo))
             snapshot.plots = _plots(repo, max_points, snapshot.thinned)
             if "error" not in snapshot.metrics:  # else the index is broken: reported later
                 _tracked(repo, snapshot)

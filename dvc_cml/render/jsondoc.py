@@ -60,6 +60,7 @@ _SUMMARY_FIELDS = (
     "tracked",
     "stages_changed",
     "stages",
+    "problems",
 )
 
 
@@ -106,6 +107,10 @@ def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
             **{field: getattr(counts, field) for field in _SUMMARY_FIELDS},
             "metrics": dict(counts.metrics),
         },
+        "problems": [
+            {"path": p.path, "rev": p.rev.name, "sha": p.rev.sha, "reason": p.reason}
+            for p in report.problems
+        ],
         "metrics": [_row(r, "metric") for r in report.metrics],
         "params": [_row(r, "param") for r in report.params],
         "data": {"tracked": report.tracked, "changed": [_data(c) for c in report.data]},

@@ -10,6 +10,7 @@ from dvc_cml import format as fmt
 from dvc_cml.model import (
     DataChange,
     PlotKind,
+    Problem,
     RenderedPlot,
     Report,
     Reproduced,
@@ -188,6 +189,23 @@ def _stages(report: Report, trim: Trim) -> list[str]:
     return out
 
 
+def _problems(problems: Sequence[Problem], trim: Trim) -> list[str]:
+    """Files that could not be read: which, at which revision, and why."""
+    if not problems:
+        return []
+    rows, cut = _cut(problems, trim)
+    body = [[escape(p.path), escape(p.rev.label), escape(p.reason)] for p in rows]
+    return [
+        "### Not read",
+        "",
+        table(["File", "Revision", "Why"], ["l", "l", "l"], body),
+        "",
+        *_left_out(cut),
+        "Everything else in this report was read; rows and charts from these files are missing.",
+        "",
+    ]
+
+
 def _plot(plot: RenderedPlot, report: Report, level: int = 4) -> list[str]:
     title = escape(plot.title)
     out = [f"{'#' * level} {title}", ""]
@@ -260,6 +278,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
         out += [_pipeline(report.reproduced), ""]
     if report.gates:
         out += [gates.markdown(report.gates)]
+    out += _problems(report.problems, trim)
     out += _metrics(report, trim)
     out += _params(report, trim)
     out += _stages(report, trim)

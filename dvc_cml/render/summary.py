@@ -37,4 +37,6 @@ def line(summary: Summary) -> str:
         parts.append("data unchanged")
     if summary.stages:
         parts.append(f"pipeline: {summary.stages_changed} of {_n(summary.stages, 'stage')} changed")
+    if summary.problems:
+        parts.append(f"{_n(summary.problems, 'file')} not read")
     return " · ".join(parts) or "nothing changed"

@@ -163,6 +163,9 @@ def renderables(
     if done := report.reproduced:
         ran, fresh = ", ".join(done.ran) or "none", ", ".join(done.up_to_date) or "none"
         items.append(Text(f"Pipeline reproduced first: ran {ran}; up to date {fresh}."))
+    for problem in report.problems:
+        where = f"{problem.path} at {problem.rev.label}"
+        items.append(Text(f"Not read: {where}: {problem.reason}", style="yellow"))
     if len(report.metrics) > MAX_ROWS:
         # A terminal is no place for thousands of rows: the biggest changes, and a count.
         changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]

@@ -1,0 +1,140 @@
+"""The one door to DVC's private names.
+
+DVC's public Python API (`dvc.api`) shows metrics and params of one revision and opens
+files; it does not diff data indexes, collect plots without writing them, read dvc.lock
+entries, or list experiments by name.  What dvc-cml needs beyond it lives here, name by
+name, each with what the public API lacks.  A DVC release that moves one of them is a
+change to this file only: nothing else in dvc_cml imports a private DVC name.
+
+Every name below was checked against the DVC versions that pyproject.toml admits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
+
+
+@contextlib.contextmanager
+def skip_graph_checks(repo: Repo) -> Iterator[None]:
+    """`Repo._skip_graph_checks`: reading needs no validated pipeline graph, and building one
+    costs networkx's import.  The public API has no switch for it (DVC sets it itself while
+    collecting experiments)."""
+    old = getattr(repo, "_skip_graph_checks", False)
+    repo._skip_graph_checks = True
+    try:
+        yield
+    finally:
+        repo._skip_graph_checks = old
+
+
+def gather_metrics(repo: Repo) -> Any:
+    """`dvc.repo.metrics.show._gather_metrics`: the metrics of the revision the repo is
+    switched to, per file ({"data"} or {"error"}).  `repo.metrics.show` walks revisions and
+    rebuilds the index for each; this reads the current one."""
+    from dvc.repo.metrics.show import _gather_metrics
+
+    return _gather_metrics(repo, on_error="return")
+
+
+def gather_params(repo: Repo) -> Any:
+    """`dvc.repo.params.show._gather_params`: as `gather_metrics`, for params."""
+    from dvc.repo.params.show import _gather_params
+
+    return _gather_params(repo, on_error="return")
+
+
+def plot_definitions(repo: Repo) -> Any:
+    """`dvc.repo.plots._collect_definitions` (with `onerror_collect`): the plot definitions of
+    the current revision, errors kept per file.  `repo.plots.show` collects data for every
+    revision at once and has no way to thin large files while loading."""
+    from dvc.repo.plots import _collect_definitions, onerror_collect
+
+    return _collect_definitions(repo, targets=[], onerror=onerror_collect)
+
+
+def plot_sources(repo: Repo, definitions: Any) -> Any:
+    """`Plots._collect_data_sources` over `dvc.repo.plots._get_data_targets`: the data files
+    the definitions name, with lazy loaders (`data_source`) that `thinned` can wrap."""
+    from dvc.repo.plots import _get_data_targets, onerror_collect
+
+    return repo.plots._collect_data_sources(
+        repo, targets=_get_data_targets(definitions), onerror=onerror_collect
+    )
+
+
+def resolve_plot_sources(data: Mapping[str, Any]) -> None:
+    """`dvc.repo.plots._resolve_data_sources`: run the loaders, in place, as `plots.show`
+    does after collecting."""
+    from dvc.repo.plots import _resolve_data_sources
+
+    _resolve_data_sources({"rev": data}, "", cache=True)
+
+
+def plot_metric_type_error() -> type[Exception]:
+    """`dvc.repo.plots.PlotMetricTypeError`: a definition DVC cannot read as data (say, an
+    id that names no file).  Not exported by `dvc.exceptions`."""
+    from dvc.repo.plots import PlotMetricTypeError
+
+    return PlotMetricTypeError  # type: ignore[no-any-return]
+
+
+def infer_plot_sources(plot_id: str, props: Any) -> list[str]:
+    """`dvc.repo.plots.infer_data_sources`: the files a top-level plot entry reads (its id,
+    or the files of its `x`/`y`).  Called with `props=None` for a plain-path entry, which
+    DVC before 3.63 does not accept: then the entry names its own file."""
+    from dvc.repo.plots import infer_data_sources
+
+    if props is None:
+        return [plot_id]
+    return list(infer_data_sources(plot_id, props))
+
+
+def top_level_files(repo: Repo) -> tuple[Any, Any, Any]:
+    """`Index._plots`, `Index._metrics`, `Index._params`: the top-level `plots:`, `metrics:`
+    and `params:` entries of every dvc.yaml, by file.  The public index exposes the outputs
+    and stages only."""
+    index = repo.index
+    return index._plots, index._metrics, index._params
+
+
+def lockfile_of(stage: Any) -> Any:
+    """`ProjectFile._lockfile`: the dvc.lock of a pipeline stage (None for a .dvc file)."""
+    return getattr(stage.dvcfile, "_lockfile", None)
+
+
+def data_diff(old: Any, new: Any, keys: set[Any]) -> Any:
+    """`dvc.repo.diff._diff`: `dvc diff` between two data indexes that are already built.
+    `Repo.diff` builds both revisions' indexes again."""
+    from dvc.repo.diff import _diff
+
+    return _diff(old, new, keys)
+
+
+def squash_plot_properties(group: Any) -> Any:
+    """`dvc.render.match._squash_plots_properties`: one plot id's properties, merged over its
+    definitions as `dvc plots diff` merges them."""
+    from dvc.render.match import _squash_plots_properties
+
+    return _squash_plots_properties(group)
+
+
+def find_template(name: str, templates_dir: str) -> str | None:
+    """`dvc_render.vega_templates._find_template`: where a custom template's file is (by name
+    in .dvc/plots, or by path); the public `get_template` parses it as DVC's own kind."""
+    from dvc_render.vega_templates import _find_template
+
+    found = _find_template(name, templates_dir)
+    return str(found) if found is not None else None
+
+
+def experiment_refs(repo: Repo, name: str) -> list[Any]:
+    """`dvc.repo.experiments.utils.exp_refs_by_names`: the refs of an experiment by the name
+    `dvc exp show` lists; `dvc.api.exp_show` returns whole tables, not commits."""
+    from dvc.repo.experiments.utils import exp_refs_by_names
+
+    return list(exp_refs_by_names(repo.scm, {name}).get(name, []))
