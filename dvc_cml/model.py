@@ -1,4 +1,10 @@
-"""The in-memory report: what changed between two revisions.  Pure data and pure logic."""
+"""The in-memory report: what changed between a base revision and one or more heads.
+
+Pure data and pure logic.  A report compares a base with its heads (`Report.heads`): the
+everyday report has one head, `dvc-cml diff main exp-a exp-b` two.  Every per-revision value
+is tagged with its revision's key: "base", "head" for the first head, then "head2",
+"head3", ... (`head_key`), so the two-revision report is simply the case of one head.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,23 @@ class _Missing(enum.Enum):
 
 MISSING = _Missing.MISSING
 Value = Scalar | list[Any] | dict[str, Any] | _Missing
+
+
+BASE = "base"
+HEAD = "head"
+
+
+def head_key(index: int) -> str:
+    """The key of the report's head number `index` (0-based): "head", "head2", "head3", ..."""
+    return HEAD if index == 0 else f"{HEAD}{index + 1}"
+
+
+def rev_order(key: str) -> int:
+    """Where a revision key sorts: the base first, then the heads in the report's order."""
+    if key == BASE:
+        return 0
+    number = key.removeprefix(HEAD)
+    return int(number) if number.isdigit() else 1
 
 
 @dataclass(frozen=True)
@@ -101,27 +124,55 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _status(base: Value, head: Value) -> Status:
+    if base is MISSING:
+        return Status.ADDED
+    if head is MISSING:
+        return Status.REMOVED
+    if base == head and type(base) is type(head):
+        return Status.UNCHANGED
+    if is_number(base) and is_number(head) and base == head:
+        return Status.UNCHANGED  # 1 == 1.0
+    return Status.CHANGED
+
+
 @dataclass(frozen=True)
 class Row:
-    """One metric or param at both revisions."""
+    """One metric or param at every revision of the report: the base, then each head.
+
+    `status` looks at every head (unchanged only when each head equals the base); `change`,
+    `relative_change` and `verdict` compare the base with one head, the first one:
+    `against(i)` is the row of head `i` alone.
+    """
 
     path: str  # the file it lives in
     key: str  # dotted name inside the file, as DVC prints it
     base: Value
-    head: Value
+    head: Value  # at the first head
     direction: Direction = Direction.UNKNOWN
+    more: tuple[Value, ...] = ()  # at the further heads, in the report's order
+
+    @property
+    def heads(self) -> tuple[Value, ...]:
+        return (self.head, *self.more)
+
+    @property
+    def values(self) -> tuple[Value, ...]:
+        """The base's value, then every head's."""
+        return (self.base, self.head, *self.more)
+
+    def against(self, index: int) -> Row:
+        """This row with head `index` only: the base against that head."""
+        if index == 0 and not self.more:
+            return self
+        return Row(self.path, self.key, self.base, self.heads[index], self.direction)
 
     @property
     def status(self) -> Status:
-        if self.base is MISSING:
-            return Status.ADDED
-        if self.head is MISSING:
-            return Status.REMOVED
-        if self.base == self.head and type(self.base) is type(self.head):
-            return Status.UNCHANGED
-        if is_number(self.base) and is_number(self.head) and self.base == self.head:
-            return Status.UNCHANGED  # 1 == 1.0
-        return Status.CHANGED
+        statuses = {_status(self.base, head) for head in self.heads}
+        if len(statuses) == 1:
+            return statuses.pop()
+        return Status.UNCHANGED if statuses == {Status.UNCHANGED} else Status.CHANGED
 
     @property
     def change(self) -> float | None:
@@ -146,6 +197,23 @@ class Row:
             return Verdict.NEUTRAL
         improved = delta > 0 if self.direction is Direction.HIGHER else delta < 0
         return Verdict.BETTER if improved else Verdict.WORSE
+
+    def best(self) -> tuple[int, ...]:
+        """Which revisions (0: the base, 1...: the heads) hold the best value, for a metric
+        whose direction is known; () when unknown, when fewer than two revisions have a
+        finite number, or when they all agree (nothing stands out)."""
+        if self.direction is Direction.UNKNOWN:
+            return ()
+        numbers = {
+            i: float(v)  # type: ignore[arg-type]
+            for i, v in enumerate(self.values)
+            if is_number(v) and math.isfinite(v)  # type: ignore[arg-type]
+        }
+        if len(numbers) < 2 or len(set(numbers.values())) == 1:
+            return ()
+        pick = max if self.direction is Direction.HIGHER else min
+        top = pick(numbers.values())
+        return tuple(i for i, v in numbers.items() if v == top)
 
 
 def biggest_change(row: Row) -> tuple[int, float, str, str]:
@@ -184,7 +252,7 @@ TEMPLATE_KINDS: dict[str, PlotKind] = {
 class Point:
     """One datapoint of a data plot, tagged with where it came from."""
 
-    rev: str  # "base" or "head"
+    rev: str  # the revision's key: "base", "head", "head2", ...
     series: str  # "file: field", or just the field when there is one file
     x: Any
     y: Any
@@ -216,7 +284,8 @@ class DataPlot:
         return self.template == "confusion_normalized"
 
     def revs(self) -> list[str]:
-        return [r for r in ("base", "head") if any(p.rev == r for p in self.points)]
+        """The keys of the revisions that have data, base first."""
+        return sorted({p.rev for p in self.points}, key=rev_order)
 
 
 @dataclass(frozen=True)
@@ -225,7 +294,13 @@ class ImagePlot:
 
     name: str
     base: bytes | None
-    head: bytes | None
+    head: bytes | None  # at the first head
+    more: tuple[bytes | None, ...] = ()  # at the further heads
+
+    def by_rev(self) -> list[tuple[str, bytes | None]]:
+        """(revision key, bytes) for every revision of the report, base first."""
+        heads = (self.head, *self.more)
+        return [(BASE, self.base)] + [(head_key(i), data) for i, data in enumerate(heads)]
 
     @property
     def kind(self) -> PlotKind:
@@ -236,11 +311,11 @@ class ImagePlot:
         return self.name
 
     def revs(self) -> list[str]:
-        return [r for r, data in (("base", self.base), ("head", self.head)) if data is not None]
+        return [r for r, data in self.by_rev() if data is not None]
 
     @property
     def changed(self) -> bool:
-        return self.base != self.head
+        return any(data != self.base for data in (self.head, *self.more))
 
 
 Plot = DataPlot | ImagePlot
@@ -272,6 +347,7 @@ class GateResult:
     row: Row | None  # None: the metric exists at neither revision
     status: Literal["pass", "fail", "missing"]
     detail: str  # one human line saying why
+    rev: str = HEAD  # the head it judged (each gate is judged for every head)
 
 
 @dataclass(frozen=True)
@@ -295,6 +371,7 @@ class DataChange:
     old_path: str | None = None  # renamed: where it was at base
     # Directories whose listing DVC has locally: what changed inside, {status: count}.
     inside: tuple[tuple[str, int], ...] = ()
+    rev: str = HEAD  # the head it compares with the base
 
     @property
     def is_dir(self) -> bool:
@@ -318,6 +395,7 @@ class StageChange:
     deps: tuple[str, ...] = ()  # dependencies (paths) whose content changed, added or removed
     params: tuple[ParamChange, ...] = ()
     outs: tuple[str, ...] = ()  # outputs (paths) whose content changed, added or removed
+    rev: str = HEAD  # the head it compares with the base
 
 
 @dataclass(frozen=True)
@@ -336,17 +414,45 @@ class Problem:
 @dataclass(frozen=True)
 class Report:
     base: Revision
-    head: Revision
+    head: Revision  # the first head
     metrics: tuple[Row, ...] = ()
     params: tuple[Row, ...] = ()
     plots: tuple[Plot, ...] = ()
     reproduced: Reproduced | None = None
     gates: tuple[GateResult, ...] = ()
-    data: tuple[DataChange, ...] = ()
-    tracked: int = 0  # DVC-tracked outputs at either revision
-    stages: tuple[StageChange, ...] = ()  # changed, added or removed
-    stages_unchanged: int = 0
+    data: tuple[DataChange, ...] = ()  # each tagged with the head it compares
+    tracked: int = 0  # DVC-tracked outputs at any revision
+    stages: tuple[StageChange, ...] = ()  # changed, added or removed; tagged like `data`
+    stages_unchanged: int = 0  # stages unchanged at every head
     problems: tuple[Problem, ...] = ()  # files not read, each with its revision and reason
+    more: tuple[Revision, ...] = ()  # further heads: `dvc-cml diff main exp-a exp-b`
+    primary: tuple[str, str] | None = None  # (path, key) of the metric that picks the best
+
+    @property
+    def heads(self) -> tuple[Revision, ...]:
+        return (self.head, *self.more)
+
+    @property
+    def revisions(self) -> tuple[Revision, ...]:
+        """The base, then every head: the order of `Row.values` and of the tables' columns."""
+        return (self.base, self.head, *self.more)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The revisions' keys, in the order of `revisions`."""
+        return (BASE, *(head_key(i) for i in range(len(self.heads))))
+
+    @property
+    def multi(self) -> bool:
+        """More than one head: the tables get a column per revision."""
+        return bool(self.more)
+
+    def labels(self) -> dict[str, str]:
+        """{revision key: "name (sha)"}."""
+        return {key: rev.label for key, rev in zip(self.keys, self.revisions, strict=True)}
+
+    def revision(self, key: str) -> Revision:
+        return self.revisions[self.keys.index(key)]
 
     @property
     def empty(self) -> bool:
@@ -357,11 +463,31 @@ class Report:
     def changed_params(self) -> list[Row]:
         return [r for r in self.params if r.status is not Status.UNCHANGED]
 
+    def primary_row(self) -> Row | None:
+        if self.primary is None:
+            return None
+        return next((r for r in self.metrics if (r.path, r.key) == self.primary), None)
+
+    def best(self) -> tuple[int, ...]:
+        """The revisions (0: base) with the best value of the primary metric; () without one."""
+        row = self.primary_row()
+        return row.best() if row is not None else ()
+
     def summary(self, plots: Sequence[Plot | RenderedPlot] | None = None) -> Summary:
         """The counts behind the report's first line, from the same rows as its tables
         (`plots`: the plots as the report shows them, when they are rendered)."""
         plots = self.plots if plots is None else plots
         metrics = Counter(_metric_bucket(row) for row in self.metrics)
+        per_head: list[tuple[str, tuple[tuple[str, int], ...]]] = []
+        if self.multi:
+            for i, head in enumerate(self.heads):
+                counts = Counter(_metric_bucket(row.against(i)) for row in self.metrics)
+                buckets = tuple((b, counts[b]) for b in _BUCKETS if counts[b])
+                per_head.append((head.name, buckets))
+        data_paths = {d.path: d.is_dir for d in self.data}
+        stage_names = {s.name for s in self.stages}
+        row = self.primary_row()
+        best = self.best()
         return Summary(
             metrics=tuple((bucket, metrics[bucket]) for bucket in _BUCKETS if metrics[bucket]),
             params_changed=len(self.changed_params()),
@@ -369,12 +495,16 @@ class Report:
             gates=len(self.gates),
             plots_changed=sum(p.changed for p in plots),
             plots=len(plots),
-            dirs_changed=sum(d.is_dir for d in self.data),
-            files_changed=sum(not d.is_dir for d in self.data),
+            dirs_changed=sum(data_paths.values()),
+            files_changed=sum(not is_dir for is_dir in data_paths.values()),
             tracked=self.tracked,
-            stages_changed=len(self.stages),
-            stages=len(self.stages) + self.stages_unchanged,
+            stages_changed=len(stage_names),
+            stages=len(stage_names) + self.stages_unchanged,
             problems=len(self.problems),
+            per_head=tuple(per_head),
+            primary=row.key if row is not None else None,
+            best=tuple(self.revisions[i].name for i in best),
+            best_value=row.values[best[0]] if row is not None and best else MISSING,
         )
 
 
@@ -407,6 +537,11 @@ class Summary:
     stages_changed: int
     stages: int
     problems: int = 0  # files not read
+    # Several heads: the metrics' buckets per head, by its name.
+    per_head: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    primary: str | None = None  # the metric that picks the best revision (`primary:`)
+    best: tuple[str, ...] = ()  # the revisions with its best value
+    best_value: Value = MISSING
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,20 @@ the revision.  Layout, along the data flow:
 - `project`: opening the repository once, finding its root, translating DVC's errors;
 - `revisions`: what the user (or CI) names, as commits, fetched into shallow clones;
 - `snapshot`: one revision's metrics, params and plot data from one DVC index;
-- `values`, `plotdata` and `changes`: two snapshots as table rows, plots, and the data and
-  pipeline changes.
+- `values`, `plotdata` and `changes`: the base's and the heads' snapshots as table rows,
+  plots, and the data and pipeline changes (each head against the base).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dvc_cml.ci import base_hint
 from dvc_cml.collect.project import WORKSPACE, find_root, open_project
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.model import Report
+from dvc_cml.model import BASE, Report, head_key
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -37,45 +37,56 @@ def collect_in(
     env: Mapping[str, str],
     step: Step = lambda _: None,
     max_points: int = DEFAULT_MAX_POINTS,
+    more: Sequence[str] = (),
 ) -> Report:
-    """Diff metrics, params and plots of an open project between two revisions."""
+    """Diff metrics, params and plots of an open project between a base and its heads
+    (`head`, then `more`); each revision is read once, however many names it has."""
     from dvc_cml.collect import changes, plotdata, revisions, snapshot, values
 
     hint = base_hint(env)
     base_name = base or revisions.default_base(repo, hint)
     base_rev = revisions.resolve_revision(repo, base_name, hint.pin(base_name), hint.deeper)
-    head_rev = revisions.resolve_revision(repo, head or WORKSPACE, deeper=hint.deeper)
-    keys = {"base": revisions.rev_key(base_rev), "head": revisions.rev_key(head_rev)}
-    labels = {"base": base_rev, "head": head_rev}
+    names = list(dict.fromkeys([head or WORKSPACE, *more]))  # a name given twice is one head
+    if len(names) > 1 and base_name in names:
+        names.remove(base_name)  # the base is there already
+    heads = [revisions.resolve_revision(repo, name, deeper=hint.deeper) for name in names]
+    labels = {BASE: base_rev} | {head_key(i): rev for i, rev in enumerate(heads)}
+    keys = {side: revisions.rev_key(rev) for side, rev in labels.items()}
 
     snapshots: dict[str, snapshot.Snapshot] = {}
     for side, key in keys.items():
         if key not in snapshots:  # `diff main main` reads main once
             step(f"reading {labels[side].label}")
             snapshots[key] = snapshot.read(repo, key, max_points)
-    base_snap, head_snap = snapshots[keys["base"]], snapshots[keys["head"]]
+    snaps = {side: snapshots[key] for side, key in keys.items()}
+    base_snap = snaps[BASE]
+    head_sides = [side for side in snaps if side != BASE]
 
-    metrics = {
-        s: values.file_values("metrics", snapshots[keys[s]].metrics, labels[s]) for s in keys
-    }
-    params = {s: values.file_values("params", snapshots[keys[s]].params, labels[s]) for s in keys}
+    metrics = [values.file_values("metrics", snaps[s].metrics, labels[s]) for s in snaps]
+    params = [values.file_values("params", snaps[s].params, labels[s]) for s in snaps]
     step("matching plots")
+    thinned: dict[str, int] = {}
+    for snap in snaps.values():
+        thinned.update(snap.thinned)
     plots = plotdata.plots(
-        {"base": base_snap.plots, "head": head_snap.plots},
+        {side: snap.plots for side, snap in snaps.items()},
         labels,
-        {**base_snap.thinned, **head_snap.thinned},
+        thinned,
         max_points,
         Path(repo.root_dir) / ".dvc" / "plots",
     )
-    stages, stages_unchanged = changes.stage_changes(base_snap, head_snap)
+    data = [c for s in head_sides for c in changes.data_changes(base_snap, snaps[s], s)]
+    stages, stages_unchanged = changes.stage_changes(base_snap, [snaps[s] for s in head_sides])
+    outputs = set(base_snap.outputs).union(*(snap.outputs for snap in snaps.values()))
     return Report(
         base=base_rev,
-        head=head_rev,
-        metrics=values.rows(metrics["base"], metrics["head"], with_direction=True),
-        params=values.rows(params["base"], params["head"], with_direction=False),
+        head=heads[0],
+        more=tuple(heads[1:]),
+        metrics=values.rows(metrics, with_direction=True),
+        params=values.rows(params, with_direction=False),
         plots=plots,
-        data=changes.data_changes(base_snap, head_snap),
-        tracked=len(base_snap.outputs.keys() | head_snap.outputs.keys()),
+        data=tuple(data),
+        tracked=len(outputs),
         stages=stages,
         stages_unchanged=stages_unchanged,
     )
@@ -88,8 +99,9 @@ def collect(
     env: Mapping[str, str],
     step: Step = lambda _: None,
     max_points: int = DEFAULT_MAX_POINTS,
+    more: Sequence[str] = (),
 ) -> Report:
     """`collect_in` on the project at `path`, opened for this call only."""
     step("opening the DVC project")
     with open_project(path) as repo:
-        return collect_in(repo, base, head, env, step, max_points)
+        return collect_in(repo, base, head, env, step, max_points, more)

@@ -1,4 +1,4 @@
-"""What changed in the data and in the pipeline between two snapshots.
+"""What changed in the data and in the pipeline between the base and each head.
 
 Data: DVC's own `dvc diff` comparison (`internals.data_diff`) of the two revisions' data
 indexes, which come from the .dvc files and dvc.lock (hashes, sizes, file counts); a
@@ -11,13 +11,13 @@ Pipeline: every stage of dvc.lock at either revision, compared field by field.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml.collect import internals
 from dvc_cml.collect.values import flatten
-from dvc_cml.model import MISSING, DataChange, ParamChange, StageChange
+from dvc_cml.model import HEAD, MISSING, DataChange, ParamChange, StageChange, head_key
 
 if TYPE_CHECKING:
     from dvc_cml.collect.snapshot import Snapshot
@@ -29,7 +29,8 @@ def _container(path: str, dirs: list[str]) -> str | None:
     return max(holders, key=len) if holders else None
 
 
-def data_changes(base: Snapshot, head: Snapshot) -> tuple[DataChange, ...]:
+def data_changes(base: Snapshot, head: Snapshot, rev: str = HEAD) -> tuple[DataChange, ...]:
+    """What `dvc diff` reports between two revisions, tagged with the head's key `rev`."""
     if base.data_index is None or head.data_index is None or base is head:
         return ()
     raw = internals.data_diff(base.data_index, head.data_index, base.data_keys | head.data_keys)
@@ -45,13 +46,13 @@ def data_changes(base: Snapshot, head: Snapshot) -> tuple[DataChange, ...]:
                 path = old if status == "deleted" else new
                 renamed_from = old if status == "renamed" else None
                 before, after = base.outputs.get(old), head.outputs.get(new)
-                changes[path] = DataChange(path, status, before, after, renamed_from)
+                changes[path] = DataChange(path, status, before, after, renamed_from, rev=rev)
             elif holder := _container(new, dirs):
                 inside.setdefault(holder, Counter())[status] += 1
     for holder, counts in inside.items():
         # A directory whose listing changed is reported by DVC too; keep it if not.
         found = changes.get(holder) or DataChange(
-            holder, "modified", base.outputs.get(holder), head.outputs.get(holder)
+            holder, "modified", base.outputs.get(holder), head.outputs.get(holder), rev=rev
         )
         counted = tuple((s, counts[s]) for s in ("added", "deleted", "modified", "renamed"))
         changes[holder] = replace(found, inside=tuple((s, n) for s, n in counted if n))
@@ -90,26 +91,35 @@ def _params(base: Any, head: Any) -> tuple[ParamChange, ...]:
     )
 
 
-def stage_changes(base: Snapshot, head: Snapshot) -> tuple[tuple[StageChange, ...], int]:
-    """(stages that were added, removed or changed, how many are unchanged): the stages of
-    dvc.yaml at either revision, compared by what dvc.lock recorded for them."""
+def _stage_change(name: str, old: Any, new: Any, rev: str) -> StageChange | None:
+    """How stage `name` differs between two dvc.lock entries (None: not at all)."""
+    if old is None or new is None:
+        return StageChange(name, "added" if old is None else "removed", rev=rev)
+    change = StageChange(
+        name,
+        "changed",
+        command=old.get("cmd") != new.get("cmd"),
+        deps=_differing(_by_path(old.get("deps")), _by_path(new.get("deps"))),
+        params=_params(old.get("params"), new.get("params")),
+        outs=_differing(_by_path(old.get("outs")), _by_path(new.get("outs"))),
+        rev=rev,
+    )
+    return change if change.command or change.deps or change.params or change.outs else None
+
+
+def stage_changes(base: Snapshot, heads: Sequence[Snapshot]) -> tuple[tuple[StageChange, ...], int]:
+    """(stages added, removed or changed at each head, tagged with its key; how many stages
+    are unchanged at every head): the stages of dvc.yaml at any revision, compared by what
+    dvc.lock recorded for them."""
     changes: list[StageChange] = []
+    names = set(base.lock).union(*(head.lock for head in heads))
     unchanged = 0
-    for name in sorted(base.lock.keys() | head.lock.keys()):
-        old, new = base.lock.get(name), head.lock.get(name)
-        if old is None or new is None:
-            changes.append(StageChange(name, "added" if old is None else "removed"))
-            continue
-        change = StageChange(
-            name,
-            "changed",
-            command=old.get("cmd") != new.get("cmd"),
-            deps=_differing(_by_path(old.get("deps")), _by_path(new.get("deps"))),
-            params=_params(old.get("params"), new.get("params")),
-            outs=_differing(_by_path(old.get("outs")), _by_path(new.get("outs"))),
-        )
-        if change.command or change.deps or change.params or change.outs:
-            changes.append(change)
-        else:
-            unchanged += 1
+    for name in sorted(names):
+        found = [
+            _stage_change(name, base.lock.get(name), head.lock.get(name), head_key(i))
+            for i, head in enumerate(heads)
+            if name in base.lock or name in head.lock
+        ]
+        changes += [change for change in found if change is not None]
+        unchanged += not any(found)
     return tuple(changes), unchanged

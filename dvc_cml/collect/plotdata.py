@@ -1,4 +1,4 @@
-"""Plot data of two revisions as `DataPlot`s and `ImagePlot`s.
+"""Plot data of the base and its heads as `DataPlot`s and `ImagePlot`s.
 
 DVC's own renderer matching (`dvc.render.match`) pairs definitions with data, as `dvc plots
 diff` does; the datapoints are then turned into numbers (CSV values arrive as strings),
@@ -13,7 +13,7 @@ import json
 import math
 import posixpath
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,16 @@ from typing import Any
 from dvc_cml.collect import internals
 from dvc_cml.collect.project import describe, not_produced
 from dvc_cml.errors import UserError
-from dvc_cml.model import TEMPLATE_KINDS, DataPlot, ImagePlot, Plot, PlotKind, Point, Revision
+from dvc_cml.model import (
+    BASE,
+    TEMPLATE_KINDS,
+    DataPlot,
+    ImagePlot,
+    Plot,
+    PlotKind,
+    Point,
+    Revision,
+)
 
 
 def _to_number(value: Any) -> Any:
@@ -181,8 +190,10 @@ def _data_plot(
     notes: tuple[str, ...],
     max_points: int,
     thinned: Mapping[str, int],
+    revs: Sequence[str],
 ) -> DataPlot:
-    """A DataPlot from a dvc_render VegaRenderer whose revisions are named base and head."""
+    """A DataPlot from a dvc_render VegaRenderer whose revisions are named by their keys
+    (`revs`: "base", "head", "head2", ...)."""
     props = renderer.properties
     template = str(props.get("template") or "linear")
     x_field, y_field = props.get("x"), props.get("y")
@@ -212,7 +223,7 @@ def _data_plot(
     )
     points: list[Point] = []
     dropped = sampled_from = 0
-    digests: dict[str, dict[str, object]] = {"base": {}, "head": {}}
+    digests: dict[str, dict[str, object]] = {rev: {} for rev in revs}
     for (rev, name), series in columns.items():
         if confusion:
             kept, lost, sampled, digest = _cells(rev, name, series)
@@ -237,7 +248,7 @@ def _data_plot(
         dropped=dropped,
         problems=problems,
         notes=notes,
-        changed=digests["base"] != digests["head"],
+        changed=any(digests[rev] != digests[BASE] for rev in revs),
         sampled_from=sampled_from,
     )
 
@@ -253,13 +264,14 @@ def _axis_fields(axis: Any) -> set[str]:
     return fields
 
 
-def _image_plot(renderer: Any) -> ImagePlot:
+def _image_plot(renderer: Any, revs: Sequence[str]) -> ImagePlot:
     images: dict[str, bytes] = {}
     for dp in renderer.datapoints:
         src = str(dp.get("src", ""))
         if src.startswith("data:"):  # dvc_render inlines images as data URIs when out=None
             images[dp["rev"]] = base64.b64decode(src.split(",", 1)[1])
-    return ImagePlot(name=renderer.name, base=images.get("base"), head=images.get("head"))
+    base, head, *more = (images.get(rev) for rev in revs)
+    return ImagePlot(renderer.name, base, head, tuple(more))
 
 
 THIN_BYTES = 4 * 1024 * 1024  # CSV/TSV plot files larger than this are read column-wise
@@ -401,9 +413,10 @@ def plots(
     max_points: int,
     templates_dir: Path,
 ) -> tuple[Plot, ...]:
-    """Plots from {"base": plots data, "head": plots data} (DVC's `plots.collect` shape)."""
+    """Plots from {revision key: plots data} (DVC's `plots.collect` shape), the base first."""
     from dvc.render.match import PlotsData, match_defs_renderers
 
+    revs = list(data)
     template_notes = _builtin_templates(data, templates_dir)
     user_props = {
         plot_id: internals.squash_plot_properties(group)
@@ -432,12 +445,12 @@ def plots(
         )
         renderer = found.renderer
         if renderer.TYPE == "image":
-            out.append(_image_plot(renderer))
+            out.append(_image_plot(renderer, revs))
             continue
         props = user_props.get(renderer.name, {})
         written = props.get("dvc_cml_template")
         notes = (template_notes[written],) if written in template_notes else ()
-        plot = _data_plot(renderer, props, problems, notes, max_points, thinned_files)
+        plot = _data_plot(renderer, props, problems, notes, max_points, thinned_files, revs)
         if plot.points or problems:
             out.append(plot)  # with no drawable data at all, it is listed with the reason
     return tuple(out)

@@ -1,8 +1,8 @@
-"""Metrics and params of two revisions as table rows, with DVC's errors named by file."""
+"""Metrics and params of the base and its heads as table rows, with DVC's errors named by file."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dvc_cml.collect.project import describe, not_produced
@@ -50,18 +50,21 @@ def file_values(kind: str, result: Mapping[str, Any], rev: Revision) -> Files:
     return files
 
 
-def rows(base: Files, head: Files, with_direction: bool) -> tuple[Row, ...]:
+def rows(files: Sequence[Files], with_direction: bool) -> tuple[Row, ...]:
+    """One row per key of any file: its value at the base (`files[0]`), then at each head."""
     out = []
-    for path in sorted(base.keys() | head.keys()):
-        old, new = base.get(path, {}), head.get(path, {})
-        for key in sorted(old.keys() | new.keys()):
+    for path in sorted(set().union(*files)):
+        per_rev = [f.get(path, {}) for f in files]
+        for key in sorted(set().union(*per_rev)):
+            base, head, *more = (values.get(key, MISSING) for values in per_rev)
             out.append(
                 Row(
                     path=path,
                     key=key,
-                    base=old.get(key, MISSING),
-                    head=new.get(key, MISSING),
+                    base=base,
+                    head=head,
                     direction=metric_direction(key) if with_direction else Direction.UNKNOWN,
+                    more=tuple(more),
                 )
             )
     return tuple(out)
