@@ -2,7 +2,9 @@
 
 GitLab clones 20 commits deep and an MR pipeline fetches only its own ref, so the base branch
 is often missing; `git fetch origin main` in a single-branch clone would only set FETCH_HEAD,
-so the fetch names a real ref (refs/remotes/origin/<branch>).
+so the fetch names a real ref (refs/remotes/origin/<branch>).  Experiments pushed with
+`dvc exp push origin` live under `refs/exps/<baseline sha>/<name>` on the server, fetched
+into the same refs, where DVC finds them.
 """
 
 from __future__ import annotations
@@ -48,3 +50,44 @@ def fetch(root: Path, name: str, depth: int = FETCH_DEPTH) -> str | None:
             return None
         errors.append(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
     return "; ".join(errors)
+
+
+EXPS = "refs/exps"
+
+
+def _experiment_prefix(baseline: str) -> str:
+    """Where DVC keeps the experiments of a baseline commit: refs/exps/ab/cdef.../."""
+    return f"{EXPS}/{baseline[:2]}/{baseline[2:]}/"
+
+
+def _fetch_refs(root: Path, refs: list[str], depth: int) -> str | None:
+    if not refs:
+        return "no such experiment on origin"
+    spec = [f"+{ref}:{ref}" for ref in refs]
+    done = _git(root, "fetch", "--no-tags", f"--depth={depth}", "origin", *spec)
+    if done.returncode == 0:
+        return None
+    return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+
+
+def _remote_experiments(root: Path) -> tuple[list[str], str | None]:
+    """The experiment refs on origin, or the error text."""
+    done = _git(root, "ls-remote", "origin", f"{EXPS}/*")
+    if done.returncode != 0:
+        return [], done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+    refs = [line.split("\t", 1)[1] for line in done.stdout.splitlines() if "\t" in line]
+    # refs/exps/ab/cdef.../name: DVC's own queue refs (refs/exps/celery/...) have fewer parts.
+    return [ref for ref in refs if len(ref.split("/")) == 5], None
+
+
+def fetch_experiment(root: Path, name: str, depth: int = FETCH_DEPTH) -> str | None:
+    """Fetch the experiment(s) called `name` from origin; the error text if that failed."""
+    refs, problem = _remote_experiments(root)
+    return problem or _fetch_refs(root, [r for r in refs if r.rsplit("/", 1)[1] == name], depth)
+
+
+def fetch_experiments(root: Path, baseline: str, depth: int = FETCH_DEPTH) -> str | None:
+    """Fetch every experiment of commit `baseline` from origin; the error text if that failed."""
+    refs, problem = _remote_experiments(root)
+    prefix = _experiment_prefix(baseline)
+    return problem or _fetch_refs(root, [r for r in refs if r.startswith(prefix)], depth)

@@ -38,9 +38,14 @@ def collect_in(
     step: Step = lambda _: None,
     max_points: int = DEFAULT_MAX_POINTS,
     more: Sequence[str] = (),
+    pins: Mapping[str, str] | None = None,
 ) -> Report:
     """Diff metrics, params and plots of an open project between a base and its heads
-    (`head`, then `more`); each revision is read once, however many names it has."""
+    (`head`, then `more`); each revision is read once, however many names it has.
+
+    `pins` gives the commit of a head by its name (the experiments `--experiments` found),
+    so that a branch of the same name cannot stand in for it.
+    """
     from dvc_cml.collect import changes, plotdata, revisions, snapshot, values
 
     hint = base_hint(env)
@@ -49,7 +54,10 @@ def collect_in(
     names = list(dict.fromkeys([head or WORKSPACE, *more]))  # a name given twice is one head
     if len(names) > 1 and base_name in names:
         names.remove(base_name)  # the base is there already
-    heads = [revisions.resolve_revision(repo, name, deeper=hint.deeper) for name in names]
+    pins = pins or {}
+    heads = [
+        revisions.resolve_revision(repo, name, pins.get(name), deeper=hint.deeper) for name in names
+    ]
     labels = {BASE: base_rev} | {head_key(i): rev for i, rev in enumerate(heads)}
     keys = {side: revisions.rev_key(rev) for side, rev in labels.items()}
 

@@ -72,6 +72,10 @@ def resolve_revision(
         if problem and sha:  # not every server serves a bare SHA: its branch brings it along
             problem = git.fetch(root, name)
         found = _try_resolve(repo, wanted) or _try_resolve(repo, f"origin/{wanted}")
+        # Pushed with `dvc exp push origin`: an experiment, fetched by its name.
+        by_name = found is None and not sha and not git.SHA.match(name)
+        if by_name and git.fetch_experiment(root, name) is None:
+            found = _experiment(repo, name)
         if found is None:
             shallow = " (this clone is shallow)" if git.is_shallow(root) else ""
             raise UserError(
