@@ -55,6 +55,31 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     fmt.add_argument("--json", action="store_true", help="print the report as one JSON document")
 
 
+def _add_revision_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "head",
+        nargs="?",
+        metavar="REV",
+        help="revision to compare with BASE: a branch, tag, SHA or DVC experiment name "
+        "(default: workspace, i.e. the files as they are on disk)",
+    )
+    parser.add_argument(
+        "more",
+        nargs="*",
+        metavar="REV",
+        help="more revisions, each compared with BASE in the same report",
+    )
+    parser.add_argument(
+        "-e",
+        "--experiments",
+        nargs="?",
+        const="HEAD",
+        metavar="BASELINE",
+        help="add every DVC experiment of BASELINE's commit (default: HEAD), as `dvc exp show` "
+        "lists them; queued and failed ones are left out",
+    )
+
+
 def _add_gate_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-on",
@@ -80,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     diff = commands.add_parser(
         "diff",
-        help="compare the workspace (or HEAD) with a base revision",
-        description="Compare metrics, params and plots of BASE and HEAD.",
+        help="compare the workspace (or other revisions) with a base revision",
+        description="Compare metrics, params and plots of BASE and each REV: one report.",
         epilog=EPILOG,
     )
     diff.add_argument(
@@ -91,12 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="revision to compare against (default: $CI_MERGE_REQUEST_TARGET_BRANCH_NAME in "
         "GitLab CI, else $CI_DEFAULT_BRANCH, else main or master)",
     )
-    diff.add_argument(
-        "head",
-        nargs="?",
-        metavar="HEAD",
-        help="revision to compare (default: workspace, i.e. the files as they are on disk)",
-    )
+    _add_revision_flags(diff)
     diff.add_argument(
         "-C",
         dest="path",
@@ -260,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         "1 a problem you can fix, 2 bad usage, 3 internal error.",
     )
     check.add_argument("base", nargs="?", metavar="BASE", help="as for `diff`")
-    check.add_argument("head", nargs="?", metavar="HEAD", help="as for `diff`")
+    _add_revision_flags(check)
     check.add_argument("-C", dest="path", metavar="PATH", default=".", help="as for `diff`")
     check.add_argument("--out", metavar="DIR", help="also write the full report to DIR")
     _add_gate_flags(check)
@@ -273,7 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
         "`dvc-cml diff main` on it.",
     )
     _add_output_flags(demo)
+    parser.set_defaults(commands={"diff": diff, "check": check, "demo": demo})
     return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """`parser.parse_args`, except that arguments nobody takes are reported with the usage
+    of the command they were given to (`dvc-cml diff: error: ...`), not the top level's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = args.commands.get(args.command, parser)
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _positive(value: str) -> int:
@@ -317,7 +348,7 @@ def _output(args: argparse.Namespace) -> Output:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse(parser, argv)
     except SystemExit as exc:  # argparse exits on --help, --version and bad usage
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     env = os.environ if env is None else env
@@ -364,6 +395,8 @@ def _run(
             path=Path(args.path),
             base=args.base,
             head=args.head,
+            more=tuple(args.more),
+            experiments=args.experiments,
             out_dir=out_dir,
             env=env,
             fail_on=fail_on,
@@ -388,6 +421,8 @@ def _diff_options(
         path=Path(args.path),
         base=args.base,
         head=args.head,
+        more=tuple(args.more),
+        experiments=args.experiments,
         out_dir=out_dir,
         output=_output(args),
         env=env,

@@ -18,6 +18,7 @@ from dvc_cml.gates import Config
 from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
 from dvc_cml.publish.common import Posted
 from dvc_cml.publish.local import PLOTS_DIR
+from dvc_cml.render import palette
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.render.mdtext import code
 from dvc_cml.settings import ForgeSettings, JobSummary
@@ -35,6 +36,8 @@ class DiffOptions:
     base: str | None
     head: str | None
     out_dir: Path
+    more: tuple[str, ...] = ()  # further revisions, each compared with the base
+    experiments: str | None = None  # add the experiments of this baseline (--experiments)
     output: Output = "terminal"
     env: Mapping[str, str] = field(default_factory=dict)
     forge: ForgeSettings | None = None  # post the report there (GitLab or GitHub)
@@ -90,12 +93,16 @@ def render_plots(
     of them this process takes charts from the end of the queue once it is idle; `meanwhile`
     runs here while the workers draw.
     """
-    labels = {"base": report.base.label, "head": report.head.label}
+    labels = _drawn_labels(report)
+    left_out = _left_out_note(report, labels)
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
     # Confusion matrices last: the main process rasterises each chart after a worker,
     # and theirs are the quickest, so the run ends sooner.
-    wanted = sorted(_to_chart(report, all_plots), key=lambda p: p.kind is PlotKind.CONFUSION)
-    notes = {id(p): _chart_notes(p, labels) for p in wanted}
+    wanted = sorted(
+        (_only(p, labels) for p in _to_chart(report, all_plots)),
+        key=lambda p: p.kind is PlotKind.CONFUSION,
+    )
+    notes = {id(p): _chart_notes(p, labels, left_out) for p in wanted}
     drawn: dict[int, Drawn] = {}
     if charts and wanted:
         # A few charts: the workers draw SVGs and this process rasterises each one while
@@ -108,11 +115,14 @@ def render_plots(
         for index, result in batch.results():
             drawn[id(wanted[index])] = result.rasterised()
 
+    by_name = {p.name: p for p in wanted}
     rendered: list[RenderedPlot] = []
     files: dict[str, bytes] = {}
     for number, (plot, stem) in enumerate(zip(report.plots, stems, strict=True), start=1):
         if step:
             step(f"rendering chart {number}/{len(report.plots)}: {plot.name}")
+        if isinstance(plot, DataPlot):
+            plot = by_name.get(plot.name, plot)
         if isinstance(plot, DataPlot) and not plot.points:
             reasons = tuple(plot.problems)  # nothing to draw at either revision
             rendered.append(RenderedPlot(plot.name, plot.title, plot.kind, True, notes=reasons))
@@ -128,20 +138,55 @@ def render_plots(
     return rendered, files
 
 
+def _drawn_labels(report: Report) -> dict[str, str]:
+    """{revision key: label} of the revisions every chart draws, base first."""
+    labels = report.labels()
+    return {key: labels[key] for key in palette.drawn_keys(report)}
+
+
+def _left_out_note(report: Report, labels: Mapping[str, str]) -> str:
+    """Why some heads are on no chart (more than a legend can tell apart), or ""."""
+    missing = [
+        rev.name
+        for key, rev in zip(report.keys, report.revisions, strict=True)
+        if key not in labels
+    ]
+    if not missing:
+        return ""
+    how = (
+        f"the best {palette.MAX_DRAWN} by {report.primary[1]}"
+        if report.primary
+        else f"the first {palette.MAX_DRAWN} (set `primary:` in .dvc-cml.yaml to draw the best)"
+    )
+    return (
+        f"Not drawn: {', '.join(missing)}. A chart shows {palette.MAX_DRAWN} revisions beside "
+        f"the base at most, {how}; the tables have every revision."
+    )
+
+
+def _only(plot: DataPlot, labels: Mapping[str, str]) -> DataPlot:
+    """The plot with the points of the revisions in `labels` only."""
+    if all(p.rev in labels for p in plot.points):
+        return plot
+    return dataclasses.replace(plot, points=tuple(p for p in plot.points if p.rev in labels))
+
+
 def _image_files(
     plot: ImagePlot, stem: str, files: dict[str, bytes], labels: Mapping[str, str]
 ) -> RenderedPlot:
     suffix = _image_suffix(plot.name)
     images = []
-    for rev, data in (("base", plot.base), ("head", plot.head)):
-        if data is not None:
+    for rev, data in plot.by_rev():
+        if data is not None and rev in labels:
             path = f"{stem}.{rev}{suffix}"
             files[path] = data
             images.append((rev, path))
     notes = []
-    if len(images) == 1:
+    if len(labels) == 2 and len(images) == 1:
         missing = "head" if images[0][0] == "base" else "base"
         notes.append(f"Only at {labels[images[0][0]]}: not present at {labels[missing]}.")
+    elif absent := [labels[rev] for rev in labels if rev not in dict(images)]:
+        notes.append(f"Not present at {', '.join(absent)}.")
     return RenderedPlot(
         name=plot.name,
         title=plot.title,
@@ -152,10 +197,14 @@ def _image_files(
     )
 
 
-def _chart_notes(plot: DataPlot, labels: Mapping[str, str]) -> list[str]:
+def _chart_notes(plot: DataPlot, labels: Mapping[str, str], left_out: str = "") -> list[str]:
     notes = []
     if len(plot.revs()) == 1:
         notes.append(f"Data only at {labels[plot.revs()[0]]}.")
+    elif absent := [label for rev, label in labels.items() if rev not in plot.revs()]:
+        notes.append(f"No data at {', '.join(absent)}.")
+    if left_out:
+        notes.append(left_out)
     notes += plot.problems
     notes += plot.notes
     if plot.dropped:
@@ -236,13 +285,22 @@ def _compared(options: DiffOptions, config: Config, step: Step | None = None) ->
 
     The repository is opened once for all of it.
     """
-    from dvc_cml.collect import collect_in, open_project
+    from dvc_cml.collect import collect_in, experiments, open_project
 
     step = step or (lambda _: None)
     step("opening the DVC project")
     with open_project(options.path) as repo:
         reproduced = _prepare(repo, options, step)
-        report = collect_in(repo, options.base, options.head, options.env, step, options.max_points)
+        heads = [options.head] if options.head else []
+        heads += options.more
+        pins = {}
+        if options.experiments:
+            pins = dict(experiments.listed(repo, options.experiments))
+            heads += pins
+        head = heads[0] if heads else None
+        report = collect_in(
+            repo, options.base, head, options.env, step, options.max_points, heads[1:], pins
+        )
     return _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
 
 
