@@ -125,6 +125,8 @@ def is_number(value: object) -> bool:
 
 
 def _status(base: Value, head: Value) -> Status:
+    if base is MISSING and head is MISSING:
+        return Status.UNCHANGED  # at neither: another head has it
     if base is MISSING:
         return Status.ADDED
     if head is MISSING:
@@ -169,10 +171,16 @@ class Row:
 
     @property
     def status(self) -> Status:
-        statuses = {_status(self.base, head) for head in self.heads}
-        if len(statuses) == 1:
-            return statuses.pop()
-        return Status.UNCHANGED if statuses == {Status.UNCHANGED} else Status.CHANGED
+        """Over every head: unchanged at each, added or removed (at each head that changed),
+        else changed."""
+        statuses = {_status(self.base, head) for head in self.heads} - {Status.UNCHANGED}
+        if not statuses:
+            return Status.UNCHANGED
+        return statuses.pop() if len(statuses) == 1 else Status.CHANGED
+
+    def at(self, index: int) -> bool:
+        """Whether the row exists at the base or at head `index` (not only at other heads)."""
+        return self.base is not MISSING or self.heads[index] is not MISSING
 
     @property
     def change(self) -> float | None:
@@ -481,7 +489,7 @@ class Report:
         per_head: list[tuple[str, tuple[tuple[str, int], ...]]] = []
         if self.multi:
             for i, head in enumerate(self.heads):
-                counts = Counter(_metric_bucket(row.against(i)) for row in self.metrics)
+                counts = Counter(_metric_bucket(r.against(i)) for r in self.metrics if r.at(i))
                 buckets = tuple((b, counts[b]) for b in _BUCKETS if counts[b])
                 per_head.append((head.name, buckets))
         data_paths = {d.path: d.is_dir for d in self.data}

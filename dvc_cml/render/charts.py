@@ -7,15 +7,17 @@ Both functions are pure: a spec dict in, PNG bytes out; nothing touches the disk
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from dvc_cml.model import DataPlot, PlotKind
+from dvc_cml.model import BASE, DataPlot, PlotKind
+from dvc_cml.render import palette
 
 WIDTH, HEIGHT = 560, 300
 PANEL = 220
-COLOURS = {"base": "#4c78a8", "head": "#f58518"}
+SMALL_PANEL = 150  # confusion panels with more than three heads
 DIFFERENCE = "difference (head − base)"
 
 
@@ -32,6 +34,11 @@ def _title(plot: DataPlot, notes: list[str]) -> dict[str, Any]:
     return {"text": plot.title, "subtitle": subtitle + notes, "anchor": "start"}
 
 
+def _is_base(labels: Mapping[str, str], value: float) -> dict[str, Any]:
+    """A condition on the base's rows, for a value the base draws differently."""
+    return {"test": f"datum.revision === {json.dumps(labels[BASE])}", "value": value}
+
+
 def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> Any:
     import altair as alt
 
@@ -40,10 +47,11 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
     ]
     numeric_x = all(_is_number(p.x) for p in plot.points)
     revisions = [labels[r] for r in plot.revs()]
+    colours = palette.colours(list(labels))
     colour = alt.Color(
         "revision:N",
         title="revision",
-        scale=alt.Scale(domain=revisions, range=[COLOURS[r] for r in plot.revs()]),
+        scale=alt.Scale(domain=revisions, range=[colours[r] for r in plot.revs()]),
         sort=revisions,
     )
     x = alt.X("x:Q" if numeric_x else "x:O", title=plot.x_label)
@@ -99,6 +107,16 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
         )
         mark = alt.layer(raw, smooth)
     else:
+        # Several heads: the base's line is wider and paler, drawn first, so it shows as the
+        # reference even where a head's line runs on top of it.
+        reference = (
+            {
+                "strokeWidth": alt.StrokeWidthValue(2, condition=_is_base(labels, 5)),
+                "opacity": alt.OpacityValue(1, condition=_is_base(labels, 0.6)),
+            }
+            if len(labels) > 2
+            else {}
+        )
         mark = (
             chart.mark_line(point=len(rows) <= 60)
             .encode(
@@ -108,6 +126,7 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
                 strokeDash=alt.StrokeDash("series:N", title="series"),
                 detail="series:N",
                 tooltip=tooltip,
+                **reference,
             )
             .add_params(zoom)
         )
@@ -138,8 +157,11 @@ def _class_order(label: str) -> tuple[int, float, str]:
         return (1, 0.0, label)
 
 
-def _grid(panel_rows: list[list[dict[str, Any]]], title: dict[str, Any]) -> dict[str, Any]:
-    """Panels (each a spec altair built) as one spec: a row per file, independent colours.
+def _grid(
+    panel_rows: list[list[dict[str, Any]]], title: dict[str, Any], columns: int | None = None
+) -> dict[str, Any]:
+    """Panels (each a spec altair built) as one spec: a row per file, independent colours;
+    with `columns`, each file's panels wrap into a grid of that many aligned columns.
 
     Assembled here rather than with `alt.hconcat`/`alt.vconcat`, which deep-copy every
     subchart at every level: 0.2-0.35 s for a two-file matrix, the slowest chart of a report.
@@ -151,7 +173,10 @@ def _grid(panel_rows: list[list[dict[str, Any]]], title: dict[str, Any]) -> dict
         datasets.update(panel.pop("datasets", {}))  # altair hoists each panel's rows
         for key in ("$schema", "config"):
             top[key] = panel.pop(key, top.get(key))
-    rows = [{"hconcat": row, "resolve": independent} for row in panel_rows]
+    if columns:
+        rows = [{"concat": row, "columns": columns, "resolve": independent} for row in panel_rows]
+    else:
+        rows = [{"hconcat": row, "resolve": independent} for row in panel_rows]
     spec = {**top, "vconcat": rows, "resolve": independent, "title": title}
     return {**spec, "datasets": datasets} if datasets else spec
 
@@ -165,8 +190,18 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
     files = sorted({file for _, file in counts})
     value_format = ".2f" if plot.normalized else "d"
 
-    def panel(rows: list[dict[str, Any]], title: str, diff: bool) -> dict[str, Any]:
-        chart = alt.Chart({"values": rows}, title=title)
+    size = PANEL if len(labels) <= 4 else SMALL_PANEL
+
+    def panel(
+        rows: list[dict[str, Any]],
+        title: str,
+        diff: bool,
+        title_colour: str | None = None,
+        spread: float | None = None,
+        legend: bool = True,
+    ) -> dict[str, Any]:
+        heading = alt.TitleParams(title, color=title_colour) if title_colour else title
+        chart = alt.Chart({"values": rows}, title=heading)
         x = alt.X("x:N", title=plot.x_label, sort=classes_x)
         y = alt.Y("y:N", title=plot.y_label, sort=classes_y)
         tooltip = [alt.Tooltip("x:N", title=plot.x_label), alt.Tooltip("y:N", title=plot.y_label)]
@@ -174,7 +209,7 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
             # Coloured by what the change means, not by its sign: more on the diagonal (right
             # answers) or less off it (mistakes) is better.  A symmetric domain keeps white at
             # "no change" and equal shades for equal amounts.
-            spread = max((abs(r["gain"]) for r in rows), default=0) or 1
+            spread = spread or max((abs(r["gain"]) for r in rows), default=0) or 1
             colour = alt.Color(
                 "gain:Q",
                 scale=alt.Scale(scheme="redblue", domain=[-spread, spread]),
@@ -184,8 +219,10 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
                     labelExpr=(
                         "datum.value > 0 ? 'better' : datum.value < 0 ? 'worse' : 'no change'"
                     ),
-                    gradientLength=PANEL - 40,
-                ),
+                    gradientLength=size - 40,
+                )
+                if legend
+                else None,
             )
             tooltip += [alt.Tooltip("label:N", title="change"), alt.Tooltip("effect:N")]
         else:
@@ -199,7 +236,7 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
         text = chart.mark_text(fontSize=13).encode(
             x=x, y=y, text=alt.Text("label:N"), color=ink, tooltip=tooltip
         )
-        layered = alt.layer(cells, text).properties(width=PANEL, height=PANEL)
+        layered = alt.layer(cells, text).properties(width=size, height=size)
         built: dict[str, Any] = layered.to_dict(validate=False)
         return built
 
@@ -226,22 +263,62 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
         return rows
 
     panel_rows: list[list[dict[str, Any]]] = []
+    revs = plot.revs()
     for file in files:
-        panels = []
         per_rev: dict[str, Mapping[tuple[str, str], float]] = {}
-        for rev in plot.revs():
+        for rev in revs:
             counter = counts.get((rev, file), Counter())
             per_rev[rev] = _normalise(counter) if plot.normalized else dict(counter)
-            caption = f"{labels[rev]}" + (f" — {file}" if len(files) > 1 else "")
-            panels.append(panel(cell_rows(per_rev[rev], diff=False), caption, diff=False))
-        if len(per_rev) == 2:
-            delta = {
-                key: per_rev["head"].get(key, 0) - per_rev["base"].get(key, 0)
-                for key in per_rev["head"].keys() | per_rev["base"].keys()
-            }
-            panels.append(panel(cell_rows(delta, diff=True), DIFFERENCE, True))
+
+        def caption(rev: str) -> str:
+            return f"{labels[rev]}" + (f" — {file}" if len(files) > 1 else "")  # noqa: B023
+
+        def delta(rev: str) -> list[dict[str, Any]]:
+            head, base = per_rev[rev], per_rev[BASE]  # noqa: B023
+            values = {key: head.get(key, 0) - base.get(key, 0) for key in head.keys() | base}
+            return cell_rows(values, diff=True)
+
+        if len(labels) <= 2:  # base, head and their difference side by side
+            panels = [panel(cell_rows(per_rev[rev], False), caption(rev), False) for rev in revs]
+            if len(per_rev) == 2:
+                panels.append(panel(delta(revs[1]), DIFFERENCE, True))
+            panel_rows.append(panels)
+            continue
+        # Several heads: a row of counts, base first, and under each head its difference
+        # from the base, on one colour scale (one legend); titles in the revisions' colours.
+        colours = palette.colours(list(labels))
+        heads = [rev for rev in revs if rev != BASE]
+        panels = [
+            panel(cell_rows(per_rev[rev], False), caption(rev), False, colours[rev]) for rev in revs
+        ]
+        if BASE in per_rev and heads:
+            deltas = {rev: delta(rev) for rev in heads}
+            spread = max((abs(r["gain"]) for rows in deltas.values() for r in rows), default=0)
+            panels.append(_spacer(size, "difference from the base:"))
+            panels += [
+                panel(
+                    rows,
+                    f"{labels[rev]} − base",
+                    True,
+                    colours[rev],
+                    spread=spread or 1,
+                    legend=rev == heads[-1],
+                )
+                for rev, rows in deltas.items()
+            ]
         panel_rows.append(panels)
-    return _grid(panel_rows, _title(plot, []))
+    return _grid(panel_rows, _title(plot, []), columns=len(revs) if len(labels) > 2 else None)
+
+
+def _spacer(size: int, text: str) -> dict[str, Any]:
+    """An empty panel holding a line of text, so the panels under it line up."""
+    return {
+        "data": {"values": [{}]},
+        "mark": {"type": "text", "align": "right", "fontSize": 12, "color": "#59636e"},
+        "encoding": {"text": {"value": text}},
+        "width": size,
+        "height": size,
+    }
 
 
 def chart_spec(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dvc_cml import format as fmt
+from dvc_cml.model import BASE as BASE_KEY
 from dvc_cml.model import (
     DataChange,
     PlotKind,
@@ -14,19 +15,56 @@ from dvc_cml.model import (
     RenderedPlot,
     Report,
     Reproduced,
+    Revision,
     Row,
     StageChange,
     Status,
     Verdict,
     biggest_change,
 )
-from dvc_cml.render import gates, summary
+from dvc_cml.render import gates, palette, summary
 from dvc_cml.render.mdtext import code, escape, table
 
 T = TypeVar("T")
+BEST = "★"  # marks the best value of a metric with a known direction, with several heads
+
+
+def revision_heading(report: Report, key: str) -> str:
+    """A revision's column heading: its name, after its colour's swatch with several heads."""
+    swatch = palette.swatches(report).get(key)
+    name = escape(report.revision(key).name)
+    return f"{swatch} {name}" if swatch else name
+
+
+def _multi_cell(row: Row, index: int, best: set[int], with_markers: bool) -> str:
+    """A value at revision `index` (0: base) and, at a head, its change against the base."""
+    text = escape(fmt.value(row.values[index]))
+    if index in best:
+        text = f"**{text}** {BEST}"
+    if index and with_markers:
+        pair = row.against(index - 1)
+        if change := fmt.change(pair):
+            mark = fmt.marker(pair)
+            text += f"<br><sub>{escape(change)}{' ' + mark if mark else ''}</sub>"
+    return text
+
+
+def _multi_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
+    """A column per revision, the base first; under each head's value its change."""
+    header = ["Path", noun] + [revision_heading(report, key) for key in report.keys]
+    body = []
+    for row in rows:
+        best = set(row.best()) if with_markers else set()
+        cells = [escape(row.path), escape(row.key)]
+        body.append(
+            cells + [_multi_cell(row, i, best, with_markers) for i in range(len(row.values))]
+        )
+    return table(header, ["l", "l"] + ["r"] * len(report.keys), body)
 
 
 def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
+    if report.multi:
+        return _multi_table(rows, noun, report, with_markers)
     header = ["Path", noun, escape(report.base.name), escape(report.head.name), "Change"]
     align = ["l", "l", "r", "r", "r"]
     if with_markers:
@@ -45,12 +83,40 @@ def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: b
     return table(header, align, body)
 
 
+def _revision(r: Revision) -> str:
+    sha = f" ({code(r.short_sha)})" if r.short_sha else ""
+    return f"**{escape(r.name)}**{sha}"
+
+
 def _header(report: Report) -> str:
-    parts = []
-    for r in (report.base, report.head):
-        sha = f" ({code(r.short_sha)})" if r.short_sha else ""
-        parts.append(f"**{escape(r.name)}**{sha}")
-    return f"## DVC report: {parts[0]} → {parts[1]}"
+    if report.multi:
+        return f"## DVC report: {_revision(report.base)} → {len(report.heads)} revisions"
+    return f"## DVC report: {_revision(report.base)} → {_revision(report.head)}"
+
+
+def _revisions(report: Report) -> list[str]:
+    """With several heads: each revision, its commit, its colour on the charts, how its
+    metrics compare with the base's, and which is best by the primary metric."""
+    if not report.multi:
+        return []
+    counts = dict(report.summary().per_head)
+    best = set(report.best())
+    drawn = set(palette.drawn_keys(report))
+    rows = []
+    for index, (key, rev) in enumerate(zip(report.keys, report.revisions, strict=True)):
+        against = "base" if index == 0 else summary.buckets(counts.get(rev.name, ()))
+        if index in best and report.primary:
+            against += f" · {BEST} best {escape(report.primary[1])}"
+        if key not in drawn:
+            against += " · not drawn on the charts"
+        rows.append(
+            [
+                revision_heading(report, key),
+                code(rev.short_sha) if rev.short_sha else "",
+                against.removeprefix(" · "),
+            ]
+        )
+    return [table(["Revision", "Commit", f"vs {escape(report.base.name)}"], ["l"] * 3, rows), ""]
 
 
 def _pipeline(done: Reproduced) -> str:
@@ -105,8 +171,11 @@ def _metrics(report: Report, trim: Trim) -> list[str]:
             "",
         ]
     summary = f"{len(changed)} of {len(report.metrics)} metrics changed."
-    if any(r.verdict is not Verdict.NEUTRAL for r in report.metrics):
+    heads = range(len(report.heads))
+    if any(r.against(i).verdict is not Verdict.NEUTRAL for r in report.metrics for i in heads):
         summary += " ✅ better, ❌ worse (direction guessed from the metric's name)."
+    if report.multi and any(r.best() for r in report.metrics):
+        summary += f" {BEST} the best value."
     out += [summary, ""]
     return out
 
@@ -121,7 +190,7 @@ def _params(report: Report, trim: Trim) -> list[str]:
     else:
         out += ["No params changed.", ""]
     out += _left_out(cut)
-    if trim.only_changed:
+    if trim.only_changed or report.multi:  # several heads: only the params that differ
         return out
     out += [
         "<details><summary>All params (" + str(len(report.params)) + ")</summary>",
@@ -144,10 +213,45 @@ def _data_cells(change: DataChange) -> list[str]:
     return [path, escape(fmt.data_change(change)), fmt.output(change.base), fmt.output(change.head)]
 
 
+def by_path(changes: Sequence[DataChange]) -> dict[tuple[str, str | None], list[DataChange]]:
+    """Several heads: the changes of one output (and rename) together, one row each."""
+    out: dict[tuple[str, str | None], list[DataChange]] = {}
+    for change in sorted(changes, key=lambda c: c.path):
+        out.setdefault((change.path, change.old_path), []).append(change)
+    return out
+
+
+def _data_multi(report: Report, rows: Sequence[list[DataChange]]) -> str:
+    """A column per head: what changed there and the size, empty where nothing did."""
+    header = ["Path", revision_heading(report, BASE_KEY)]
+    header += [revision_heading(report, key) for key in report.keys[1:]]
+    body = []
+    for changes in rows:
+        first = changes[0]
+        path = escape(first.path)
+        if first.old_path:
+            path = f"{escape(first.old_path)} → {path}"
+        at = {c.rev: c for c in changes}
+        cells = [path, fmt.output(first.base)]
+        for key in report.keys[1:]:
+            change = at.get(key)
+            cells.append(
+                f"{escape(fmt.data_change(change))}: {fmt.output(change.head)}" if change else ""
+            )
+        body.append(cells)
+    return table(header, ["l"] + ["r"] * len(report.keys), body)
+
+
 def _data(report: Report, trim: Trim) -> list[str]:
     """DVC-tracked files and directories that changed (`dvc diff`), sizes from dvc.lock."""
     if not report.data:
         return ["### Data", "", "No DVC-tracked data changed.", ""] if report.tracked else []
+    if report.multi:
+        grouped, cut = _cut(list(by_path(report.data).values()), trim)
+        body = _data_multi(report, grouped)
+        changed = len(by_path(report.data))
+        count = f"{changed} of {report.tracked} DVC-tracked outputs changed at some revision."
+        return ["### Data", "", body, "", *_left_out(cut), count, ""]
     rows, cut = _cut(report.data, trim)
     header = ["Path", "Change", escape(report.base.name), escape(report.head.name)]
     body = table(header, ["l", "l", "r", "r"], [_data_cells(c) for c in rows])
@@ -172,8 +276,67 @@ def _stage_cells(stage: StageChange) -> list[str]:
     ]
 
 
+def where(report: Report, keys: Sequence[str], among: Sequence[str]) -> str:
+    """The heads `keys` as a reader names them: "" when they are all of `among`."""
+    if list(keys) == list(among):
+        return ""
+    return ", ".join(report.revision(key).name for key in keys)
+
+
+def merged_stages(changes: Sequence[StageChange]) -> dict[str, list[StageChange]]:
+    """Several heads: a stage's changes at every head, together."""
+    out: dict[str, list[StageChange]] = {}
+    for change in changes:
+        out.setdefault(change.name, []).append(change)
+    return out
+
+
+def stage_summary(report: Report, changes: Sequence[StageChange]) -> list[list[str]]:
+    """One stage's changes over several heads as unescaped cell lines: how it changed (and
+    where, unless at every head that changed it), command, dependencies, params, outputs;
+    an item that changed at only some of those heads names them."""
+    heads = [c.rev for c in changes]
+    statuses: dict[str, list[str]] = {}
+    for change in changes:
+        statuses.setdefault(change.status, []).append(change.rev)
+    how = [
+        f"{status} at {where(report, keys, report.keys[1:]) or 'every head'}"
+        for status, keys in statuses.items()
+    ]
+
+    def items(values: dict[str, list[str]]) -> list[str]:
+        return [
+            f"{item} ({names})" if (names := where(report, keys, heads)) else item
+            for item, keys in values.items()
+        ]
+
+    command = [c.rev for c in changes if c.command]
+    deps: dict[str, list[str]] = {}
+    outs: dict[str, list[str]] = {}
+    params: dict[str, dict[str, list[str]]] = {}  # name -> "base → head" -> heads
+    for change in changes:
+        for dep in change.deps:
+            deps.setdefault(dep, []).append(change.rev)
+        for out in change.outs:
+            outs.setdefault(out, []).append(change.rev)
+        for p in change.params:
+            text = f"{fmt.value(p.base)} → {fmt.value(p.head)}"
+            params.setdefault(p.name, {}).setdefault(text, []).append(change.rev)
+    param_lines = []
+    for name, moves in params.items():
+        parts = [
+            f"{move} ({names})" if (names := where(report, keys, heads)) else move
+            for move, keys in moves.items()
+        ]
+        param_lines.append(f"{name}: {'; '.join(parts)}")
+    command_cell = ["changed" + (f" ({n})" if (n := where(report, command, heads)) else "")]
+    return [how, command_cell if command else [], items(deps), param_lines, items(outs)]
+
+
 def _stages(report: Report, trim: Trim) -> list[str]:
     """Stages of dvc.lock whose command, dependencies, params or outputs changed."""
+    if report.multi:
+        return _stages_multi(report, trim)
     total = len(report.stages) + report.stages_unchanged
     if not total:
         return []
@@ -186,6 +349,31 @@ def _stages(report: Report, trim: Trim) -> list[str]:
     unchanged = report.stages_unchanged
     if unchanged:
         out += [f"{unchanged} of {total} stages in dvc.lock unchanged.", ""]
+    return out
+
+
+def _stages_multi(report: Report, trim: Trim) -> list[str]:
+    """Several heads: a row per stage, however many heads changed it."""
+    merged = merged_stages(report.stages)
+    total = len(merged) + report.stages_unchanged
+    if not total:
+        return []
+    out = ["### Pipeline", ""]
+    if merged:
+        rows, cut = _cut(list(merged.items()), trim)
+        header = ["Stage", "Change", "Command", "Dependencies", "Params", "Outputs"]
+        body = [
+            [escape(name)]
+            + ["<br>".join(escape(line) for line in cell) for cell in stage_summary(report, c)]
+            for name, c in rows
+        ]
+        out += [table(header, ["l"] * 6, body), ""]
+        out += _left_out(cut)
+    if report.stages_unchanged:
+        out += [
+            f"{report.stages_unchanged} of {total} stages in dvc.lock unchanged everywhere.",
+            "",
+        ]
     return out
 
 
@@ -212,8 +400,22 @@ def _plot(plot: RenderedPlot, report: Report, level: int = 4) -> list[str]:
     if plot.name != plot.title:
         out += [f"<sub>{escape(plot.name)}</sub>", ""]
     if plot.kind is PlotKind.IMAGE:
-        labels = {"base": report.base.label, "head": report.head.label}
-        if plot.images:
+        labels = report.labels()
+        if plot.images and report.multi:
+            swatch = palette.swatches(report)
+            heading = {
+                k: f"{swatch[k]} {escape(v)}" if k in swatch else escape(v)
+                for k, v in labels.items()
+            }
+            out.append(
+                table(
+                    [heading[rev] for rev, _ in plot.images],
+                    ["l"] * len(plot.images),
+                    [[f"![{escape(labels[rev])}]({path})" for rev, path in plot.images]],
+                )
+            )
+            out.append("")
+        elif plot.images:
             out.append(
                 table(
                     [escape(labels[rev]) for rev, _ in plot.images],
@@ -274,6 +476,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
     """The whole report as Markdown (`trim` shrinks it, for GitLab's comment size limit)."""
     trim = trim or Trim()
     out = [_header(report), "", f"**{escape(summary.line(report.summary(plots)))}**", ""]
+    out += _revisions(report)
     if report.reproduced:
         out += [_pipeline(report.reproduced), ""]
     if report.gates:
