@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from dvc_cml import format as fmt
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Gate, GateResult, Row, is_number
+from dvc_cml.model import MISSING, Direction, Gate, GateResult, Row, head_key, is_number
 
 YAML_CONFIG = ".dvc-cml.yaml"
 PYPROJECT = "pyproject.toml"
@@ -77,9 +77,12 @@ class Config:
         default_factory=lambda: MappingProxyType({})
     )
     source: str | None = None  # the files it came from, ", "-separated; None without any
+    primary: str | None = None  # the metric that picks the best of several revisions
 
 
 _KEYS = ("fail-on", "higher-is-better", "lower-is-better")
+# Reports with several revisions only: named when a key looks like it (see `_validate`).
+_MULTI_KEYS = ("primary",)
 _DIRECTION_KEYS = {"higher-is-better": Direction.HIGHER, "lower-is-better": Direction.LOWER}
 
 
@@ -101,13 +104,25 @@ def load_config(root: Path) -> Config:
 
     gates: list[Gate] = []
     directions: dict[str, Direction] = {}
+    primary: str | None = None
     for name, table in tables:
         file_gates, file_directions = _validate(name, table)
         gates += file_gates
         for metric, direction in file_directions.items():
             directions.setdefault(metric, direction)  # the earlier file wins
+        primary = primary or _primary(name, table)  # so does its primary metric
     source = ", ".join(name for name, _ in tables) or None
-    return Config(tuple(gates), MappingProxyType(directions), source)
+    return Config(tuple(gates), MappingProxyType(directions), source, primary)
+
+
+def _primary(name: str, table: Mapping[str, Any]) -> str | None:
+    value = table.get("primary")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        prefix = "tool.dvc-cml." if name == PYPROJECT else ""
+        raise UserError(f'{name}: "{prefix}primary" must be a metric name, e.g. test.acc')
+    return value.strip()
 
 
 def _read_text(path: Path) -> str | None:
@@ -185,8 +200,14 @@ def _read_pyproject(path: Path) -> Mapping[str, Any] | None:
 def _validate(name: str, table: Mapping[str, Any]) -> tuple[list[Gate], dict[str, Direction]]:
     prefix = "tool.dvc-cml." if name == PYPROJECT else ""
     for key in table:
-        if key not in _KEYS:
-            raise UserError(f'{name}: unknown key "{prefix}{key}" (expected {", ".join(_KEYS)})')
+        if key not in _KEYS + _MULTI_KEYS:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), _MULTI_KEYS, n=1)
+            expected = (
+                f"did you mean {prefix}{close[0]}?" if close else f"expected {', '.join(_KEYS)}"
+            )
+            raise UserError(f'{name}: unknown key "{prefix}{key}" ({expected})')
 
     def strings(key: str) -> list[str]:
         value = table.get(key, [])
@@ -304,9 +325,36 @@ def check(gate: Gate, row: Row | None) -> GateResult:
     return verdict(rel, fmt.percent(row) or "0%")
 
 
-def evaluate(gates: Sequence[Gate], rows: Sequence[Row]) -> tuple[GateResult, ...]:
-    """Check every gate, in order; an ambiguous metric name raises UserError."""
-    return tuple(check(gate, resolve(gate.metric, rows)) for gate in gates)
+def evaluate(
+    gates: Sequence[Gate], rows: Sequence[Row], heads: Sequence[str] = ()
+) -> tuple[GateResult, ...]:
+    """Check every gate, in order; an ambiguous metric name raises UserError.
+
+    With several heads (`heads`: their names), each gate is judged at every head, and each
+    result names its head.
+    """
+    if len(heads) < 2:
+        return tuple(check(gate, resolve(gate.metric, rows)) for gate in gates)
+    results = []
+    for gate in gates:
+        row = resolve(gate.metric, rows)
+        for index, name in enumerate(heads):
+            result = check(gate, row.against(index) if row is not None else None)
+            detail = f"at {name}: {result.detail}"
+            results.append(dataclasses.replace(result, detail=detail, rev=head_key(index)))
+    return tuple(results)
+
+
+def primary_metric(name: str, rows: Sequence[Row]) -> Row | None:
+    """The row `primary:` names (as a gate names it), None if no revision has it; a name
+    whose direction is not known picks nothing, which is a UserError."""
+    row = resolve(name, rows)
+    if row is not None and row.direction is Direction.UNKNOWN:
+        raise UserError(
+            f"primary metric {name}: which way is better is not known from its name; add it "
+            f"to higher-is-better or lower-is-better in {YAML_CONFIG}"
+        )
+    return row
 
 
 def failed(results: Sequence[GateResult]) -> bool:

@@ -485,7 +485,8 @@ class Report:
         """The counts behind the report's first line, from the same rows as its tables
         (`plots`: the plots as the report shows them, when they are rendered)."""
         plots = self.plots if plots is None else plots
-        metrics = Counter(_metric_bucket(row) for row in self.metrics)
+        # Several heads: better or worse is per head (`per_head`), not for a row as a whole.
+        metrics = Counter(_metric_bucket(row, verdict=not self.multi) for row in self.metrics)
         per_head: list[tuple[str, tuple[tuple[str, int], ...]]] = []
         if self.multi:
             for i, head in enumerate(self.heads):
@@ -519,13 +520,15 @@ class Report:
 _BUCKETS = ("better", "worse", "changed", "unchanged", "new", "removed")
 
 
-def _metric_bucket(row: Row) -> str:
+def _metric_bucket(row: Row, verdict: bool = True) -> str:
     if row.status is Status.ADDED:
         return "new"
     if row.status is Status.REMOVED:
         return "removed"
     if row.status is Status.UNCHANGED:
         return "unchanged"
+    if not verdict:
+        return "changed"
     return {Verdict.BETTER: "better", Verdict.WORSE: "worse"}.get(row.verdict, "changed")
 
 

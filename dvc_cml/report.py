@@ -263,8 +263,14 @@ def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
     from dvc_cml import gates
 
     metrics = gates.apply_directions(report.metrics, config.directions)
-    results = gates.evaluate([*config.gates, *options.fail_on], metrics)
-    return dataclasses.replace(report, metrics=metrics, gates=results)
+    names = [head.name for head in report.heads] if report.multi else []
+    results = gates.evaluate([*config.gates, *options.fail_on], metrics, names)
+    primary = None
+    if config.primary and (row := gates.primary_metric(config.primary, metrics)):
+        primary = (row.path, row.key)
+    elif config.primary:
+        say(f"warning: primary metric {config.primary} is at no revision: no best is named")
+    return dataclasses.replace(report, metrics=metrics, gates=results, primary=primary)
 
 
 def _config(options: DiffOptions) -> Config:
@@ -307,7 +313,8 @@ def _compared(options: DiffOptions, config: Config, step: Step | None = None) ->
 def _gate_lines(report: Report) -> list[str]:
     from dvc_cml.render import gates as gate_lines
 
-    return [*gate_lines.lines(report.gates), gate_lines.summary(report.gates)]
+    heads = len(report.heads)
+    return [*gate_lines.lines(report.gates), gate_lines.summary(report.gates, heads)]
 
 
 def _gate_exit(report: Report) -> int:
@@ -438,7 +445,8 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
         say("no gates to check: add --fail-on METRIC<CHANGE or `fail-on:` to .dvc-cml.yaml")
         return EXIT_OK
     report = _compared(options, config)
-    print(f"Gates: {report.base.label} -> {report.head.label}", file=stdout)
+    heads = ", ".join(head.label for head in report.heads)
+    print(f"Gates: {report.base.label} -> {heads}", file=stdout)
     for line in _gate_lines(report):
         print(line, file=stdout)
     if write:

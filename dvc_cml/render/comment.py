@@ -61,10 +61,11 @@ def footer(
         parts.append(f"job {ref}")
     elif job_name:  # GitHub Actions names its jobs but gives them no id of their own
         parts.append(f"job {escape(job_name)}")
-    revs = " → ".join(
+    named = [
         f"{escape(r.name)} {code(r.short_sha)}" if r.short_sha else escape(r.name)
-        for r in (report.base, report.head)
-    )
+        for r in report.revisions
+    ]
+    revs = f"{named[0]} → {', '.join(named[1:])}"
     return f"<sub>{', '.join(parts)}: {revs}</sub>"
 
 

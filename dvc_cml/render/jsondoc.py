@@ -1,4 +1,8 @@
-"""The `--json` document: the report model as one JSON object."""
+"""The `--json` document: the report model as one JSON object.
+
+Every revision's values are keyed by its name (`values`, `against_base`), whatever the number
+of heads; `base` and `head` (the first head) stay for scripts written for two revisions.
+"""
 
 from __future__ import annotations
 
@@ -31,17 +35,30 @@ def _value(v: Value) -> Any:
     return v
 
 
-def _row(row: Row, noun: str) -> dict[str, Any]:
+def _against(row: Row) -> dict[str, Any]:
+    return {
+        "change": row.change,
+        "relative_change": row.relative_change,
+        "status": row.status.value,
+        "verdict": row.verdict.value,
+    }
+
+
+def _row(row: Row, noun: str, report: Report) -> dict[str, Any]:
+    names = [rev.name for rev in report.revisions]
     return {
         "path": row.path,
         noun: row.key,
         "key": row.key,
         "base": _value(row.base),
         "head": _value(row.head),
-        "change": row.change,
-        "relative_change": row.relative_change,
-        "status": row.status.value,
-        "verdict": row.verdict.value,
+        **_against(row),
+        "status": row.status.value,  # over every head
+        "values": {name: _value(v) for name, v in zip(names, row.values, strict=True)},
+        "against_base": {
+            name: _against(row.against(i)) for i, name in enumerate(names[1:]) if row.at(i)
+        },
+        "best": [names[i] for i in row.best()],
     }
 
 
@@ -68,8 +85,9 @@ def _output(out: Output | None) -> dict[str, Any] | None:
     return None if out is None else {"size": out.size, "files": out.files, "hash": out.digest}
 
 
-def _data(change: DataChange) -> dict[str, Any]:
+def _data(change: DataChange, report: Report) -> dict[str, Any]:
     return {
+        "rev": report.revision(change.rev).name,
         "path": change.path,
         "status": change.status,
         "old_path": change.old_path,
@@ -79,8 +97,9 @@ def _data(change: DataChange) -> dict[str, Any]:
     }
 
 
-def _stage(stage: StageChange) -> dict[str, Any]:
+def _stage(stage: StageChange, report: Report) -> dict[str, Any]:
     return {
+        "rev": report.revision(stage.rev).name,
         "stage": stage.name,
         "status": stage.status,
         "command_changed": stage.command,
@@ -100,22 +119,29 @@ def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
     doc = {
         "base": _revision(report.base),
         "head": _revision(report.head),
+        "revisions": [
+            {**_revision(rev), "key": key}
+            for key, rev in zip(report.keys, report.revisions, strict=True)
+        ],
         "report": str(out_dir / "report.md"),
         "html": str(out_dir / "report.html"),
         "summary": {
             "text": summary.line(counts),
             **{field: getattr(counts, field) for field in _SUMMARY_FIELDS},
             "metrics": dict(counts.metrics),
+            "per_revision": {name: dict(buckets) for name, buckets in counts.per_head},
+            "primary": counts.primary,
+            "best": list(counts.best),
         },
         "problems": [
             {"path": p.path, "rev": p.rev.name, "sha": p.rev.sha, "reason": p.reason}
             for p in report.problems
         ],
-        "metrics": [_row(r, "metric") for r in report.metrics],
-        "params": [_row(r, "param") for r in report.params],
-        "data": {"tracked": report.tracked, "changed": [_data(c) for c in report.data]},
+        "metrics": [_row(r, "metric", report) for r in report.metrics],
+        "params": [_row(r, "param", report) for r in report.params],
+        "data": {"tracked": report.tracked, "changed": [_data(c, report) for c in report.data]},
         "pipeline": {
-            "changed": [_stage(s) for s in report.stages],
+            "changed": [_stage(s, report) for s in report.stages],
             "unchanged": report.stages_unchanged,
         },
         "plots": [
@@ -126,6 +152,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
                 "changed": p.changed,
                 "png": path(p.png),
                 "spec": path(p.spec),
+                # By key ("base", "head", "head2", ...): see "revisions".
                 "images": {rev: path(rel) for rev, rel in p.images},
                 "notes": list(p.notes),
             }

@@ -22,7 +22,7 @@ from dvc_cml.model import (
     Verdict,
     biggest_change,
 )
-from dvc_cml.render import gates, palette, summary
+from dvc_cml.render import gates, multi, palette, summary
 from dvc_cml.render.mdtext import code, escape, table
 
 T = TypeVar("T")
@@ -213,14 +213,6 @@ def _data_cells(change: DataChange) -> list[str]:
     return [path, escape(fmt.data_change(change)), fmt.output(change.base), fmt.output(change.head)]
 
 
-def by_path(changes: Sequence[DataChange]) -> dict[tuple[str, str | None], list[DataChange]]:
-    """Several heads: the changes of one output (and rename) together, one row each."""
-    out: dict[tuple[str, str | None], list[DataChange]] = {}
-    for change in sorted(changes, key=lambda c: c.path):
-        out.setdefault((change.path, change.old_path), []).append(change)
-    return out
-
-
 def _data_multi(report: Report, rows: Sequence[list[DataChange]]) -> str:
     """A column per head: what changed there and the size, empty where nothing did."""
     header = ["Path", revision_heading(report, BASE_KEY)]
@@ -247,9 +239,9 @@ def _data(report: Report, trim: Trim) -> list[str]:
     if not report.data:
         return ["### Data", "", "No DVC-tracked data changed.", ""] if report.tracked else []
     if report.multi:
-        grouped, cut = _cut(list(by_path(report.data).values()), trim)
+        grouped, cut = _cut(list(multi.by_path(report.data).values()), trim)
         body = _data_multi(report, grouped)
-        changed = len(by_path(report.data))
+        changed = len(multi.by_path(report.data))
         count = f"{changed} of {report.tracked} DVC-tracked outputs changed at some revision."
         return ["### Data", "", body, "", *_left_out(cut), count, ""]
     rows, cut = _cut(report.data, trim)
@@ -276,63 +268,6 @@ def _stage_cells(stage: StageChange) -> list[str]:
     ]
 
 
-def where(report: Report, keys: Sequence[str], among: Sequence[str]) -> str:
-    """The heads `keys` as a reader names them: "" when they are all of `among`."""
-    if list(keys) == list(among):
-        return ""
-    return ", ".join(report.revision(key).name for key in keys)
-
-
-def merged_stages(changes: Sequence[StageChange]) -> dict[str, list[StageChange]]:
-    """Several heads: a stage's changes at every head, together."""
-    out: dict[str, list[StageChange]] = {}
-    for change in changes:
-        out.setdefault(change.name, []).append(change)
-    return out
-
-
-def stage_summary(report: Report, changes: Sequence[StageChange]) -> list[list[str]]:
-    """One stage's changes over several heads as unescaped cell lines: how it changed (and
-    where, unless at every head that changed it), command, dependencies, params, outputs;
-    an item that changed at only some of those heads names them."""
-    heads = [c.rev for c in changes]
-    statuses: dict[str, list[str]] = {}
-    for change in changes:
-        statuses.setdefault(change.status, []).append(change.rev)
-    how = [
-        f"{status} at {where(report, keys, report.keys[1:]) or 'every head'}"
-        for status, keys in statuses.items()
-    ]
-
-    def items(values: dict[str, list[str]]) -> list[str]:
-        return [
-            f"{item} ({names})" if (names := where(report, keys, heads)) else item
-            for item, keys in values.items()
-        ]
-
-    command = [c.rev for c in changes if c.command]
-    deps: dict[str, list[str]] = {}
-    outs: dict[str, list[str]] = {}
-    params: dict[str, dict[str, list[str]]] = {}  # name -> "base → head" -> heads
-    for change in changes:
-        for dep in change.deps:
-            deps.setdefault(dep, []).append(change.rev)
-        for out in change.outs:
-            outs.setdefault(out, []).append(change.rev)
-        for p in change.params:
-            text = f"{fmt.value(p.base)} → {fmt.value(p.head)}"
-            params.setdefault(p.name, {}).setdefault(text, []).append(change.rev)
-    param_lines = []
-    for name, moves in params.items():
-        parts = [
-            f"{move} ({names})" if (names := where(report, keys, heads)) else move
-            for move, keys in moves.items()
-        ]
-        param_lines.append(f"{name}: {'; '.join(parts)}")
-    command_cell = ["changed" + (f" ({n})" if (n := where(report, command, heads)) else "")]
-    return [how, command_cell if command else [], items(deps), param_lines, items(outs)]
-
-
 def _stages(report: Report, trim: Trim) -> list[str]:
     """Stages of dvc.lock whose command, dependencies, params or outputs changed."""
     if report.multi:
@@ -354,7 +289,7 @@ def _stages(report: Report, trim: Trim) -> list[str]:
 
 def _stages_multi(report: Report, trim: Trim) -> list[str]:
     """Several heads: a row per stage, however many heads changed it."""
-    merged = merged_stages(report.stages)
+    merged = multi.merged_stages(report.stages)
     total = len(merged) + report.stages_unchanged
     if not total:
         return []
@@ -364,7 +299,10 @@ def _stages_multi(report: Report, trim: Trim) -> list[str]:
         header = ["Stage", "Change", "Command", "Dependencies", "Params", "Outputs"]
         body = [
             [escape(name)]
-            + ["<br>".join(escape(line) for line in cell) for cell in stage_summary(report, c)]
+            + [
+                "<br>".join(escape(line) for line in cell)
+                for cell in multi.stage_summary(report, c)
+            ]
             for name, c in rows
         ]
         out += [table(header, ["l"] * 6, body), ""]
@@ -480,7 +418,8 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
     if report.reproduced:
         out += [_pipeline(report.reproduced), ""]
     if report.gates:
-        out += [gates.markdown(report.gates)]
+        heads = {key: revision_heading(report, key) for key in report.keys[1:]}
+        out += [gates.markdown(report.gates, heads if report.multi else None)]
     out += _problems(report.problems, trim)
     out += _metrics(report, trim)
     out += _params(report, trim)

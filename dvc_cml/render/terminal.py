@@ -23,7 +23,7 @@ from dvc_cml.model import (
     Verdict,
     biggest_change,
 )
-from dvc_cml.render import summary
+from dvc_cml.render import multi, palette, summary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -61,6 +61,8 @@ def sparklines(plot: DataPlot, labels: dict[str, str]) -> list[tuple[str, str, s
     out = []
     for series in sorted({p.series for p in numeric}):
         for rev in plot.revs():
+            if rev not in labels:
+                continue  # a revision no chart draws
             pts = sorted((p.x, float(p.y)) for p in numeric if p.rev == rev and p.series == series)
             if pts:
                 ys = [y for _, y in pts]
@@ -152,11 +154,209 @@ def _data(report: Report, plain: bool) -> list[Any]:
     return [_plain_table(title, header, rows, plain)]
 
 
+# --- several heads ---------------------------------------------------------------------------
+
+WIDTH = 80  # several heads: every table fits this many columns, revisions split over tables
+NAME_WIDTH = 10  # longer revision names are shortened in the tables; the legend has them whole
+METRIC_WIDTH = 26
+MARKS = {Verdict.BETTER: " ✓", Verdict.WORSE: " ✗"}
+
+
+def short_names(report: Report, width: int = NAME_WIDTH) -> dict[str, str]:
+    """{revision key: its name, shortened to `width` with "…"; unique}."""
+    out: dict[str, str] = {}
+    for key, rev in zip(report.keys, report.revisions, strict=True):
+        name = rev.name if len(rev.name) <= width else rev.name[: width - 1] + "…"
+        number = 2
+        while name in out.values():  # two long names with the same beginning
+            tail = f"…{number}"
+            name, number = rev.name[: width - len(tail)] + tail, number + 1
+        out[key] = name
+    return out
+
+
+def _styles(report: Report) -> dict[str, str]:
+    """Each revision's colour, as on the charts (base grey)."""
+    return palette.colours(palette.drawn_keys(report))
+
+
+def _chunks(widths: Sequence[int], fixed: int, limit: int = WIDTH) -> list[list[int]]:
+    """Column indexes in groups whose table fits `limit` (ASCII: 3 characters per column and
+    one more), each group after the `fixed` leading width."""
+    groups: list[list[int]] = [[]]
+    used = fixed
+    for index, width in enumerate(widths):
+        if groups[-1] and used + width + 3 > limit:
+            groups.append([])
+            used = fixed
+        groups[-1].append(index)
+        used += width + 3
+    return groups
+
+
+def _multi_tables(
+    title: str, noun: str, rows: Sequence[Row], report: Report, plain: bool, marks: bool
+) -> list[Any]:
+    """The rows with a column per revision; the heads split over as many tables as it takes
+    to fit `WIDTH`, each with the row's name and the base again."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    names, styles = short_names(report), _styles(report)
+    many_files = len({row.path for row in rows}) > 1
+    labels = [f"{row.path}:{row.key}" if many_files else row.key for row in rows]
+    cells: list[list[Text]] = []  # per row: a cell per revision
+    for row in rows:
+        best = set(row.best()) if marks else set()
+        line = []
+        for index, value in enumerate(row.values):
+            verdict = row.against(index - 1).verdict if index and marks else Verdict.NEUTRAL
+            text = fmt.value(value) + MARKS.get(verdict, "") + ("*" if index in best else "")
+            style = _STYLES[verdict] if verdict is not Verdict.NEUTRAL and not plain else ""
+            line.append(Text(text, style=style))
+        cells.append(line)
+    keys = report.keys
+    widths = [max([len(names[k]), *(len(c[i].plain) for c in cells)]) for i, k in enumerate(keys)]
+    name_width = min(METRIC_WIDTH, max([len(noun), *map(len, labels)]))
+    groups = _chunks(widths[1:], fixed=1 + (name_width + 3) + (widths[0] + 3))
+    tables = []
+    for number, group in enumerate(groups, start=1):
+        columns = [0, *(i + 1 for i in group)]
+        part = f" ({number}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(
+            title=f"{title}{part}",
+            box=box.ASCII if plain else box.SIMPLE_HEAD,
+            title_justify="left",
+        )
+        table.add_column(Text(noun), max_width=name_width, overflow="fold")
+        for i in columns:
+            style = "" if plain else f"bold {styles.get(keys[i], '')}".strip()
+            table.add_column(Text(names[keys[i]], style=style), justify="right")
+        for label, line in zip(labels, cells, strict=True):
+            table.add_row(Text(label), *(line[i] for i in columns))
+        tables.append(table)
+    return tables
+
+
+def _legend(report: Report, plain: bool) -> list[Any]:
+    """Each revision: its short name (coloured as on the charts), commit, full name when
+    shortened, and how it compares with the base."""
+    from rich.text import Text
+
+    names, styles = short_names(report), _styles(report)
+    counts = dict(report.summary().per_head)
+    best = set(report.best())
+    width = max(map(len, names.values()))
+    lines = []
+    for index, (key, rev) in enumerate(zip(report.keys, report.revisions, strict=True)):
+        against = "base" if index == 0 else summary.buckets(counts.get(rev.name, ()))
+        if index in best and report.primary:
+            against += f"; best {report.primary[1]}"
+        if key not in styles:
+            against += "; not drawn on the charts"
+        full = f"{rev.name}: " if names[key] != rev.name else ""
+        line = Text(f"  {names[key]:<{width}}", style="" if plain else styles.get(key, ""))
+        line.append(f"  {rev.short_sha or '       '}  {full}{against}")
+        lines.append(line)
+    return lines
+
+
+def _wrapped(text: str, indent: str = "      ") -> list[Any]:
+    """A long line as lines of `WIDTH`, broken between words (never inside a path)."""
+    import textwrap
+
+    from rich.text import Text
+
+    lines = textwrap.wrap(
+        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+    return [Text(line) for line in lines]
+
+
+def _multi_changes(report: Report) -> list[Any]:
+    """Pipeline and data, a line per stage and per output, however many heads changed it."""
+    from rich.text import Text
+
+    items: list[Any] = []
+    merged = multi.merged_stages(report.stages)
+    total = len(merged) + report.stages_unchanged
+    if total:
+        items.append(Text(f"Pipeline ({len(merged)} of {total} stages changed)", style="bold"))
+    for name, stage in merged.items():
+        how, command, deps, params, outs = multi.stage_summary(report, stage)
+        items += _wrapped(f"  {name}: {'; '.join(how)}")
+        for label, values in (("command", command), ("deps", deps), ("outs", outs)):
+            if values:
+                items += _wrapped(f"    {label}: {', '.join(values)}")
+        for line in params:
+            items += _wrapped(f"    param {line}")
+    grouped = multi.by_path(report.data)
+    if grouped:
+        title = f"Data ({len(grouped)} of {report.tracked} DVC-tracked outputs changed)"
+        items.append(Text(title, style="bold"))
+    elif report.tracked:
+        items.append(Text("Data: no DVC-tracked output changed."))
+    for data in grouped.values():
+        first = data[0]
+        path = f"{first.old_path} -> {first.path}" if first.old_path else first.path
+        at = ", ".join(
+            f"{report.revision(c.rev).name} {fmt.data_change(c)} ({fmt.output(c.head)})"
+            for c in data
+        )
+        items += _wrapped(f"  {path} ({fmt.output(first.base)}): {at}")
+    return items
+
+
+def _multi_renderables(
+    report: Report, plots: Sequence[RenderedPlot], out_dir: Path, plain: bool
+) -> list[Any]:
+    from rich.text import Text
+
+    heads = len(report.heads)
+    items: list[Any] = [
+        Text(f"DVC report: {report.base.label} -> {heads} revisions", style="bold"),
+        *_wrapped(summary.line(report.summary(plots)), indent=""),
+        *_legend(report, plain),
+    ]
+    if done := report.reproduced:
+        ran, fresh = ", ".join(done.ran) or "none", ", ".join(done.up_to_date) or "none"
+        items.append(Text(f"Pipeline reproduced first: ran {ran}; up to date {fresh}."))
+    for problem in report.problems:
+        where = f"{problem.path} at {problem.rev.label}"
+        items.append(Text(f"Not read: {where}: {problem.reason}", style="yellow"))
+    if report.metrics:
+        changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
+        shown: Sequence[Row] = report.metrics
+        if len(report.metrics) > MAX_ROWS:  # the biggest changes at the first head
+            shown = sorted(changed, key=biggest_change)[:MAX_ROWS]
+        title = f"Metrics ({len(changed)} of {len(report.metrics)} changed)"
+        items += _multi_tables(title, "Metric", shown, report, plain, marks=True)
+        items.append(Text(f"✓ better, ✗ worse than {report.base.name}; * the best value"))
+        if left := len(report.metrics) - len(shown):
+            items.append(Text(f"… {left} more metrics, all in the report file"))
+    else:
+        items.append(Text("No metrics at any revision."))
+    changed_params = report.changed_params()
+    if changed_params:
+        title = f"Params ({len(changed_params)} of {len(report.params)} differ)"
+        items += _multi_tables(title, "Param", changed_params, report, plain, marks=False)
+    elif report.params:
+        items.append(Text(f"Params: none of {len(report.params)} differ."))
+    items += _multi_changes(report)
+    drawn = palette.drawn_keys(report)
+    names = {key: name for key, name in short_names(report).items() if key in drawn}
+    items += _plot_lines(report, plots, out_dir, names)
+    return items
+
+
 def renderables(
     report: Report, plots: Sequence[RenderedPlot], out_dir: Path, plain: bool
 ) -> list[RenderableType]:
     from rich.text import Text
 
+    if report.multi:
+        return _multi_renderables(report, plots, out_dir, plain)
     labels = {"base": report.base.label, "head": report.head.label}
     items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
     items.append(Text(summary.line(report.summary(plots))))
@@ -186,6 +386,23 @@ def renderables(
     elif report.params:
         items.append(Text(f"Params: none of {len(report.params)} changed."))
     items += _stages(report, plain) + _data(report, plain)
+    items += _plot_lines(report, plots, out_dir, labels)
+    return items
+
+
+def _plot_lines(
+    report: Report,
+    plots: Sequence[RenderedPlot],
+    out_dir: Path,
+    labels: dict[str, str],
+) -> list[Any]:
+    """Each plot drawn: its files, its notes, and a sparkline per series and revision of a
+    line plot (named by `labels`)."""
+    from rich.text import Text
+
+    items: list[Any] = []
+    # Revisions named in full (two) or shortened (several): the sparklines keep to the width.
+    rev_width, series_width = (22, 28) if len(labels) <= 2 else (NAME_WIDTH, 20)
     data_plots = {p.name: p for p in report.plots if isinstance(p, DataPlot)}
     if plots:
         items.append(Text("Plots", style="bold"))
@@ -202,7 +419,11 @@ def renderables(
         data = data_plots.get(plot.name)
         if data is not None and data.kind in (PlotKind.LINE, PlotKind.SMOOTH):
             for rev, series, spark, last in sparklines(data, labels):
-                items.append(Text(f"    {rev:<22} {series:<28} {spark} {last}"))
+                if len(series) > series_width:
+                    series = series[: series_width - 1] + "…"
+                items.append(
+                    Text(f"    {rev:<{rev_width}} {series:<{series_width}} {spark} {last}")
+                )
     if skipped := sum(not (p.changed or p.drawn) for p in plots):
         items.append(Text(f"  {skipped} unchanged plot(s) not drawn (--all-plots draws them)"))
     return items
