@@ -339,7 +339,7 @@ def _render(
     plots, files = render_plots(report, step, charts, options.all_plots, meanwhile)
     text = markdown.render(report, plots)
     script = vegajs.bundle() if _to_chart(report, options.all_plots) else ""
-    return plots, files, text, html.render(text, plots, files, script)
+    return plots, files, text, html.render(text, plots, files, script, several=report.multi)
 
 
 def run_diff(

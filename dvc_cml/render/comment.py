@@ -115,17 +115,34 @@ def body(
     candidate = assemble(markdown.render(report, plots, trim), notice)
     if len(candidate) <= limit:
         return candidate
+    compact = report.multi  # several heads: then each value without its change under it
+    if compact:
+        notice = (
+            f"This report is too long for {forge}: unchanged metrics are left out, and the "
+            f"tables show each revision's values without their changes. {where}"
+        )
+        trim = markdown.Trim(only_changed=True, compact=True)
+        candidate = assemble(markdown.render(report, plots, trim), notice)
+        if len(candidate) <= limit:
+            return candidate
 
     # Still too long: cut every table to the largest row count that fits.
     notice = (
         f"This report is too long for {forge}: unchanged metrics, the full params "
         f"table and the longest tables' last rows are left out. {where}"
     )
-    low, high = 0, max(len(report.metrics), len(report.params))
+    longest = [len(report.metrics), len(report.params)]
+    if compact:
+        notice = (
+            f"This report is too long for {forge}: unchanged metrics, each value's change "
+            f"and the longest tables' last rows are left out. {where}"
+        )
+        longest.append(len(report.data))
+    low, high = 0, max(longest)
     best = None
     while low <= high:
         rows = (low + high) // 2
-        trim = markdown.Trim(only_changed=True, max_rows=rows)
+        trim = markdown.Trim(only_changed=True, max_rows=rows, compact=compact)
         candidate = assemble(markdown.render(report, plots, trim), notice)
         if len(candidate) <= limit:
             best, low = candidate, rows + 1
@@ -134,7 +151,8 @@ def body(
     if best is not None:
         return best
     # Pathological (e.g. thousands of plots): a hard cut, keeping the marker and the notice.
-    smallest = assemble(markdown.render(report, plots, markdown.Trim(True, max_rows=0)), notice)
+    smallest_trim = markdown.Trim(True, max_rows=0, compact=compact)
+    smallest = assemble(markdown.render(report, plots, smallest_trim), notice)
     tail = f"\n\n> ✂️ Cut at the size limit of {forge}. {where}\n\n{footer_text}\n"
     return smallest[: limit - len(tail)] + tail
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 
 from dvc_cml.model import RenderedPlot
+from dvc_cml.render import palette
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -62,6 +63,49 @@ EMBED_SCRIPT = """
         holder.dataset.drawn = "false";
         console.error(error);
       });
+  });
+})();
+"""
+
+# Several heads: a click (or Enter) on a column's heading sorts the table's rows by it, numbers
+# by value (a cell's leading number: "0.71 ★ +0.01 ✅" sorts as 0.71), text as text, empty
+# cells and "—" last either way.  No inline handlers: the listeners are added here.
+SORT_SCRIPT = """
+(() => {
+  const leading = /^[\\s*]*([-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][-+]?\\d+)?)/;
+  const blank = (value) => value === "" || String(value).startsWith("\u2014");
+  document.querySelectorAll("main table").forEach((table) => {
+    const head = table.tHead, body = table.tBodies[0];
+    if (!head || !body || body.rows.length < 2) return;
+    Array.from(head.rows[0].cells).forEach((th, column) => {
+      const value = (row) => {
+        const text = row.cells[column] ? row.cells[column].textContent.trim() : "";
+        const found = leading.exec(text);
+        return found ? parseFloat(found[1]) : text;
+      };
+      const sort = () => {
+        const ascending = th.getAttribute("aria-sort") !== "ascending";
+        head.querySelectorAll("th").forEach((other) => other.removeAttribute("aria-sort"));
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        const rows = Array.from(body.rows).sort((x, y) => {
+          const a = value(x), b = value(y);
+          if (blank(a) || blank(b)) return blank(a) - blank(b);
+          let order;
+          if (typeof a === "number" && typeof b === "number") order = a - b;
+          else if (typeof a !== typeof b) order = typeof a === "number" ? -1 : 1;
+          else order = a.localeCompare(b, undefined, {numeric: true});
+          return ascending ? order : -order;
+        });
+        rows.forEach((row) => body.appendChild(row));
+      };
+      th.classList.add("sortable");
+      th.tabIndex = 0;
+      th.title = "Sort by this column";
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+      });
+    });
   });
 })();
 """
@@ -131,17 +175,52 @@ def _title(body: str) -> str:
     return html.unescape(TAG.sub("", found.group(1))) if found else "DVC report"
 
 
+def _swatch_style() -> str:
+    """Several heads: each revision's colour as a class, drawn where Markdown has an emoji."""
+    rules = [
+        ".swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; "
+        "margin-right: .35em; vertical-align: -0.05em; }",
+        f".swatch-0 {{ background: {palette.BASE_GREY}; }}",
+        *(
+            f".swatch-{i} {{ background: {colour}; }}"
+            for i, (colour, _) in enumerate(palette.HEADS, 1)
+        ),
+        "th.sortable { cursor: pointer; }",
+        'th[aria-sort="ascending"]::after { content: " \\25B2"; }',
+        'th[aria-sort="descending"]::after { content: " \\25BC"; }',
+    ]
+    return "\n".join(rules) + "\n"
+
+
+SWATCHES = {palette.BASE_SWATCH: 0} | {swatch: i for i, (_, swatch) in enumerate(palette.HEADS, 1)}
+# An emoji swatch opening a table cell, as the Markdown of a report with several heads has it.
+SWATCH = re.compile("(<t[hd][^>]*>)(" + "|".join(map(re.escape, SWATCHES)) + ") ")
+
+
+def _swatches(body: str) -> str:
+    """The emoji swatches as squares of the charts' very colours (and no emoji font needed)."""
+    return SWATCH.sub(
+        lambda m: (
+            f'{m.group(1)}<span class="swatch swatch-{SWATCHES[m.group(2)]}" '
+            'aria-hidden="true"></span>'
+        ),
+        body,
+    )
+
+
 def render(
     markdown: str,
     plots: Sequence[RenderedPlot],
     files: Mapping[str, bytes],
     script: str,
+    several: bool = False,
 ) -> str:
     """The page for `markdown` (report.md's text).
 
     `files` holds the report directory's files by relative path (what the Markdown links
     to); `script` is the Vega/Vega-Lite/vega-embed bundle, inlined once when the page has a
-    chart.
+    chart.  `several`: a report with several heads, whose tables sort by any column and whose
+    colour swatches are drawn in the charts' colours.
     """
     specs = {p.png: p.spec for p in plots if p.png and p.spec and p.spec in files}
     charts: list[str] = []
@@ -168,6 +247,10 @@ def render(
         markdown = markdown.replace(f"<sub>[Vega-Lite spec]({spec})</sub>\n\n", "")
     body = IMAGE.sub(image, _to_html(markdown))
     title = html.escape(_title(body))
+    style = STYLE
+    if several:
+        body = _swatches(body)
+        style += _swatch_style()
 
     out = [
         "<!DOCTYPE html>",
@@ -177,7 +260,7 @@ def render(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="generator" content="dvc-cml">',
         f"<title>{title}</title>",
-        f"<style>{STYLE}</style>",
+        f"<style>{style}</style>",
         "</head>",
         "<body>",
         "<main>",
@@ -188,5 +271,7 @@ def render(
         out += charts
         out.append(f"<script>{_script_text(script)}</script>")
         out.append(f"<script>{EMBED_SCRIPT % json.dumps(EMBED_OPTIONS)}</script>")
+    if several:
+        out.append(f"<script>{SORT_SCRIPT}</script>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)

@@ -49,7 +49,9 @@ def _multi_cell(row: Row, index: int, best: set[int], with_markers: bool) -> str
     return text
 
 
-def _multi_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
+def _multi_table(
+    rows: Sequence[Row], noun: str, report: Report, with_markers: bool, changes: bool = True
+) -> str:
     """A column per revision, the base first; under each head's value its change."""
     header = ["Path", noun] + [revision_heading(report, key) for key in report.keys]
     body = []
@@ -62,9 +64,11 @@ def _multi_table(rows: Sequence[Row], noun: str, report: Report, with_markers: b
     return table(header, ["l", "l"] + ["r"] * len(report.keys), body)
 
 
-def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: bool) -> str:
+def _value_table(
+    rows: Sequence[Row], noun: str, report: Report, with_markers: bool, trim: Trim | None = None
+) -> str:
     if report.multi:
-        return _multi_table(rows, noun, report, with_markers)
+        return _multi_table(rows, noun, report, with_markers, not (trim and trim.compact))
     header = ["Path", noun, escape(report.base.name), escape(report.head.name), "Change"]
     align = ["l", "l", "r", "r", "r"]
     if with_markers:
@@ -132,6 +136,7 @@ class Trim:
 
     only_changed: bool = False  # drop unchanged metrics and the all-params table
     max_rows: int | None = None  # cut every table to this many rows
+    compact: bool = False  # several heads: values only, without each head's change under it
 
 
 def _cut(rows: Sequence[T], trim: Trim) -> tuple[Sequence[T], int]:
@@ -159,13 +164,13 @@ def _metrics(report: Report, trim: Trim) -> list[str]:
     shown = sorted(changed, key=biggest_change) if many else report.metrics
     rows, cut = _cut(changed if trim.only_changed else shown, trim)
     if rows:
-        out += [_value_table(rows, "Metric", report, with_markers=True), ""]
+        out += [_value_table(rows, "Metric", report, with_markers=True, trim=trim), ""]
     out += _left_out(cut)
     if many and unchanged and not trim.only_changed:
         out += [
             f"<details><summary>{len(unchanged)} unchanged metrics</summary>",
             "",
-            _value_table(_cut(unchanged, trim)[0], "Metric", report, with_markers=True),
+            _value_table(_cut(unchanged, trim)[0], "Metric", report, True, trim),
             "",
             "</details>",
             "",
