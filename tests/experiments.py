@@ -102,6 +102,13 @@ def _live_run(root: Path) -> None:
     _back_to_baseline(root)
 
 
+def sha(root: Path, name: str) -> str:
+    """The commit of a branch, or of an experiment by the name `dvc exp show` gives it."""
+    refs = git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps")
+    found = [line.split()[1] for line in refs.splitlines() if line.split()[0].endswith("/" + name)]
+    return found[0] if found else git(root, "rev-parse", name).strip()
+
+
 def build(where: Path) -> Experiments:
     root, origin, remote = where / "project", where / "origin.git", where / "remote"
     copy_example(root)

@@ -58,9 +58,8 @@ def _multi_table(
     for row in rows:
         best = set(row.best()) if with_markers else set()
         cells = [escape(row.path), escape(row.key)]
-        body.append(
-            cells + [_multi_cell(row, i, best, with_markers) for i in range(len(row.values))]
-        )
+        values = range(len(row.values))
+        body.append(cells + [_multi_cell(row, i, best, with_markers and changes) for i in values])
     return table(header, ["l", "l"] + ["r"] * len(report.keys), body)
 
 
@@ -314,7 +313,7 @@ def _stages_multi(report: Report, trim: Trim) -> list[str]:
         out += _left_out(cut)
     if report.stages_unchanged:
         out += [
-            f"{report.stages_unchanged} of {total} stages in dvc.lock unchanged everywhere.",
+            f"{report.stages_unchanged} of {total} stages in dvc.lock unchanged at every revision.",
             "",
         ]
     return out

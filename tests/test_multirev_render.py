@@ -1,0 +1,391 @@
+"""Reports with several heads, rendered from the model: exact Markdown and terminal lines,
+chart specs, the page, gates, and the comment within the forges' limits at 20 revisions."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dvc_cml.model import (
+    MISSING,
+    DataChange,
+    DataPlot,
+    Direction,
+    Output,
+    ParamChange,
+    PlotKind,
+    Point,
+    RenderedPlot,
+    Report,
+    Revision,
+    Row,
+    StageChange,
+    head_key,
+)
+from dvc_cml.render import charts, comment, html, markdown, palette, terminal
+from dvc_cml.report import render_plots
+
+BASE = Revision("main", "1111111aaaaaaa")
+
+
+def heads(count: int, prefix: str = "exp-") -> tuple[Revision, ...]:
+    return tuple(Revision(f"{prefix}{i + 1}", f"{i + 2:07d}bbbbbbb") for i in range(count))
+
+
+def loss_plot(count: int) -> DataPlot:
+    keys = ["base", *(head_key(i) for i in range(count))]
+    points = tuple(
+        Point(key, "loss", step, round(math.exp(-step / (3 + n)), 4))
+        for n, key in enumerate(keys)
+        for step in range(5)
+    )
+    return DataPlot("loss", "Loss", "linear", "step", "loss", points)
+
+
+def report_of(count: int, **fields: Any) -> Report:
+    revs = heads(count)
+    return Report(BASE, revs[0], more=revs[1:], **fields)
+
+
+THREE = report_of(
+    3,
+    metrics=(
+        Row("m.json", "acc", 0.8, 0.85, Direction.HIGHER, more=(0.7, 0.8)),
+        Row("m.json", "loss", 0.5, 0.4, Direction.LOWER, more=(0.6, MISSING)),
+        Row("m.json", "epochs", 10, 10, more=(10, 10)),
+    ),
+    params=(
+        Row("params.yaml", "lr", 0.1, 0.2, more=(0.05, 0.1)),
+        Row("params.yaml", "seed", 1, 1, more=(1, 1)),
+    ),
+    stages=(
+        StageChange("train", "changed", params=(ParamChange("lr", 0.1, 0.2),), outs=("m.json",)),
+        StageChange(
+            "train",
+            "changed",
+            params=(ParamChange("lr", 0.1, 0.05),),
+            outs=("m.json",),
+            rev="head2",
+        ),
+        StageChange("train", "changed", command=True, outs=("m.json",), rev="head3"),
+    ),
+    stages_unchanged=1,
+    data=(
+        DataChange(
+            "model.pkl",
+            "modified",
+            Output("model.pkl", 10, None, "a"),
+            Output("model.pkl", 12, None, "b"),
+        ),
+        DataChange(
+            "model.pkl",
+            "modified",
+            Output("model.pkl", 10, None, "a"),
+            Output("model.pkl", 9, None, "c"),
+            rev="head3",
+        ),
+    ),
+    tracked=2,
+)
+
+
+def test_markdown_tables_with_a_column_per_revision() -> None:
+    text = markdown.render(THREE, [])
+    lines = text.splitlines()
+    assert lines[0] == "## DVC report: **main** (`1111111`) → 3 revisions"
+    assert lines[2] == (
+        "**exp-1: 2 better, 1 unchanged; exp-2: 2 worse, 1 unchanged; exp-3: 2 unchanged, "
+        "1 removed · 1 param changed · data: 1 file changed · pipeline: 1 of 2 stages changed**"
+    )
+    assert lines[4:10] == [
+        "| Revision | Commit | vs main |",
+        "|:---|:---|:---|",
+        "| ⬜ main | `1111111` | base |",
+        "| 🟧 exp-1 | `0000002` | 2 better, 1 unchanged |",
+        "| 🟦 exp-2 | `0000003` | 2 worse, 1 unchanged |",
+        "| 🟩 exp-3 | `0000004` | 2 unchanged, 1 removed |",
+    ]
+    metrics = lines[lines.index("### Metrics") + 2 :][:5]
+    assert metrics == [
+        "| Path | Metric | ⬜ main | 🟧 exp-1 | 🟦 exp-2 | 🟩 exp-3 |",
+        "|:---|:---|---:|---:|---:|---:|",
+        "| m.json | acc | 0.8 | **0.85** ★<br><sub>+0.05 ✅</sub> | 0.7<br><sub>-0.1 ❌</sub> "
+        "| 0.8 |",
+        "| m.json | loss | 0.5 | **0.4** ★<br><sub>-0.1 ✅</sub> | 0.6<br><sub>+0.1 ❌</sub> "
+        "| —<br><sub>removed</sub> |",
+        "| m.json | epochs | 10 | 10 | 10 | 10 |",
+    ]
+    assert (
+        "2 of 3 metrics changed. ✅ better, ❌ worse (direction guessed from the metric's "
+        "name). ★ the best value." in lines
+    )
+    # Params: only those that differ, no table of all params.
+    params = lines[lines.index("### Params") + 2 :]
+    assert params[2] == "| params.yaml | lr | 0.1 | 0.2 | 0.05 | 0.1 |"
+    assert params[3] == ""
+    assert "All params" not in text
+    pipeline = lines[lines.index("### Pipeline") + 2 :][:3]
+    assert pipeline[2] == (
+        "| train | changed at every head | changed (exp-3) |  | lr: 0.1 → 0.2 (exp-1), "
+        "0.05 (exp-2) | m.json |"
+    )
+    assert "1 of 2 stages in dvc.lock unchanged at every revision." in lines
+    data = lines[lines.index("### Data") + 2 :][:3]
+    assert data == [
+        "| Path | ⬜ main | 🟧 exp-1 | 🟦 exp-2 | 🟩 exp-3 |",
+        "|:---|---:|---:|---:|---:|",
+        "| model.pkl | 10 B | modified: 12 B |  | modified: 9 B |",
+    ]
+
+
+def test_primary_metric_names_the_best_in_the_verdict_and_the_revisions_table() -> None:
+    report = THREE.__class__(**{**THREE.__dict__, "primary": ("m.json", "acc")})
+    lines = markdown.render(report, []).splitlines()
+    assert lines[2].startswith("**best: exp-1 (acc 0.85) · 1 param changed")
+    assert lines[7] == "| 🟧 exp-1 | `0000002` | 2 better, 1 unchanged · ★ best acc |"
+
+
+def test_gate_table_names_the_revision_of_each_result() -> None:
+    from dvc_cml.gates import evaluate, parse_gate
+
+    gate = parse_gate("acc<-0.05", "--fail-on")
+    results = evaluate([gate], THREE.metrics, [h.name for h in THREE.heads])
+    assert [(r.rev, r.status) for r in results] == [
+        ("head", "pass"),
+        ("head2", "fail"),
+        ("head3", "pass"),
+    ]
+    report = THREE.__class__(**{**THREE.__dict__, "gates": results})
+    text = markdown.render(report, [])
+    lines = text.splitlines()
+    table = lines[lines.index("### Gates") + 2 :][:5]
+    assert table == [
+        "| Gate | Metric | base | Revision | Value | Change | Result |",
+        "|:---|:---|---:|:---|---:|---:|:---|",
+        "| acc&lt;-0.05 | m.json:acc | 0.8 | 🟧 exp-1 | 0.85 | +0.05 | ✅ pass |",
+        "| acc&lt;-0.05 | m.json:acc | 0.8 | 🟦 exp-2 | 0.7 | -0.1 | ❌ fail |",
+        "| acc&lt;-0.05 | m.json:acc | 0.8 | 🟩 exp-3 | 0.8 | unchanged | ✅ pass |",
+    ]
+    assert "2 of 3 gate checks passed (1 × 3)." in lines
+    assert (
+        "- acc&lt;-0.05: at exp-2: acc changed by -0.1 (0.8 → 0.7), below the allowed -0.05"
+        in lines
+    )
+
+
+# --- terminal -------------------------------------------------------------------------------
+
+
+def shown(report: Report, plots: tuple[RenderedPlot, ...] = ()) -> str:
+    stream = io.StringIO()
+    terminal.show(report, plots, Path("out"), Path("out/report.md"), stream)
+    return stream.getvalue()
+
+
+def test_terminal_fits_80_columns_with_long_names_in_a_legend() -> None:
+    revs = heads(7, prefix="a-rather-long-experiment-name-")
+    metrics = tuple(
+        Row("eval/metrics.json", f"test.metric_{i}.acc", 0.5, 0.51, Direction.HIGHER,
+            more=tuple(0.5 + j / 100 for j in range(2, 8)))
+        for i in range(3)
+    )  # fmt: skip
+    report = Report(BASE, revs[0], more=revs[1:], metrics=metrics, plots=(loss_plot(7),))
+    rendered = (RenderedPlot("loss", "Loss", PlotKind.LINE, True, png="plots/loss.png"),)
+    text = shown(report, rendered)
+    lines = text.splitlines()
+    too_wide = [line for line in lines if len(line) > terminal.WIDTH and "out/" not in line]
+    assert too_wide == []
+    assert lines[0] == "DVC report: main (1111111) -> 7 revisions"
+    # Short names in the tables, the full ones in the legend.
+    legend = [line for line in lines if line.startswith("  a-rather")]
+    assert legend[0] == "  a-rather-…  0000002  a-rather-long-experiment-name-1: 3 better"
+    assert legend[1] == "  a-rather…2  0000003  a-rather-long-experiment-name-2: 3 better"
+    assert len(legend) == 7
+    tables = [line for line in lines if line.startswith("Metrics (3 of 3 changed)")]
+    assert len(tables) >= 2  # the heads split over tables to fit
+    header = [line for line in lines if line.startswith("| Metric")]
+    assert all("main" in line for line in header)
+    # The best value is marked, at the last head.
+    row = [line for line in lines if "test.metric_0.acc" in line]
+    assert row[-1].rstrip(" |").endswith("0.57 ✓*")
+    assert "✓ better, ✗ worse than main; * the best value" in lines
+    sparks = [line for line in lines if line.startswith("    a-rather…7")]
+    assert len(sparks) == 1 and sparks[0].endswith(" 0.6703")
+
+
+def test_terminal_stage_changed_everywhere_is_one_line() -> None:
+    text = shown(THREE)
+    lines = text.splitlines()
+    assert lines[lines.index("Pipeline (1 of 2 stages changed)") + 1 :][:5] == [
+        "  train: changed at every head",
+        "    command: changed (exp-3)",
+        "    outs: m.json",
+        "    param lr: 0.1 → 0.2 (exp-1), 0.05 (exp-2)",
+        "Data (1 of 2 DVC-tracked outputs changed)",
+    ]
+    assert "  model.pkl (10 B): exp-1 modified (12 B), exp-3 modified (9 B)" in lines
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+
+def labels_of(report: Report) -> dict[str, str]:
+    return {key: report.labels()[key] for key in palette.drawn_keys(report)}
+
+
+def test_every_chart_colours_a_revision_alike_with_a_grey_base() -> None:
+    report = report_of(3)
+    labels = labels_of(report)
+    spec = charts.chart_spec(loss_plot(3), labels)
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"] == list(labels.values())
+    assert scale["range"] == [palette.BASE_GREY, "#f58518", "#4c78a8", "#54a24b"]
+    # The base's line is the wide pale reference.
+    assert spec["encoding"]["strokeWidth"]["condition"] == {
+        "test": 'datum.revision === "main (1111111)"',
+        "value": 5,
+    }
+    # Two revisions keep the two colours they always had.
+    two = charts.chart_spec(loss_plot(1), {"base": "main", "head": "ws"})
+    assert two["encoding"]["color"]["scale"]["range"] == ["#4c78a8", "#f58518"]
+    assert "strokeWidth" not in two["encoding"]
+
+
+def test_confusion_matrix_has_a_panel_per_revision_and_a_difference_per_head() -> None:
+    cells = {"base": [("a", "a")] * 3 + [("a", "b")], "head": [("a", "a")] * 4,
+             "head2": [("a", "b")] * 2 + [("a", "a")] * 2}  # fmt: skip
+    points = tuple(Point(rev, "p.csv", x, y) for rev, pairs in cells.items() for x, y in pairs)
+    plot = DataPlot("cm", "cm", "confusion", "actual", "predicted", points)
+    report = report_of(2)
+    spec = charts.chart_spec(plot, labels_of(report))
+    [block] = spec["vconcat"]
+    assert block["columns"] == 3
+    panels = block["concat"]
+    titles = [p["layer"][0]["title"]["text"] if "layer" in p else None for p in panels]
+    assert titles == [
+        "main (1111111)",
+        "exp-1 (0000002)",
+        "exp-2 (0000003)",
+        None,  # the spacer that says what the row below is
+        "exp-1 (0000002) − base",
+        "exp-2 (0000003) − base",
+    ]
+    assert panels[3]["encoding"]["text"]["value"] == "difference from the base:"
+
+    def labels(panel: dict[str, Any]) -> dict[tuple[str, str], str]:
+        rows = (
+            spec["datasets"][panel["data"]["name"]]
+            if "name" in panel.get("data", {})
+            else panel["data"]["values"]
+        )
+        return {(r["x"], r["y"]): r["label"] for r in rows}
+
+    assert labels(panels[0]) == {("a", "a"): "3", ("a", "b"): "1"}
+    assert labels(panels[4]) == {("a", "a"): "+1", ("a", "b"): "-1"}
+    assert labels(panels[5]) == {("a", "a"): "-1", ("a", "b"): "+1"}
+    # One colour scale for the differences: one legend, on the last.
+    legends = [p["layer"][0]["encoding"]["color"].get("legend") for p in panels[4:]]
+    assert legends[0] is None and legends[1]["title"] == "head vs base"
+
+
+def test_more_heads_than_a_legend_can_tell_apart_draw_the_best_by_the_primary_metric() -> None:
+    count = palette.MAX_DRAWN + 2
+    revs = heads(count)
+    acc = Row(
+        "m.json",
+        "acc",
+        0.5,
+        0.6,
+        Direction.HIGHER,
+        more=tuple(0.5 + i / 100 for i in range(count - 1)),
+    )
+    plot = loss_plot(count)
+    report = Report(BASE, revs[0], more=revs[1:], metrics=(acc,), plots=(plot,))
+    # Without a primary metric: the first ten, and the chart says who is left out and why.
+    assert palette.drawn_heads(report) == list(range(palette.MAX_DRAWN))
+    rendered, files = render_plots(report)
+    spec = json.loads(files[rendered[0].spec or ""])
+    assert len(spec["encoding"]["color"]["scale"]["domain"]) == palette.MAX_DRAWN + 1
+    assert rendered[0].notes == (
+        "Not drawn: exp-11, exp-12. A chart shows 10 revisions beside the base at most, the "
+        "first 10 (set `primary:` in .dvc-cml.yaml to draw the best); the tables have every "
+        "revision.",
+    )
+    # With one: the ten best heads by it (acc: exp-1 at 0.6, then the last ones).
+    ranked = Report(BASE, revs[0], more=revs[1:], metrics=(acc,), primary=("m.json", "acc"))
+    assert palette.drawn_heads(ranked) == [0, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert "⬜" in markdown.render(ranked, []) and "not drawn on the charts" in markdown.render(
+        ranked, []
+    )
+
+
+# --- report.html ---------------------------------------------------------------------------
+
+
+def test_page_sorts_tables_and_draws_swatches_in_the_charts_colours() -> None:
+    text = markdown.render(THREE, [])
+    page = html.render(text, [], {}, "", several=True)
+    assert html.SORT_SCRIPT in page
+    assert "onclick" not in page and "style=" not in page  # nothing a CSP would have to allow
+    swatch = '<span class="swatch swatch-1" aria-hidden="true"></span>'
+    assert f'<th align="right">{swatch}exp-1</th>' in page
+    assert f'<td align="left">{swatch}exp-1</td>' in page  # the revisions table
+    assert f".swatch-1 {{ background: {palette.HEADS[0][0]}; }}" in page
+    assert "🟧" not in page  # no emoji font needed
+    two = html.render(markdown.render(report_of(1), []), [], {}, "")
+    assert "<script" not in two and "swatch" not in two
+
+
+# --- posting: the forges' limits at 20 revisions -----------------------------------------------
+
+
+def twenty() -> Report:
+    revs = heads(20, prefix="experiment-with-a-long-name-")
+    metrics = tuple(
+        Row("eval/metrics.json", f"class_{i:04d}.f1", 0.5, 0.51, Direction.HIGHER,
+            more=tuple(0.5 + (i * j % 7) / 1000 for j in range(19)))
+        for i in range(2000)
+    )  # fmt: skip
+    params = tuple(
+        Row("params.yaml", f"p{i:03d}", i, i + 1, more=tuple(i + j for j in range(19)))
+        for i in range(60)
+    )
+    stages = tuple(
+        StageChange(
+            f"stage{s}", "changed", params=(ParamChange("lr", 0.1, 0.1 + j),), rev=head_key(j)
+        )
+        for s in range(30)
+        for j in range(20)
+    )
+    return Report(BASE, revs[0], more=revs[1:], metrics=metrics, params=params, stages=stages)
+
+
+@pytest.mark.parametrize("rules", [comment.GITHUB, comment.GITLAB])
+def test_comment_with_20_revisions_keeps_within_the_forges_limit(rules: comment.Rules) -> None:
+    report = twenty()
+    plots = [RenderedPlot("loss", "Loss", PlotKind.LINE, True, png="plots/loss.png")]
+    full = markdown.render(report, plots)
+    body = comment.body(
+        report, plots, marker="<!-- m -->", footer_text="F", full_report="X", rules=rules
+    )
+    assert len(body) <= rules.limit
+    assert body.startswith("<!-- m -->\n")
+    assert "## DVC report: **main** (`1111111`) → 20 revisions" in body
+    assert "| 🩵 experiment-with-a-long-name-10 |" in body  # the revisions table stays whole
+    assert "![Loss](plots/loss.png)" in body  # and the charts
+    if len(full) <= rules.limit:
+        pytest.fail("the fixture must be too long for both forges")
+    if rules is comment.GITLAB:
+        # Values without their changes fit GitLab: every row is there.
+        assert "the tables show each revision's values without their changes" in body
+        assert len(re.findall(r"^\| eval/metrics\.json \| class\\_", body, re.M)) == 2000
+        assert "<sub>" not in body.split("### Metrics")[1].split("### Params")[0]
+    else:
+        assert "each value's change and the longest tables' last rows are left out" in body
+        assert re.search(r"… and \d+ more rows, left out here to fit\.", body)
