@@ -262,36 +262,34 @@ def test_confusion_matrix_has_a_panel_per_revision_and_a_difference_per_head() -
              "head2": [("a", "b")] * 2 + [("a", "a")] * 2}  # fmt: skip
     points = tuple(Point(rev, "p.csv", x, y) for rev, pairs in cells.items() for x, y in pairs)
     plot = DataPlot("cm", "cm", "confusion", "actual", "predicted", points)
-    report = report_of(2)
-    spec = charts.chart_spec(plot, labels_of(report))
-    [block] = spec["vconcat"]
-    assert block["columns"] == 3
-    panels = block["concat"]
-    titles = [p["layer"][0]["title"]["text"] if "layer" in p else None for p in panels]
-    assert titles == [
-        "main (1111111)",
-        "exp-1 (0000002)",
-        "exp-2 (0000003)",
-        None,  # the spacer that says what the row below is
-        "exp-1 (0000002) − base",
-        "exp-2 (0000003) − base",
-    ]
-    assert panels[3]["encoding"]["text"]["value"] == "difference from the base:"
+    labels = labels_of(report_of(2))
+    spec = charts.chart_spec(plot, labels)
+    counts, differences = spec["vconcat"]  # one file: its counts, then the differences
 
-    def labels(panel: dict[str, Any]) -> dict[tuple[str, str], str]:
-        rows = (
-            spec["datasets"][panel["data"]["name"]]
-            if "name" in panel.get("data", {})
-            else panel["data"]["values"]
-        )
-        return {(r["x"], r["y"]): r["label"] for r in rows}
+    def panels(block: dict[str, Any]) -> dict[str, dict[tuple[str, str], str]]:
+        out: dict[str, dict[tuple[str, str], str]] = {}
+        for row in spec["datasets"][block["data"]["name"]]:
+            out.setdefault(row["revision"], {})[(row["x"], row["y"])] = row["label"]
+        return out
 
-    assert labels(panels[0]) == {("a", "a"): "3", ("a", "b"): "1"}
-    assert labels(panels[4]) == {("a", "a"): "+1", ("a", "b"): "-1"}
-    assert labels(panels[5]) == {("a", "a"): "-1", ("a", "b"): "+1"}
-    # One colour scale for the differences: one legend, on the last.
-    legends = [p["layer"][0]["encoding"]["color"].get("legend") for p in panels[4:]]
-    assert legends[0] is None and legends[1]["title"] == "head vs base"
+    assert counts["facet"]["sort"] == list(labels.values())
+    assert panels(counts) == {
+        "main (1111111)": {("a", "a"): "3", ("a", "b"): "1"},
+        "exp-1 (0000002)": {("a", "a"): "4", ("a", "b"): "0"},
+        "exp-2 (0000003)": {("a", "a"): "2", ("a", "b"): "2"},
+    }
+    assert differences["facet"]["header"]["title"] == "difference from the base"
+    assert panels(differences) == {
+        "exp-1 (0000002)": {("a", "a"): "+1", ("a", "b"): "-1"},
+        "exp-2 (0000003)": {("a", "a"): "-1", ("a", "b"): "+1"},
+    }
+    # One colour scale for the differences, one legend; each panel under its revision's colour.
+    assert differences["spec"]["layer"][0]["encoding"]["color"]["legend"]["title"] == "head vs base"
+    stripe = counts["spec"]["layer"][2]["encoding"]["stroke"]["scale"]
+    assert stripe == {
+        "domain": list(labels.values()),
+        "range": [palette.BASE_GREY, palette.HEADS[0][0], palette.HEADS[1][0]],
+    }
 
 
 def test_more_heads_than_a_legend_can_tell_apart_draw_the_best_by_the_primary_metric() -> None:

@@ -173,6 +173,19 @@ def _series_points(
     return points, dropped, sampled, digest
 
 
+MIN_SERIES_POINTS = 250  # several heads: no series is cut below this
+
+
+def series_budget(max_points: int, revisions: int, series: int) -> int:
+    """Points per series and revision worth drawing.  Two revisions: `max_points` each.
+    More: the chart as a whole keeps to what two revisions of one series may have
+    (2 x `max_points`), shared by every series of every revision, with a floor; a chart
+    560 pixels wide shows no more, and drawing costs time per point."""
+    if revisions <= 2 or not series:
+        return max_points
+    return min(max_points, max(MIN_SERIES_POINTS, 2 * max_points // series))
+
+
 def _label(explicit: Any, inferred: Any, fields: set[str], default: str) -> str:
     """An axis title: the definition's own label, else the field, else the fields' names
     (DVC says "x"/"y" when a definition maps several fields onto one axis)."""
@@ -224,11 +237,12 @@ def _data_plot(
     points: list[Point] = []
     dropped = sampled_from = 0
     digests: dict[str, dict[str, object]] = {rev: {} for rev in revs}
+    budget = series_budget(max_points, len(revs), len(columns))
     for (rev, name), series in columns.items():
         if confusion:
             kept, lost, sampled, digest = _cells(rev, name, series)
         else:
-            kept, lost, sampled, digest = _series_points(rev, name, series, sample, max_points)
+            kept, lost, sampled, digest = _series_points(rev, name, series, sample, budget)
         points += kept
         dropped += lost
         sampled_from = max(sampled_from, sampled)

@@ -18,6 +18,7 @@ from dvc_cml.render import palette
 WIDTH, HEIGHT = 560, 300
 PANEL = 220
 SMALL_PANEL = 150  # confusion panels with more than three heads
+FACET_COLUMNS = 6  # several heads: confusion panels per row
 DIFFERENCE = "difference (head − base)"
 
 
@@ -157,11 +158,8 @@ def _class_order(label: str) -> tuple[int, float, str]:
         return (1, 0.0, label)
 
 
-def _grid(
-    panel_rows: list[list[dict[str, Any]]], title: dict[str, Any], columns: int | None = None
-) -> dict[str, Any]:
-    """Panels (each a spec altair built) as one spec: a row per file, independent colours;
-    with `columns`, each file's panels wrap into a grid of that many aligned columns.
+def _grid(panel_rows: list[list[dict[str, Any]]], title: dict[str, Any]) -> dict[str, Any]:
+    """Panels (each a spec altair built) as one spec: a row per file, independent colours.
 
     Assembled here rather than with `alt.hconcat`/`alt.vconcat`, which deep-copy every
     subchart at every level: 0.2-0.35 s for a two-file matrix, the slowest chart of a report.
@@ -173,15 +171,15 @@ def _grid(
         datasets.update(panel.pop("datasets", {}))  # altair hoists each panel's rows
         for key in ("$schema", "config"):
             top[key] = panel.pop(key, top.get(key))
-    if columns:
-        rows = [{"concat": row, "columns": columns, "resolve": independent} for row in panel_rows]
-    else:
-        rows = [{"hconcat": row, "resolve": independent} for row in panel_rows]
+    rows = [{"hconcat": row, "resolve": independent} for row in panel_rows]
     spec = {**top, "vconcat": rows, "resolve": independent, "title": title}
     return {**spec, "datasets": datasets} if datasets else spec
 
 
 def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Two revisions: per file a panel each and their difference, side by side.  Several
+    heads: per file a facet of every revision's counts and one of each head's difference
+    from the base (one colour scale each; a panel apiece cost too much time to draw)."""
     import altair as alt
 
     counts = confusion_counts(plot)
@@ -189,27 +187,20 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
     classes_y = sorted({y for c in counts.values() for _, y in c}, key=_class_order)
     files = sorted({file for _, file in counts})
     value_format = ".2f" if plot.normalized else "d"
-
+    several = len(labels) > 2
     size = PANEL if len(labels) <= 4 else SMALL_PANEL
 
-    def panel(
-        rows: list[dict[str, Any]],
-        title: str,
-        diff: bool,
-        title_colour: str | None = None,
-        spread: float | None = None,
-        legend: bool = True,
-    ) -> dict[str, Any]:
-        heading = alt.TitleParams(title, color=title_colour) if title_colour else title
-        chart = alt.Chart({"values": rows}, title=heading)
+    def marks(chart: Any, rows: list[dict[str, Any]], diff: bool) -> tuple[Any, Any]:
+        """The cells and their labels (of `chart`, which holds the data), with tooltips."""
         x = alt.X("x:N", title=plot.x_label, sort=classes_x)
         y = alt.Y("y:N", title=plot.y_label, sort=classes_y)
-        tooltip = [alt.Tooltip("x:N", title=plot.x_label), alt.Tooltip("y:N", title=plot.y_label)]
+        tooltip = [alt.Tooltip("revision:N")] if several else []
+        tooltip += [alt.Tooltip("x:N", title=plot.x_label), alt.Tooltip("y:N", title=plot.y_label)]
         if diff:
             # Coloured by what the change means, not by its sign: more on the diagonal (right
             # answers) or less off it (mistakes) is better.  A symmetric domain keeps white at
             # "no change" and equal shades for equal amounts.
-            spread = spread or max((abs(r["gain"]) for r in rows), default=0) or 1
+            spread = max((abs(r["gain"]) for r in rows), default=0) or 1
             colour = alt.Color(
                 "gain:Q",
                 scale=alt.Scale(scheme="redblue", domain=[-spread, spread]),
@@ -220,9 +211,7 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
                         "datum.value > 0 ? 'better' : datum.value < 0 ? 'worse' : 'no change'"
                     ),
                     gradientLength=size - 40,
-                )
-                if legend
-                else None,
+                ),
             )
             tooltip += [alt.Tooltip("label:N", title="change"), alt.Tooltip("effect:N")]
         else:
@@ -236,9 +225,52 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
         text = chart.mark_text(fontSize=13).encode(
             x=x, y=y, text=alt.Text("label:N"), color=ink, tooltip=tooltip
         )
+        return cells, text
+
+    def panel(rows: list[dict[str, Any]], title: str, diff: bool) -> dict[str, Any]:
+        cells, text = marks(alt.Chart({"values": rows}, title=title), rows, diff)
         layered = alt.layer(cells, text).properties(width=size, height=size)
         built: dict[str, Any] = layered.to_dict(validate=False)
         return built
+
+    def facet(panels: Mapping[str, list[dict[str, Any]]], diff: bool, title: str) -> Any:
+        """The panels (by revision label) as one facet, each under a bar of its revision's
+        colour, as on the line charts and in the tables."""
+        rows = [{**row, "revision": name} for name, cells in panels.items() for row in cells]
+        darkest = max((abs(r["value"]) for r in rows), default=0) or 1
+        for row in rows:  # one colour scale: dark as the facet's darkest
+            row["dark"] = abs(row["value"]) > 0.6 * darkest
+        colours = palette.colours(list(labels))
+        order = list(panels)
+        by_label = {labels[rev]: colours[rev] for rev in labels}
+        stripe = (
+            alt.Chart()
+            .mark_rule(strokeWidth=5)
+            .encode(
+                x={"value": 0},
+                x2={"value": size},
+                y={"value": -4},
+                stroke=alt.Stroke(
+                    "revision:N",
+                    scale=alt.Scale(domain=order, range=[by_label[n] for n in order]),
+                    legend=None,
+                ),
+            )
+        )
+        header = alt.Header(title=title or None, labelFontWeight="bold", labelFontSize=12)
+        cells, text = marks(alt.Chart(), rows, diff)
+        layered = alt.layer(cells, text, stripe, data={"values": rows})
+        return (
+            layered.properties(width=size, height=size)
+            .facet(
+                facet=alt.Facet("revision:N", sort=order, header=header),
+                columns=min(len(panels), FACET_COLUMNS),
+            )
+            # Each panel its own axes: a wrapped facet would draw the last row's axes under
+            # empty places too.
+            .resolve_axis(x="independent")
+            .to_dict(validate=False)
+        )
 
     def cell_rows(values: Mapping[tuple[str, str], float], diff: bool) -> list[dict[str, Any]]:
         rows = []
@@ -263,6 +295,7 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
         return rows
 
     panel_rows: list[list[dict[str, Any]]] = []
+    blocks: list[dict[str, Any]] = []  # several heads: facets, one under the other
     revs = plot.revs()
     for file in files:
         per_rev: dict[str, Mapping[tuple[str, str], float]] = {}
@@ -270,55 +303,41 @@ def _confusion_spec(plot: DataPlot, labels: Mapping[str, str]) -> dict[str, Any]
             counter = counts.get((rev, file), Counter())
             per_rev[rev] = _normalise(counter) if plot.normalized else dict(counter)
 
-        def caption(rev: str) -> str:
-            return f"{labels[rev]}" + (f" — {file}" if len(files) > 1 else "")  # noqa: B023
-
         def delta(rev: str) -> list[dict[str, Any]]:
             head, base = per_rev[rev], per_rev[BASE]  # noqa: B023
             values = {key: head.get(key, 0) - base.get(key, 0) for key in head.keys() | base}
             return cell_rows(values, diff=True)
 
-        if len(labels) <= 2:  # base, head and their difference side by side
-            panels = [panel(cell_rows(per_rev[rev], False), caption(rev), False) for rev in revs]
-            if len(per_rev) == 2:
-                panels.append(panel(delta(revs[1]), DIFFERENCE, True))
-            panel_rows.append(panels)
+        if several:
+            named = f"{file}: " if len(files) > 1 else ""
+            counted = {labels[rev]: cell_rows(per_rev[rev], False) for rev in revs}
+            blocks.append(facet(counted, False, named.rstrip(": ")))
+            heads = [rev for rev in revs if rev != BASE]
+            if BASE in per_rev and heads:
+                deltas = {labels[rev]: delta(rev) for rev in heads}
+                blocks.append(facet(deltas, True, f"{named}difference from the base"))
             continue
-        # Several heads: a row of counts, base first, and under each head its difference
-        # from the base, on one colour scale (one legend); titles in the revisions' colours.
-        colours = palette.colours(list(labels))
-        heads = [rev for rev in revs if rev != BASE]
-        panels = [
-            panel(cell_rows(per_rev[rev], False), caption(rev), False, colours[rev]) for rev in revs
-        ]
-        if BASE in per_rev and heads:
-            deltas = {rev: delta(rev) for rev in heads}
-            spread = max((abs(r["gain"]) for rows in deltas.values() for r in rows), default=0)
-            panels.append(_spacer(size, "difference from the base:"))
-            panels += [
-                panel(
-                    rows,
-                    f"{labels[rev]} − base",
-                    True,
-                    colours[rev],
-                    spread=spread or 1,
-                    legend=rev == heads[-1],
-                )
-                for rev, rows in deltas.items()
-            ]
+        panels = []
+        for rev in revs:
+            caption = f"{labels[rev]}" + (f" — {file}" if len(files) > 1 else "")
+            panels.append(panel(cell_rows(per_rev[rev], diff=False), caption, diff=False))
+        if len(per_rev) == 2:
+            panels.append(panel(delta(revs[1]), DIFFERENCE, True))
         panel_rows.append(panels)
-    return _grid(panel_rows, _title(plot, []), columns=len(revs) if len(labels) > 2 else None)
+    return _stack(blocks, _title(plot, [])) if several else _grid(panel_rows, _title(plot, []))
 
 
-def _spacer(size: int, text: str) -> dict[str, Any]:
-    """An empty panel holding a line of text, so the panels under it line up."""
-    return {
-        "data": {"values": [{}]},
-        "mark": {"type": "text", "align": "right", "fontSize": 12, "color": "#59636e"},
-        "encoding": {"text": {"value": text}},
-        "width": size,
-        "height": size,
-    }
+def _stack(blocks: list[dict[str, Any]], title: dict[str, Any]) -> dict[str, Any]:
+    """Facets one under the other, as one spec (see `_grid`)."""
+    top: dict[str, Any] = {}
+    datasets: dict[str, Any] = {}
+    for block in blocks:
+        datasets.update(block.pop("datasets", {}))
+        for key in ("$schema", "config"):
+            top[key] = block.pop(key, top.get(key))
+    independent = {"scale": {"color": "independent"}}
+    spec = {**top, "vconcat": blocks, "resolve": independent, "title": title}
+    return {**spec, "datasets": datasets} if datasets else spec
 
 
 def chart_spec(
