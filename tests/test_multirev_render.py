@@ -387,3 +387,23 @@ def test_comment_with_20_revisions_keeps_within_the_forges_limit(rules: comment.
     else:
         assert "each value's change and the longest tables' last rows are left out" in body
         assert re.search(r"… and \d+ more rows, left out here to fit\.", body)
+
+
+def test_images_are_drawn_without_the_zoom_that_clips_every_mark() -> None:
+    """The page zooms and pans (its spec keeps the selection); an image cannot, and the
+    clipping that comes with it made rasterising many lines six times slower."""
+    from dvc_cml.render import drawing
+
+    report = report_of(3)
+    plot = loss_plot(3)
+    drawn = drawing.draw(plot, labels_of(report), [], raster=False)
+    spec = json.loads(drawn.spec)
+    assert spec["params"] == [{"bind": "scales", "name": "zoom", "select": {"type": "interval"}}]
+    assert drawn.svg is not None and "clip-path" not in drawn.svg
+    assert "clip-path" in charts.to_svg(spec)
+    # Only selections bound to the scales go; data fields named "params" stay.
+    data = {"values": [{"params": 1}]}
+    kept = {"params": [{"name": "pick", "select": "point"}], "data": data, "mark": "point"}
+    assert charts.static({"layer": [kept, {**kept, "params": spec["params"]}]}) == {
+        "layer": [kept, {"data": data, "mark": "point"}]
+    }

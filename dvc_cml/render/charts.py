@@ -355,6 +355,31 @@ def chart_spec(
 SCALE = 1.5  # PNG pixels per chart pixel: sharp on high-density screens
 
 
+def static(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec without its zoom and pan (selections bound to the scales): an image cannot
+    use them, and they clip every mark, which made rasterising a chart of many lines up to
+    six times slower (0.64 s against 0.10 s for 22 series of 250 points)."""
+
+    def strip(view: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(view)
+        params = [p for p in view.get("params", []) if p.get("bind") != "scales"]
+        if params:
+            out["params"] = params
+        else:
+            out.pop("params", None)
+        for key in _VIEWS:  # the composed views inside; never the data
+            if isinstance(view.get(key), list):
+                out[key] = [strip(v) for v in view[key]]
+            elif isinstance(view.get(key), dict):
+                out[key] = strip(view[key])
+        return out
+
+    return strip(spec)
+
+
+_VIEWS = ("layer", "hconcat", "vconcat", "concat", "spec")
+
+
 def to_svg(spec: Mapping[str, Any]) -> str:
     """Draw a Vega-Lite spec as SVG with vl-convert's engine, in this process."""
     import vl_convert

@@ -61,7 +61,7 @@ def finish(text: bytes, raster: bool = True) -> Drawn:
     from dvc_cml.render import charts
 
     try:
-        drawn = Drawn(text, None, svg=charts.to_svg(json.loads(text)))
+        drawn = Drawn(text, None, svg=charts.to_svg(charts.static(json.loads(text))))
     except charts.ChartError as exc:
         return Drawn(text, None, str(exc))
     return drawn.rasterised() if raster else drawn
