@@ -5,6 +5,7 @@ locally and in a depth-1 CI clone."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -12,12 +13,14 @@ from typing import Any
 
 import pytest
 
+from dvc_cml.cli import main
 from dvc_cml.collect import collect
 from dvc_cml.collect.values import flatten
 from dvc_cml.model import DataPlot
 from tests.conftest import clean_env, git, run_cli
 from tests.experiments import QUEUED, Experiments, build, dvc
 from tests.experiments import sha as exp_sha
+from tests.test_browser import ARGS, CHROMIUM, _why_no_browser, wait_until_drawn
 
 THREE = ("exp-a", "lr_small", "exp-c")
 
@@ -320,3 +323,65 @@ def test_experiments_flag_in_a_depth_one_clone(
     assert [r["rev"] for r in doc["revisions"]] == ["main", *exps.names]
     assert our_values(doc) == dvc_values(exps.show)
     shutil.rmtree(clone)
+
+
+# --- report.html in a browser --------------------------------------------------------------
+
+
+@pytest.mark.skipif(bool(_why_no_browser()), reason=_why_no_browser() or "")
+def test_page_draws_every_revision_and_sorts_tables_offline(
+    exps: Experiments, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "report"
+    argv = ["diff", "main", *THREE, "-C", str(exps.root), "--out", str(out), "--md"]
+    assert main(argv, env=clean_env()) == 0
+    page_path = out / "report.html"
+    requests: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+        page = context.new_page()
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_path.as_uri())
+        wait_until_drawn(page)
+        drawn = page.eval_on_selector_all(".vega-chart", "(els) => els.map((e) => e.dataset.drawn)")
+        assert drawn == ["true"] * 3  # loss, accuracy, confusion
+        # Every revision is in the line chart's legend, in the tables' colours.
+        legend = page.evaluate("() => dvcCml.views[0].scale('color').domain()")
+        assert legend == [f"{n} ({exp_sha(exps.root, n)[:7]})" for n in ("main", *THREE)]
+        swatch = page.eval_on_selector(
+            "th .swatch-1", "(el) => getComputedStyle(el).backgroundColor"
+        )
+        assert swatch == "rgb(245, 133, 24)"  # #f58518, exp-a's orange on the charts
+
+        metrics = "h3:has-text('Metrics') + table"
+
+        def column(index: int) -> list[float]:
+            """The leading number of each cell of a column: a value, its change under it."""
+            texts = page.eval_on_selector_all(
+                f"{metrics} tbody tr", f"(rows) => rows.map((r) => r.cells[{index}].textContent)"
+            )
+            return [float(re.match(r"[-+]?[0-9.]+", text).group(0)) for text in texts]  # type: ignore[union-attr]
+
+        keys = page.eval_on_selector_all(
+            f"{metrics} tbody tr", "(rows) => rows.map((r) => r.cells[1].textContent)"
+        )
+        assert keys == ["test.accuracy", "test.loss", "train.accuracy", "train.loss"]
+        exp_a = f"{metrics} th:nth-child(4)"
+        page.click(exp_a)
+        assert column(3) == sorted(column(3)) and len(set(column(3))) == 4
+        assert page.eval_on_selector(exp_a, "(th) => th.getAttribute('aria-sort')") == "ascending"
+        page.focus(exp_a)
+        page.keyboard.press("Enter")  # the keyboard sorts too: descending
+        assert column(3) == sorted(column(3), reverse=True)
+        keys = page.eval_on_selector_all(
+            f"{metrics} tbody tr", "(rows) => rows.map((r) => r.cells[1].textContent)"
+        )
+        assert keys == ["test.loss", "train.accuracy", "test.accuracy", "train.loss"]
+        browser.close()
+    assert requests == [page_path.as_uri()]
+    assert errors == []
