@@ -262,16 +262,22 @@ def _legend(report: Report, plain: bool) -> list[Any]:
     return lines
 
 
-def _wrapped(text: str, indent: str = "      ") -> list[Any]:
-    """A long line as lines of `WIDTH`, broken between words (never inside a path)."""
+def _wrapped(text: str, indent: str = "      ", items: Sequence[str] = ()) -> list[Any]:
+    """A long line as lines of `WIDTH`, broken between words (never inside a path) and,
+    when `items` are given (joined with ", " after `text`), only between items."""
     import textwrap
 
     from rich.text import Text
 
+    whole = NBSP if items else " "
+    line = text + ", ".join(item.replace(" ", whole) for item in items)
     lines = textwrap.wrap(
-        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+        line, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
     )
-    return [Text(line) for line in lines]
+    return [Text(part.replace(NBSP, " ")) for part in lines]
+
+
+NBSP = "\u00a0"  # textwrap breaks at ASCII spaces only
 
 
 def _multi_changes(report: Report) -> list[Any]:
@@ -288,7 +294,7 @@ def _multi_changes(report: Report) -> list[Any]:
         items += _wrapped(f"  {name}: {'; '.join(how)}")
         for label, values in (("command", command), ("deps", deps), ("outs", outs)):
             if values:
-                items += _wrapped(f"    {label}: {', '.join(values)}")
+                items += _wrapped(f"    {label}: ", items=values)
         for line in params:
             items += _wrapped(f"    param {line}")
     grouped = multi.by_path(report.data)
@@ -300,11 +306,11 @@ def _multi_changes(report: Report) -> list[Any]:
     for data in grouped.values():
         first = data[0]
         path = f"{first.old_path} -> {first.path}" if first.old_path else first.path
-        at = ", ".join(
+        at = [
             f"{report.revision(c.rev).name} {fmt.data_change(c)} ({fmt.output(c.head)})"
             for c in data
-        )
-        items += _wrapped(f"  {path} ({fmt.output(first.base)}): {at}")
+        ]
+        items += _wrapped(f"  {path} ({fmt.output(first.base)}): ", items=at)
     return items
 
 
