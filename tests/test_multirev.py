@@ -17,7 +17,7 @@ from dvc_cml.cli import main
 from dvc_cml.collect import collect
 from dvc_cml.collect.values import flatten
 from dvc_cml.model import DataPlot
-from tests.conftest import clean_env, git, run_cli
+from tests.conftest import FakeGitLab, clean_env, git, run_cli
 from tests.experiments import QUEUED, Experiments, build, dvc
 from tests.experiments import sha as exp_sha
 from tests.test_browser import ARGS, CHROMIUM, _why_no_browser, wait_until_drawn
@@ -385,3 +385,46 @@ def test_page_draws_every_revision_and_sorts_tables_offline(
         browser.close()
     assert requests == [page_path.as_uri()]
     assert errors == []
+
+
+# --- posting -------------------------------------------------------------------------------
+
+
+def test_posted_to_a_merge_request_with_every_revisions_images(
+    exps: Experiments, fake_gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake_gitlab.add_project(42, "grp/proj")
+    fake_gitlab.add_mr(42, 7, sha="a" * 40)
+    fake_gitlab.add_token("glpat-multirev-0123456789", username="dvc-bot")
+    env = clean_env(
+        GITLAB_CI="true",
+        CI_API_V4_URL=fake_gitlab.api_url,
+        CI_PROJECT_ID="42",
+        CI_MERGE_REQUEST_IID="7",
+        CI_COMMIT_SHA="a" * 40,
+        DVC_CML_TOKEN="glpat-multirev-0123456789",
+    )
+    out = tmp_path / "report"
+    code, _, err = run_cli(
+        capsys, "diff", "main", *THREE, "-C", str(exps.root), "--out", str(out), "--md", env=env
+    )
+    assert code == 0, err
+    [note] = [n for n in fake_gitlab.notes(42, 7) if "<!-- dvc-cml:report -->" in n["body"]]
+    body = note["body"]
+    assert "→ 3 revisions" in body.splitlines()[1]
+    assert (
+        f"| 🟩 exp-c | `{exp_sha(exps.root, 'exp-c')[:7]}` | 1 better, 1 worse, 2 unchanged |"
+        in body
+    )
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", body)
+    names = sorted(link.rsplit("/", 1)[1] for link in links)
+    assert names == sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert len(names) == 3 + 4  # loss, accuracy, confusion; every revision's image
+    for link in links:
+        assert (
+            fake_gitlab.upload_bytes(link) == (out / "plots" / link.rsplit("/", 1)[1]).read_bytes()
+        )
+    assert body.rstrip().endswith(
+        ", ".join(f"{n} `{exp_sha(exps.root, n)[:7]}`" for n in THREE).replace("_", "\\_")
+        + "</sub>"
+    )
