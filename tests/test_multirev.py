@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from dvc_cml.cli import main
 from dvc_cml.collect import collect
 from dvc_cml.collect.values import flatten
 from dvc_cml.model import DataPlot
-from tests.conftest import FakeGitLab, clean_env, git, run_cli
+from tests.conftest import FakeGitLab, Project, clean_env, git, run_cli
 from tests.experiments import QUEUED, Experiments, build, dvc
 from tests.experiments import sha as exp_sha
 from tests.test_browser import ARGS, CHROMIUM, _why_no_browser, wait_until_drawn
@@ -428,3 +429,21 @@ def test_posted_to_a_merge_request_with_every_revisions_images(
         ", ".join(f"{n} `{exp_sha(exps.root, n)[:7]}`" for n in THREE).replace("_", "\\_")
         + "</sub>"
     )
+
+
+def test_experiments_flag_without_experiments_says_so(
+    make_project: Callable[[str], Project], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("nested")
+    code, out, err = run_cli(capsys, "diff", "main", "-e", "-C", str(project.root))
+    assert (code, out) == (1, "")
+    head = git(project.root, "rev-parse", "--short=7", "HEAD").strip()
+    assert err.strip().splitlines()[-1] == (
+        f"dvc-cml: error: --experiments: no experiments of HEAD ({head}) here or on origin "
+        "(run some with `dvc exp run`; in CI, push them with `dvc exp push origin`)"
+    )
+    code, _, err = run_cli(
+        capsys, "check", "main", "-e", "nope", "-C", str(project.root), "--fail-on", "x<0"
+    )
+    assert code == 1
+    assert "--experiments nope: no such revision in " in err
