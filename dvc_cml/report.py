@@ -98,9 +98,9 @@ def render_plots(
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
     # Confusion matrices last: the main process rasterises each chart after a worker,
     # and theirs are the quickest, so the run ends sooner.
+    shown = {p.name: _only(p, labels) for p in _to_chart(report, all_plots)}
     wanted = sorted(
-        (_only(p, labels) for p in _to_chart(report, all_plots)),
-        key=lambda p: p.kind is PlotKind.CONFUSION,
+        (p for p in shown.values() if p.points), key=lambda p: p.kind is PlotKind.CONFUSION
     )
     notes = {id(p): _chart_notes(p, labels, left_out) for p in wanted}
     drawn: dict[int, Drawn] = {}
@@ -115,14 +115,18 @@ def render_plots(
         for index, result in batch.results():
             drawn[id(wanted[index])] = result.rasterised()
 
-    by_name = {p.name: p for p in wanted}
     rendered: list[RenderedPlot] = []
     files: dict[str, bytes] = {}
     for number, (plot, stem) in enumerate(zip(report.plots, stems, strict=True), start=1):
         if step:
             step(f"rendering chart {number}/{len(report.plots)}: {plot.name}")
+        if isinstance(plot, DataPlot) and plot.points and not shown.get(plot.name, plot).points:
+            # Data only at heads no chart draws: the plot is listed, saying why.
+            why = (*plot.problems, left_out)
+            rendered.append(RenderedPlot(plot.name, plot.title, plot.kind, True, notes=why))
+            continue
         if isinstance(plot, DataPlot):
-            plot = by_name.get(plot.name, plot)
+            plot = shown.get(plot.name, plot)
         if isinstance(plot, DataPlot) and not plot.points:
             reasons = tuple(plot.problems)  # nothing to draw at either revision
             rendered.append(RenderedPlot(plot.name, plot.title, plot.kind, True, notes=reasons))

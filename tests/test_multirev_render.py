@@ -315,6 +315,11 @@ def test_more_heads_than_a_legend_can_tell_apart_draw_the_best_by_the_primary_me
         "first 10 (set `primary:` in .dvc-cml.yaml to draw the best); the tables have every "
         "revision.",
     )
+    # A plot with data only at a head no chart draws is listed, saying why.
+    late = DataPlot("late", "Late", "linear", "step", "y", (Point(head_key(count - 1), "y", 0, 1),))
+    alone = Report(BASE, revs[0], more=revs[1:], metrics=(acc,), plots=(late,))
+    [listed], files = render_plots(alone)
+    assert (listed.png, listed.notes, files) == (None, rendered[0].notes, {})
     # With one: the ten best heads by it (acc: exp-1 at 0.6, then the last ones).
     ranked = Report(BASE, revs[0], more=revs[1:], metrics=(acc,), primary=("m.json", "acc"))
     assert palette.drawn_heads(ranked) == [0, 3, 4, 5, 6, 7, 8, 9, 10, 11]
