@@ -412,3 +412,12 @@ def test_images_are_drawn_without_the_zoom_that_clips_every_mark() -> None:
     assert charts.static({"layer": [kept, {**kept, "params": spec["params"]}]}) == {
         "layer": [kept, {"data": data, "mark": "point"}]
     }
+
+
+def test_several_heads_share_a_charts_budget_of_points() -> None:
+    from dvc_cml.collect.plotdata import MIN_SERIES_POINTS, series_budget
+
+    assert series_budget(2500, 2, 4) == 2500  # two revisions: as ever
+    assert series_budget(2500, 4, 4) == 625  # four revisions of one series
+    assert series_budget(2500, 11, 22) == MIN_SERIES_POINTS == 150
+    assert series_budget(100, 3, 3) == 100  # never more than --max-points

@@ -173,17 +173,17 @@ def _series_points(
     return points, dropped, sampled, digest
 
 
-MIN_SERIES_POINTS = 250  # several heads: no series is cut below this
+MIN_SERIES_POINTS = 150  # several heads: no series is cut below this
 
 
 def series_budget(max_points: int, revisions: int, series: int) -> int:
     """Points per series and revision worth drawing.  Two revisions: `max_points` each.
-    More: the chart as a whole keeps to what two revisions of one series may have
-    (2 x `max_points`), shared by every series of every revision, with a floor; a chart
-    560 pixels wide shows no more, and drawing costs time per point."""
+    More: the chart as a whole keeps to `max_points`, shared by every series of every
+    revision, with a floor.  A chart 560 pixels wide shows no more, and every point costs
+    drawing time (22 series of 700 points took 0.4 s to draw, of 150 points 0.15 s)."""
     if revisions <= 2 or not series:
         return max_points
-    return min(max_points, max(MIN_SERIES_POINTS, 2 * max_points // series))
+    return min(max_points, max(MIN_SERIES_POINTS, max_points // series))
 
 
 def _label(explicit: Any, inferred: Any, fields: set[str], default: str) -> str:
