@@ -160,6 +160,21 @@ def diff_outputs(repo: Repo) -> list[str]:
     )
 
 
+def _inside_only(repo: Repo, targets: list[str] | None, say: Say) -> list[str] | None:
+    """The outputs to pull, less those a committed symlink would take outside the repository
+    (DVC checks them out through the link)."""
+    from dvc_cml.collect import guard
+
+    root = repo.root_dir
+    outputs = targets
+    if outputs is None:
+        outputs = [os.path.relpath(out.fs_path, root) for out in repo.index.outs if out.use_cache]
+    blocked = guard.leading_outside(repo, outputs)
+    for path, reason in blocked.items():
+        say(f"not pulling {path}: {reason}")
+    return targets if not blocked else [path for path in outputs if path not in blocked]
+
+
 def pull_in(repo: Repo, everything: bool, say: Say = print) -> int:
     """Fetch and check out what the diff needs (or everything); the number of files changed."""
     from dvc.exceptions import CheckoutError, DvcException
@@ -167,6 +182,9 @@ def pull_in(repo: Repo, everything: bool, say: Say = print) -> int:
     targets = None if everything else diff_outputs(repo)
     if targets == []:
         say("nothing to pull: no metrics or plots are DVC-cached")
+        return 0
+    targets = _inside_only(repo, targets, say)
+    if targets == []:
         return 0
     say(f"pulling {'everything' if targets is None else ', '.join(targets)}")
     try:

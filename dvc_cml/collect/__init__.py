@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from dvc_cml.ci import base_hint
 from dvc_cml.collect.project import WORKSPACE, find_root, open_project
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.model import Report
+from dvc_cml.model import Problem, Report
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -68,6 +68,12 @@ def collect_in(
         Path(repo.root_dir) / ".dvc" / "plots",
     )
     stages, stages_unchanged = changes.stage_changes(base_snap, head_snap)
+    label_of = {keys[side]: labels[side] for side in keys}
+    refused = tuple(
+        Problem(path, label_of[key], reason)
+        for key, snap in snapshots.items()
+        for path, reason in snap.refused
+    )
     return Report(
         base=base_rev,
         head=head_rev,
@@ -78,6 +84,7 @@ def collect_in(
         tracked=len(base_snap.outputs.keys() | head_snap.outputs.keys()),
         stages=stages,
         stages_unchanged=stages_unchanged,
+        problems=refused,
     )
 
 

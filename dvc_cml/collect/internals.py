@@ -57,6 +57,28 @@ def plot_definitions(repo: Repo) -> Any:
     return _collect_definitions(repo, targets=[], onerror=onerror_collect)
 
 
+def drop_absolute_plot_ids(repo: Repo) -> list[tuple[str, str]]:
+    """`Index._plots`: take the top-level plot entries whose id is an absolute path out of
+    the current revision's index; (dvc.yaml path, id) of each.  One such entry fails the
+    collection of every plot of the revision ("Can't mix absolute and relative paths"), and
+    `_collect_definitions` has no way to skip one entry."""
+    import posixpath
+
+    index = repo.index
+    dropped: list[tuple[str, str]] = []
+    kept: dict[str, list[Any]] = {}
+    for dvcfile, entries in index._plots.items():
+        kept[dvcfile] = []
+        for entry in entries:
+            plot_id = entry if isinstance(entry, str) else next(iter(entry or {}), "")
+            if posixpath.isabs(str(plot_id)):
+                dropped.append((dvcfile, str(plot_id)))
+            else:
+                kept[dvcfile].append(entry)
+    index._plots = kept
+    return dropped
+
+
 def plot_sources(repo: Repo, definitions: Any) -> Any:
     """`Plots._collect_data_sources` over `dvc.repo.plots._get_data_targets`: the data files
     the definitions name, with lazy loaders (`data_source`) that `thinned` can wrap."""

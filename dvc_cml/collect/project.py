@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,12 +100,33 @@ def describe(exc: BaseException) -> str:
     mark = getattr(cause, "problem_mark", None)  # ruamel.yaml's MarkedYAMLError
     if (problem := getattr(cause, "problem", None)) and mark is not None:
         return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(cause, RecursionError):  # the parser's own stack, not a bug in the file
+        return "nested too deep to read (Python's recursion limit)"
     text = str(cause) or type(cause).__name__
     return " ".join(text.split())
 
 
 def not_produced(error: BaseException, path: str, rev: Revision) -> bool:
     """True for a file that does not exist at `rev`; raises if its data is only unreachable."""
+    from dvc_data.index import DataIndexDirError
+
+    if isinstance(error, DataIndexDirError):
+        # The file is inside a DVC-tracked directory whose listing (its .dir object) DVC
+        # could not load, so which files it holds is unknown.
+        found = re.search(r"directory \((.*)\)", str(error))
+        folder = "/".join(re.findall(r"'([^']*)'", found.group(1))) if found else ""
+        where = f"inside {folder}/, " if folder else "inside "
+        cause = error.__cause__
+        missing = isinstance(cause, FileNotFoundError) or cause is None
+        why = (
+            "is in neither the local cache nor the DVC remote (was `dvc push` run where it "
+            "was produced?)"
+            if missing
+            else f"could not be loaded: {describe(cause)}"  # type: ignore[arg-type]
+        )
+        raise UserError(
+            f"{path} at {rev.label} is {where}a directory tracked by DVC whose listing {why}"
+        )
     if not isinstance(error, FileNotFoundError):
         return False
     if "No storage files available" in str(error):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dvc_cml.collect import guard
 from dvc_cml.collect.project import describe, not_produced
 from dvc_cml.errors import UserError
 from dvc_cml.model import MISSING, Direction, Revision, Row, Value, metric_direction
@@ -37,6 +38,11 @@ def _culprit(exc: BaseException) -> str:
 def file_values(kind: str, result: Mapping[str, Any], rev: Revision) -> Files:
     """{path: {dotted key: value}} from one revision's metrics or params result."""
     if error := result.get("error"):
+        if refusal := guard.refused(error):  # dvc.yaml reads it (`vars`, or params.yaml)
+            raise UserError(
+                f"{refusal.name} at {rev.label}: {refusal.reason}, and DVC cannot load "
+                "the revision without it"
+            )
         if culprit := _culprit(error):
             raise UserError(f"{culprit} does not parse at {rev.label}: {describe(error)}")
         raise UserError(f"could not read {kind} at {rev.label}: {describe(error)}")
