@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -37,6 +38,26 @@ def redact(text: str) -> str:
     for secret in _SECRETS:
         text = text.replace(secret, "[masked]")
     return text
+
+
+def redact_bytes(data: bytes) -> bytes:
+    for secret in _SECRETS:
+        data = data.replace(secret.encode(), b"[masked]")
+    return data
+
+
+class Redacting:
+    """A text stream that masks secrets in what is written to it (the terminal view)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding, ...
+        return getattr(self._stream, name)
 
 
 class UserError(Exception):

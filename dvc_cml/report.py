@@ -10,10 +10,10 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
+from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK, Redacting, redact, redact_bytes
 from dvc_cml.gates import Config
 from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
 from dvc_cml.publish.common import Posted
@@ -187,6 +187,10 @@ def _chart_files(
     )
 
 
+def _masked(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    return {rel: redact_bytes(data) for rel, data in files.items()}
+
+
 def say(message: str) -> None:
     """One line per step on stderr: readable in CI logs, out of the way of --md/--json."""
     print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
@@ -303,16 +307,17 @@ def run_diff(
             )
             return EXIT_OK
         plots, files, text, page = _render(report, options, step, charts)
-        report_path = write_report_dir(options.out_dir, text, files, page)
+        # No file, output or summary carries the token (defence in depth: see refuse_secrets).
+        report_path = write_report_dir(options.out_dir, redact(text), _masked(files), redact(page))
         if options.metrics_report:
-            write_metrics_report(options.metrics_report, openmetrics.render(report))
+            write_metrics_report(options.metrics_report, redact(openmetrics.render(report)))
 
     if options.output == "md":
-        stdout.write(text)
+        stdout.write(redact(text))
     elif options.output == "json":
-        stdout.write(jsondoc.render(report, plots, options.out_dir))
+        stdout.write(redact(jsondoc.render(report, plots, options.out_dir)))
     else:
-        terminal.show(report, plots, options.out_dir, report_path, stdout)
+        terminal.show(report, plots, options.out_dir, report_path, cast(TextIO, Redacting(stdout)))
         print(f"Interactive report: {report_path.with_name(HTML_FILE)}", file=stdout)
     if options.open_page:
         say(open_in_browser(report_path.with_name(HTML_FILE), options.env))
@@ -332,7 +337,7 @@ def run_diff(
                 raise
             if posted.dry_run:
                 print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
-                stdout.write(posted.body)
+                stdout.write(redact(posted.body))
             else:
                 print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
     finally:
@@ -365,7 +370,7 @@ def _write_summary(
         where = summary.full_report or code(str(report_path))
         text = comment.summary(report, plots, full_report=where, problem=problem)
     try:
-        append_summary(summary.path, text)
+        append_summary(summary.path, redact(text))
     except UserError as exc:
         say(f"warning: {exc}")
 
@@ -386,5 +391,5 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
     if write:
         with chart_process() as charts:
             _, files, text, page = _render(report, options, None, charts)
-        write_report_dir(options.out_dir, text, files, page)
+        write_report_dir(options.out_dir, redact(text), _masked(files), redact(page))
     return _gate_exit(report)
