@@ -377,12 +377,21 @@ def _diff_options(
 ) -> DiffOptions:
     from dvc_cml.errors import configure_logging, register_secret
     from dvc_cml.report import DiffOptions
-    from dvc_cml.settings import in_github_actions, in_gitlab_ci, job_summary
+    from dvc_cml.settings import (
+        GITHUB_TOKEN_VARS,
+        TOKEN_VARS,
+        in_github_actions,
+        in_gitlab_ci,
+        job_summary,
+    )
 
     post = args.post if args.post is not None else in_gitlab_ci(env) or in_github_actions(env)
     forge = _forge_settings(args, env) if post or args.dry_run else None
     if forge is not None:
         register_secret(forge.token.value)
+    # Also the tokens a job has when it does not post: none of them may reach the report.
+    for name in {*TOKEN_VARS, *GITHUB_TOKEN_VARS, "CI_JOB_TOKEN"}:
+        register_secret(env.get(name))
     configure_logging(args.verbose)
     return DiffOptions(
         path=Path(args.path),

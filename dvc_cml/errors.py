@@ -29,8 +29,11 @@ EXIT_INTERRUPTED = 130
 _SECRETS: set[str] = set()
 
 
+MIN_SECRET = 8  # shorter values are not tokens, and masking them would mangle reports
+
+
 def register_secret(value: str | None) -> None:
-    if value:
+    if value and len(value) >= MIN_SECRET:
         _SECRETS.add(value)
 
 
