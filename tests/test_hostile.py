@@ -95,6 +95,7 @@ class Canary:
         self.folder = folder
         s = self.secret
         folder.mkdir(parents=True)
+        self.reads_visible = _reads_visible(folder.parent)
         files: dict[str, str | bytes] = {
             "secret.json": json.dumps({s: 1, "stolen": 2}),
             "secret.yaml": f"{s}: 1\nstolen: 2\n",
@@ -104,15 +105,19 @@ class Canary:
             "dir/metrics.json": json.dumps({s: 1}),
         }
         for rel, content in files.items():
-            path = folder / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content if isinstance(content, bytes) else content.encode())
-        self.paths = sorted(p for p in folder.rglob("*"))
+            self.add(rel, content)
+
+    def add(self, rel: str, content: str | bytes) -> Path:
+        """One more file outside (a case's own bait); all of them armed again."""
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        self.paths = sorted(p for p in self.folder.rglob("*"))
         self.before = {p: (p.read_bytes() if p.is_file() else None) for p in self.paths}
-        for path in self.paths:
-            os.utime(path, ns=(0, path.stat().st_mtime_ns))
+        for each in self.paths:
+            os.utime(each, ns=(0, each.stat().st_mtime_ns))
         self.mtimes = {p: p.stat().st_mtime_ns for p in self.paths}
-        self.reads_visible = _reads_visible(folder.parent)
+        return path
 
     def path(self, rel: str) -> str:
         return str(self.folder / rel)
@@ -448,6 +453,7 @@ def test_symlinks_at_a_commit_are_never_read_as_their_target(
         ("params.yaml", {}),  # DVC loads it for dvc.yaml's interpolation, always
         ("vars.yaml", {"dvc.yaml": "vars:\n  - vars.yaml\n" + str(BASE["dvc.yaml"])}),
         ("dvc.yaml", {}),
+        ("dvc.lock", {"dvc.yaml": "stages:\n  noop:\n    cmd: 'true'\n" + str(BASE["dvc.yaml"])}),
     ],
 )
 @pytest.mark.parametrize("head", ["workspace", "feature"])
@@ -534,6 +540,23 @@ def test_pull_never_writes_through_a_committed_symlink(
     assert list(empty.iterdir()) == []
     assert "dvc-cml: not pulling eval: a symlink leading outside the repository" in run.err
     assert ("eval/plot.csv", "workspace", LINK) in problems(run)
+
+
+def test_a_custom_template_outside_the_repository_is_not_read(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = canary.add("template.json", f'{{"mark": "rect", "title": "{canary.secret}"}}')
+    dvc_yaml = str(BASE["dvc.yaml"]).replace(
+        "      y: acc\n", f"      y: acc\n      template: {template}\n"
+    )
+    root = hostile_branch(tmp_path, {**CHANGED, "dvc.yaml": dvc_yaml})
+    run = run_ci(capsys, root, "main", "--json")
+    assert_contained(run, canary, codes={0})
+    plots = {p["name"]: p for p in run.json()["plots"]}
+    assert (
+        f"Template `{template}` not read: a path leading outside the repository; drawn as a "
+        "line chart." in plots["acc.csv"]["notes"]
+    )
 
 
 # ---------------------------------------------------------------------------- defence in depth

@@ -301,16 +301,22 @@ _OPENS = ("open",)
 _LISTS = ("ls", "find", "walk", "cat_file", "read_bytes", "read_text", "get_file")
 
 
+def outside(path: str, root: str) -> str | None:
+    """Why a workspace file must not be opened (it leads outside `root`), or None."""
+    try:
+        _Workspace(root, lambda: None).resolve(path)
+    except NotRead as exc:
+        return exc.reason
+    return None
+
+
 def leading_outside(repo: Repo, paths: list[str]) -> dict[str, str]:
     """Of workspace `paths` (from the project root), those that lead outside the repository
     (a symlink on the way), with the reason: DVC would write through them on a pull."""
-    place = _Workspace(repo.scm.root_dir, lambda: None)
     found: dict[str, str] = {}
     for path in paths:
-        try:
-            place.resolve(str(Path(repo.root_dir, path)))
-        except NotRead as exc:
-            found[path] = exc.reason.removeprefix("not read: ")
+        if reason := outside(str(Path(repo.root_dir, path)), repo.scm.root_dir):
+            found[path] = reason.removeprefix("not read: ")
     return found
 
 

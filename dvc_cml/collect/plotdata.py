@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dvc_cml.collect import internals
+from dvc_cml.collect import guard, internals
 from dvc_cml.collect.project import describe, not_produced
 from dvc_cml.errors import UserError
 from dvc_cml.model import TEMPLATE_KINDS, DataPlot, ImagePlot, Plot, PlotKind, Point, Revision
@@ -367,6 +367,8 @@ def _custom_template(name: str, templates_dir: Path) -> tuple[str, str]:
     path = internals.find_template(name, str(templates_dir))
     if path is None:
         return "linear", f"Template `{name}` was not found; drawn as a line chart."
+    if reason := guard.outside(path, str(templates_dir.parent.parent)):
+        return "linear", f"Template `{name}` {reason}; drawn as a line chart."
     try:
         content = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
