@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import io
 import os
 import posixpath
 import re
@@ -271,19 +272,24 @@ class _Guard:
 
     def opening(self, method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
-        def open_checked(path: Any, *args: Any, **kwargs: Any) -> Any:
+        def open_checked(path: Any, mode: str = "r", **kwargs: Any) -> Any:
             real = self.resolve(str(path))
             try:
                 size = self.place.size(real)
-                text = posixpath.splitext(real)[1].lower() not in _NOT_YAML
-                data = _read(method, real) if text and size <= MAX_BYTES else b""
+                yaml = posixpath.splitext(real)[1].lower() not in _NOT_YAML
+                data = _read(method, real) if yaml and size <= MAX_BYTES else None
             except OSError:  # missing, or a directory: DVC's own open says so
-                return method(real, *args, **kwargs)
+                return method(real, mode=mode, **kwargs)
             if size > MAX_BYTES:
                 raise NotRead(self.name(str(path)), too_large(size))
+            if data is None:
+                return method(real, mode=mode, **kwargs)
             if reason := yaml_cost(data):
                 raise NotRead(self.name(str(path)), reason)
-            return method(real, *args, **kwargs)
+            # The bytes just checked are the ones parsed (and a blob is read once).
+            if "b" in mode:
+                return io.BytesIO(data)
+            return io.TextIOWrapper(io.BytesIO(data), encoding=kwargs.get("encoding") or "utf-8")
 
         return open_checked
 
