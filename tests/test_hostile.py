@@ -504,6 +504,37 @@ def test_symlinks_inside_the_repository_keep_working(
         assert plots["loss.csv"]["changed"] is False  # the same data through the link
 
 
+def test_links_into_a_shared_dvc_cache_keep_working(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cache.type: symlink` with the cache outside the repository: DVC's own links."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import chdir
+
+    cache = tmp_path / "shared-cache"
+    root = hostile_branch(tmp_path, {}, {}, name="shared")
+    git(root, "checkout", "-q", "main")
+    config = f"[cache]\n    dir = {cache}\n    type = symlink\n"
+    (root / ".dvc" / "config").write_text(config)
+    for rev, value in (("main", 0.1), ("feature", 0.2)):
+        git(root, "checkout", "-q", rev) if rev == "main" else git(
+            root, "checkout", "-q", "-B", rev
+        )
+        write_files(root, {"scores.json": json.dumps({"f1": value})})
+        git(root, "rm", "-q", "--cached", "--ignore-unmatch", "scores.json")
+        with Repo(str(root)) as repo, chdir(root):
+            repo.add(["scores.json"])
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", f"scores tracked by DVC: {value}")
+    assert (root / "scores.json").is_symlink()
+    assert str((root / "scores.json").resolve()).startswith(str(cache))
+    run = run_ci(capsys, root, "main", "--json")
+    assert run.code == 0, run.err
+    assert problems(run) == []
+    assert metrics(run)[("scores.json", "f1")] == (0.1, 0.2)
+
+
 def test_pull_never_writes_through_a_committed_symlink(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
