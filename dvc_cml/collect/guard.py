@@ -302,7 +302,8 @@ class _Guard:
 
 
 # The methods of DVC's filesystems (dvc_objects' FileSystem) that read contents or list a
-# directory; the rest only look at one path's metadata.
+# directory; the rest only look at one path's metadata.  DVC's readers all `open` (located,
+# bounded, YAML checked); the others are located too, should a reader ever use them.
 _OPENS = ("open",)
 _LISTS = ("ls", "find", "walk", "cat_file", "read_bytes", "read_text", "get_file")
 
@@ -349,12 +350,16 @@ def guarded(repo: Repo) -> Iterator[None]:
         place = _Workspace(repo.scm.root_dir, cache)
 
     def name(path: str) -> str:
-        inside = fs.isin(path, root) if fs.isabs(path) else True
-        return fs.relpath(path, root) if inside and fs.isabs(path) else path
+        """As DVC names files: from the project root (a path outside: as written)."""
+        return fs.relpath(path, root) if fs.isabs(path) and fs.isin(path, root) else path
 
     guard = _Guard(place, name)
     for method in _OPENS:
         setattr(fs, method, guard.opening(getattr(fs, method)))
     for method in _LISTS:
         setattr(fs, method, guard.listing(getattr(fs, method)))
-    yield
+    try:
+        yield
+    finally:
+        for method in (*_OPENS, *_LISTS):
+            delattr(fs, method)  # the class's own again
