@@ -504,6 +504,31 @@ def test_symlinks_inside_the_repository_keep_working(
         assert plots["loss.csv"]["changed"] is False  # the same data through the link
 
 
+@pytest.mark.parametrize("head", ["workspace", "feature"])
+def test_a_symlink_loop_is_listed_not_read(
+    head: str, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    links = {"loop/a": "b", "loop/b": "a", "metrics.json": "loop/a"}
+    root = hostile_branch(tmp_path, None, links)
+    run = run_ci(capsys, root, "main", *([head] if head != "workspace" else []), "--json")
+    assert_contained(run, canary, codes={0})
+    assert problems(run) == [("metrics.json", head, "not read: too many levels of symlinks")]
+
+
+def test_a_file_larger_than_the_bound_is_listed_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dvc_cml.collect import guard
+
+    monkeypatch.setattr(guard, "MAX_BYTES", 1000)  # 128 MiB, a 2 KB stand-in here
+    big = json.dumps({f"k{i}": i for i in range(200)})
+    root = hostile_branch(tmp_path, {**CHANGED, "metrics.json": big})
+    run = run_ci(capsys, root, "main", "--json")
+    assert run.code == 0, run.err
+    reason = f"not read: {len(big):,} bytes, more than dvc-cml reads from one file (1,000)"
+    assert problems(run) == [("metrics.json", "workspace", reason)]
+
+
 def test_links_into_a_shared_dvc_cache_keep_working(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -144,7 +144,10 @@ class _Workspace:
 
     def resolve(self, path: str) -> str:
         absolute = os.path.normpath(Path(path).absolute())
-        real = str(Path(absolute).resolve())
+        try:
+            real = str(Path(absolute).resolve())
+        except RuntimeError:  # pathlib's word for ELOOP
+            raise NotRead(path, LOOP) from None
         if _inside(real, self.root) or self._cache_object(real):
             return path
         written_inside = _inside(absolute, self.given_root) or _inside(absolute, self.root)
