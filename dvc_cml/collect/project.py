@@ -117,13 +117,13 @@ def not_produced(error: BaseException, path: str, rev: Revision) -> bool:
         folder = "/".join(re.findall(r"'([^']*)'", found.group(1))) if found else ""
         where = f"inside {folder}/, " if folder else "inside "
         cause = error.__cause__
-        missing = isinstance(cause, FileNotFoundError) or cause is None
-        why = (
-            "is in neither the local cache nor the DVC remote (was `dvc push` run where it "
-            "was produced?)"
-            if missing
-            else f"could not be loaded: {describe(cause)}"  # type: ignore[arg-type]
-        )
+        if cause is None or isinstance(cause, FileNotFoundError):
+            why = (
+                "is in neither the local cache nor the DVC remote (was `dvc push` run where "
+                "it was produced?)"
+            )
+        else:
+            why = f"could not be loaded: {describe(cause)}"
         raise UserError(
             f"{path} at {rev.label} is {where}a directory tracked by DVC whose listing {why}"
         )
