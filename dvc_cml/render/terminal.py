@@ -160,9 +160,8 @@ def renderables(
     labels = {"base": report.base.label, "head": report.head.label}
     items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
     items.append(Text(summary.line(report.summary(plots))))
-    if done := report.reproduced:
-        ran, fresh = ", ".join(done.ran) or "none", ", ".join(done.up_to_date) or "none"
-        items.append(Text(f"Pipeline reproduced first: ran {ran}; up to date {fresh}."))
+    if report.reproduced:
+        items.append(Text(fmt.reproduced(report.reproduced)))
     for problem in report.problems:
         where = f"{problem.path} at {problem.rev.label}"
         items.append(Text(f"Not read: {where}: {problem.reason}", style="yellow"))
