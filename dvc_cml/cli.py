@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from dvc_cml import __version__
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_USAGE, error_boundary
-from dvc_cml.settings import DEFAULT_IMAGES_BRANCH
+from dvc_cml.settings import DEFAULT_IMAGES_BRANCH, DEFAULT_PULL_TIMEOUT
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
     from dvc_cml.model import Gate
@@ -146,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument(
         "--pull-all", action="store_true", help="first pull everything (implies --pull)"
+    )
+    data.add_argument(
+        "--pull-timeout",
+        type=_seconds,
+        default=DEFAULT_PULL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up pulling after SECONDS (default: {DEFAULT_PULL_TIMEOUT}; 0: no limit); "
+        "the report is then made from what could be read, and the run exits 7",
     )
     data.add_argument(
         "--repro",
@@ -296,6 +304,16 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError("expected a number of seconds (0: no limit)")
+    return seconds
+
+
 def _repo(value: str) -> str:
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
         raise argparse.ArgumentTypeError("expected OWNER/NAME, e.g. octo-org/model")
@@ -409,6 +427,7 @@ def _diff_options(
         summary=job_summary(env),
         pull=args.pull,
         pull_all=args.pull_all,
+        pull_timeout=args.pull_timeout or None,
         repro=args.repro or bool(args.repro_targets),
         repro_targets=tuple(args.repro_targets),
         fail_on=fail_on,

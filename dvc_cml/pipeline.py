@@ -19,6 +19,8 @@ from dvc_cml.collect.project import describe, open_project, quiet_dvc
 from dvc_cml.errors import EXIT_STAGE_FAILED, UserError
 from dvc_cml.format import stages_taken
 from dvc_cml.model import Reproduced, StageOutcome, StageRun
+from dvc_cml.pull import Pulled, pull
+from dvc_cml.settings import DEFAULT_PULL_TIMEOUT
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -163,25 +165,23 @@ def diff_outputs(repo: Repo) -> list[str]:
     )
 
 
-def pull_in(repo: Repo, everything: bool, say: Say = print) -> int:
-    """Fetch and check out what the diff needs (or everything); the number of files changed."""
-    from dvc.exceptions import CheckoutError, DvcException
+def pull_in(
+    repo: Repo, everything: bool, say: Say = print, timeout: float | None = DEFAULT_PULL_TIMEOUT
+) -> Pulled | None:
+    """Fetch and check out what the diff reads (or everything), for at most `timeout`
+    seconds; None when nothing the diff reads is DVC-cached.
 
+    A failure is said here and returned, not raised: the report is still made from what
+    can be read.
+    """
     targets = None if everything else diff_outputs(repo)
     if targets == []:
         say("nothing to pull: no metrics or plots are DVC-cached")
-        return 0
+        return None
     say(f"pulling {'everything' if targets is None else ', '.join(targets)}")
-    try:
-        result = repo.pull(targets=targets)
-    except CheckoutError as exc:
-        missing = ", ".join(sorted(exc.target_infos)) or "some files"
-        raise UserError(
-            f"could not pull {missing} for the workspace: not in the DVC remote "
-            "(was `dvc push` run where they were produced?)"
-        ) from None
-    except DvcException as exc:
-        raise UserError(f"dvc pull failed: {describe(exc)}") from None
-    changed = sum(len(result.get(k, [])) for k in ("added", "modified"))
-    say(f"pulled: {changed} file(s) changed in the workspace")
-    return changed
+    done = pull(repo, targets, timeout)
+    if done.failure is None:
+        say(f"pulled: {done.summary()}")
+        return done
+    say(f"not pulled: {done.failure.reason}")
+    return done

@@ -124,13 +124,21 @@ def test_base_data_missing_from_the_remote_is_named(
     md5 = base_lock.split("path: metrics.json")[1].split("md5: ")[1].split()[0]
     for store in (tmp_path / "remote", pushed.root / ".dvc" / "cache"):
         (store / "files" / "md5" / md5[:2] / md5[2:]).unlink()
-    code, _, err = run_cli(capsys, "diff", "main", "-C", str(pushed.root))
-    assert code == 1
-    sha = git(pushed.root, "rev-parse", "--short=7", "main").strip()
-    assert err.strip() == (
-        f"dvc-cml: error: metrics.json at main ({sha}) is tracked by DVC, but its data is in "
-        "neither the local cache nor the DVC remote (was `dvc push` run where it was produced?)"
-    )
+    code, out, err = run_cli(capsys, "diff", "main", "-C", str(pushed.root), "--json")
+    assert (code, err) == (0, "")  # it costs that file, not the report
+    doc = json.loads(out)
+    sha = git(pushed.root, "rev-parse", "main").strip()
+    assert doc["problems"] == [
+        {
+            "path": "metrics.json",
+            "rev": "main",
+            "sha": sha,
+            "reason": "not read: its data is in neither the local cache nor the DVC remote "
+            "(was `dvc push` run where it was produced?)",
+        }
+    ]
+    assert not [m for m in doc["metrics"] if m["path"] == "metrics.json"]
+    assert {p["name"] for p in doc["plots"]} >= {"loss", "accuracy"}
 
 
 @pytest.mark.parametrize(

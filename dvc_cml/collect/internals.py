@@ -84,6 +84,15 @@ def plot_metric_type_error() -> type[Exception]:
     return PlotMetricTypeError  # type: ignore[no-any-return]
 
 
+def directory_listing_error() -> type[Exception]:
+    """`dvc_data.index.index.DataIndexDirError`: DVC could not load a directory output's
+    listing (`<md5>.dir`) from the cache or the remote.  Not exported by `dvc_data.index`;
+    the only sign that a file in a directory output has no data here."""
+    from dvc_data.index.index import DataIndexDirError
+
+    return DataIndexDirError
+
+
 def infer_plot_sources(plot_id: str, props: Any) -> list[str]:
     """`dvc.repo.plots.infer_data_sources`: the files a top-level plot entry reads (its id,
     or the files of its `x`/`y`).  Called with `props=None` for a plain-path entry, which
