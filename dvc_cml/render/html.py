@@ -128,16 +128,13 @@ MARKS = {
         f'<path d="M8 6v4M8 12.5v.01" stroke="#fff" {_STROKE}/>',
     ),
 }
-_MARK_TEXT = re.compile("|".join(map(re.escape, MARKS)))
-_TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
+# A mark in text, not in a tag (an image's alt text, say): the next `<` comes before any `>`.
+_MARK_TEXT = re.compile(f"({'|'.join(map(re.escape, MARKS))})(?![^<]*>)")
 
 
 def _draw_marks(body: str) -> str:
     """✅, ❌ and ⚠️ in the page's text (never inside a tag) as the inline marks above."""
-    parts = _TAG_OR_TEXT.split(body)
-    for i in range(0, len(parts), 2):  # the even parts are text between tags
-        parts[i] = _MARK_TEXT.sub(lambda found: MARKS[found.group(0)], parts[i])
-    return "".join(parts)
+    return _MARK_TEXT.sub(lambda found: MARKS[found.group(1)], body)
 
 
 # cmark-gfm writes every image as `<img src="..." alt="..." />`, attributes HTML-escaped.
@@ -207,9 +204,9 @@ def render(
         # The spec beside the PNG is not beside a page that travels alone; vega-embed's menu
         # shows the chart's source instead.
         markdown = markdown.replace(f"<sub>[Vega-Lite spec]({spec})</sub>\n\n", "")
-    body = IMAGE.sub(image, _to_html(markdown))
+    # Marks first: the images' data URIs, megabytes of them, need no looking through.
+    body = IMAGE.sub(image, _draw_marks(_to_html(markdown)))
     title = html.escape(_title(body))
-    body = _draw_marks(body)
 
     out = [
         "<!DOCTYPE html>",
