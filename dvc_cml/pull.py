@@ -50,6 +50,13 @@ class Pulled:
     stats: tuple[tuple[str, int], ...]  # DVC's counts of files: fetched, added, modified, ...
     failure: PullFailure | None = None
 
+    @property
+    def not_pulled(self) -> tuple[str, ...]:
+        """What the failed pull did not check out: the outputs DVC named, else every target."""
+        if self.failure is None:
+            return ()
+        return self.failure.paths or self.targets or ("all DVC-tracked data",)
+
     def summary(self) -> str:
         """In `dvc pull`'s own words: "8 files fetched and 8 files added"."""
         from dvc.utils.humanize import get_summary
@@ -75,7 +82,7 @@ def pull(repo: Repo, targets: Sequence[str] | None, timeout: float | None) -> Pu
             where = _where(repo)
             failure = PullFailure(
                 "timeout",
-                f"{where} did not answer within {timeout:g} s (--pull-timeout)",
+                f"the pull from {where} did not finish within {timeout:g} s (--pull-timeout)",
                 wanted or (),
             )
             return Pulled(wanted, (), failure)

@@ -239,8 +239,7 @@ def _not_pulled(report: Report, pulled: Pulled | None) -> Report:
 
     if pulled is None or pulled.failure is None:
         return report
-    failure = pulled.failure
-    paths = failure.paths or pulled.targets or ("all DVC-tracked data",)
+    failure, paths = pulled.failure, pulled.not_pulled
     rev = report.head if report.head.name == WORKSPACE else Revision(WORKSPACE, report.head.sha)
 
     def covered(problem: Problem) -> bool:
@@ -407,10 +406,9 @@ def run_diff(
         for line in _gate_lines(report):
             say(line)
     if pulled is not None and pulled.failure is not None:
-        not_pulled = len(pulled.failure.paths or pulled.targets or ("",))
         say(
-            f"error: {not_pulled} output(s) not pulled: {pulled.failure.reason}; the report "
-            f"was made from what could be read ({report_path})"
+            f"error: {len(pulled.not_pulled)} output(s) not pulled: {pulled.failure.reason}; "
+            f"the report was made from what could be read ({report_path})"
         )
         return EXIT_NOT_PULLED
     return _gate_exit(report)

@@ -236,7 +236,7 @@ def test_a_remote_that_fails_the_pull_still_gets_a_report(
         "refused": f"cannot reach {where}: connection refused",
         "401": f"not authorised by {where} (HTTP 401): check its credentials",
         "403": f"not authorised by {where} (HTTP 403): check its credentials",
-        "silent": f"{where} did not answer within 3 s (--pull-timeout)",
+        "silent": f"the pull from {where} did not finish within 3 s (--pull-timeout)",
     }[case]
     assert code == EXIT_NOT_PULLED == 7
     assert f"dvc-cml: not pulled: {why}\n" in err
