@@ -370,6 +370,13 @@ def test_no_plot_line_is_wider_than_the_terminal(width: int) -> None:
     assert max(map(len, lines)) <= width
 
 
+def test_on_a_narrow_terminal_the_names_give_way_to_the_sparkline() -> None:
+    assert terminal.spark_lines(DVCLIVE_LOSS, LABELS, 48) == [
+        "    main (11111… …v: loss ▆▃▂▂▂▂▂▂▂▂▂▂▂▂▂▂ 0.125",
+        "    workspace (… …v: loss ▆▃▂▂▁▁▁▁▁▁▁▁▁▁▁▁ 0.025",
+    ]
+
+
 def test_a_step_series_ends_with_its_last_value_a_curve_does_not() -> None:
     assert terminal.is_steps([0, 1, 2, 3])
     assert terminal.is_steps([1.0, 2.0, 5.0])  # epochs written as floats

@@ -39,6 +39,7 @@ PLAIN_WIDTH = 80  # piped or redirected output
 INDENT = "    "
 MAX_ROWS = 40  # metrics shown on a terminal; the report file has them all
 MAX_CLASSES = 8  # confusion matrices with more classes are summarised, not drawn as a grid
+CLASS_WIDTH = 12  # a class name as a grid's row label, at most (a column's: MIN_NAME)
 _STYLES = {Verdict.BETTER: "green", Verdict.WORSE: "red", Verdict.NEUTRAL: "yellow"}
 
 
@@ -131,12 +132,9 @@ def spark_lines(plot: DataPlot, labels: Mapping[str, str], width: int) -> list[s
     def room() -> int:
         return width - len(INDENT) - rev_w - 1 - name_w - 1 - tail
 
-    for shrink in ("name", "rev"):
-        short = MIN_SPARK - room()
-        if short > 0 and shrink == "name":
-            name_w -= min(short, max(name_w - MIN_NAME, 0))
-        elif short > 0:
-            rev_w -= min(short, max(rev_w - MIN_NAME, 0))
+    # A narrow terminal: the names give way, the series first, before the sparkline does.
+    name_w -= min(max(MIN_SPARK - room(), 0), max(name_w - MIN_NAME, 0))
+    rev_w -= min(max(MIN_SPARK - room(), 0), max(rev_w - MIN_NAME, 0))
     spark_w = max(1, min(SPARK_WIDTH, room()))
     sparks = [sparkline(ys, lo, hi, spark_w) for _, _, ys, _ in rows]
     drawn_w = max(map(len, sparks))
@@ -178,7 +176,7 @@ def _grid(cells: Mapping[tuple[str, str], int], classes: list[str], width: int) 
     """The counts as a grid, or [] when it would not fit."""
     if len(classes) > MAX_CLASSES:
         return []
-    label_w = max(len(_fit(c, 12)) for c in classes)
+    label_w = max(len(_fit(c, CLASS_WIDTH)) for c in classes)
     cell_w = max([len(_fit(c, MIN_NAME)) for c in classes] + [len(str(n)) for n in cells.values()])
     indent = INDENT + "  "
     if len(indent) + label_w + len(classes) * (cell_w + 1) > width:
@@ -187,7 +185,7 @@ def _grid(cells: Mapping[tuple[str, str], int], classes: list[str], width: int) 
     lines = [f"{indent}{'':<{label_w}} {header}"]
     for actual in classes:
         counts = " ".join(f"{cells.get((actual, p), 0):>{cell_w}}" for p in classes)
-        lines.append(f"{indent}{_fit(actual, 12):<{label_w}} {counts}")
+        lines.append(f"{indent}{_fit(actual, CLASS_WIDTH):<{label_w}} {counts}")
     return lines
 
 
