@@ -22,6 +22,11 @@ EXIT_USAGE = 2  # argparse's own code for bad flags
 EXIT_INTERNAL = 3
 EXIT_NOT_POSTED = 4  # the report is on disk, but posting it (GitLab, GitHub) failed
 EXIT_GATE_FAILED = 5  # a regression gate failed (the report is complete and posted)
+# --repro: a stage's command failed.  One code of our own, the stage's status in the message:
+# passed on, a stage's 1, 4 or 5 would read as ours.
+EXIT_STAGE_FAILED = 6
+# --pull: data could not be pulled; the report was written from what could be read.
+EXIT_NOT_PULLED = 7
 EXIT_INTERRUPTED = 130
 
 

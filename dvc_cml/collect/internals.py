@@ -12,6 +12,7 @@ Every name below was checked against the DVC versions that pyproject.toml admits
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,15 @@ def plot_metric_type_error() -> type[Exception]:
     return PlotMetricTypeError  # type: ignore[no-any-return]
 
 
+def directory_listing_error() -> type[Exception]:
+    """`dvc_data.index.index.DataIndexDirError`: DVC could not load a directory output's
+    listing (`<md5>.dir`) from the cache or the remote.  Not exported by `dvc_data.index`;
+    the only sign that a file in a directory output has no data here."""
+    from dvc_data.index.index import DataIndexDirError
+
+    return DataIndexDirError
+
+
 def infer_plot_sources(plot_id: str, props: Any) -> list[str]:
     """`dvc.repo.plots.infer_data_sources`: the files a top-level plot entry reads (its id,
     or the files of its `x`/`y`).  Called with `props=None` for a plain-path entry, which
@@ -160,3 +170,50 @@ def experiment_refs(repo: Repo, name: str) -> list[Any]:
     from dvc.repo.experiments.utils import exp_refs_by_names
 
     return list(exp_refs_by_names(repo.scm, {name}).get(name, []))
+
+
+def reproduce_stage(stage: Any, **kwargs: Any) -> Any:
+    """`dvc.repo.reproduce._reproduce_stage`: what `Repo.reproduce` does to one stage (run,
+    restore or skip it, then write dvc.lock).  Passed back through `Repo.reproduce`'s
+    `repro_fn` hook, as `dvc exp run` does, to see each stage in the order DVC takes them:
+    the public call returns the stages that ran or were restored, in no telling which."""
+    from dvc.repo.reproduce import _reproduce_stage
+
+    return _reproduce_stage(stage, **kwargs)
+
+
+# `StageCache.restore` logs this (dvc/stage/cache.py) when it checks a stage's outputs out
+# of the run-cache instead of running its command; `dvc repro` prints it.
+_RESTORED = "Stage '%s' is cached - skipping run, checking out outputs"
+
+
+class _Restored(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.stages: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == _RESTORED and isinstance(record.args, tuple) and record.args:
+            self.stages.add(str(record.args[0]))
+
+
+@contextlib.contextmanager
+def run_cache_restores() -> Iterator[set[str]]:
+    """The stages (by address) that DVC restores from its run-cache meanwhile.
+
+    DVC says so only in its log (logger `dvc.stage.cache`, the message above): `Repo.reproduce`
+    returns restored and run stages alike.  The logger is opened at INFO for this block, and
+    kept from DVC's own handlers (which would print to stdout).
+    """
+    logger = logging.getLogger("dvc.stage.cache")
+    handler = _Restored()
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler.stages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
