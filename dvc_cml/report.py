@@ -246,7 +246,7 @@ def _not_pulled(report: Report, pulled: Pulled | None) -> Report:
     """What the pull could not check out, as Problems of the workspace: they take the place
     of what the diff met there (a file in neither the workspace nor the local cache)."""
     from dvc_cml.collect import WORKSPACE
-    from dvc_cml.collect.project import NO_DATA
+    from dvc_cml.collect.project import NO_DATA_END
 
     if pulled is None or pulled.failure is None:
         return report
@@ -260,7 +260,7 @@ def _not_pulled(report: Report, pulled: Pulled | None) -> Report:
 
     def why(problem: Problem) -> Problem:
         # The rest of the run did not ask the remote again: say so, not "was `dvc push` run?"
-        if failure.remote_down and problem.reason == NO_DATA:
+        if failure.remote_down and problem.reason.endswith(NO_DATA_END):
             reason = f"not read: not in the local cache, and {failure.reason}"
             return dataclasses.replace(problem, reason=reason)
         return problem

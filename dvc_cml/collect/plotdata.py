@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from dvc_cml.collect import guard, internals
-from dvc_cml.collect.project import NO_DATA, describe, missing_directory, no_data, not_produced
+from dvc_cml.collect.project import (
+    describe,
+    missing_directory,
+    no_data,
+    no_data_reason,
+    not_produced,
+)
 from dvc_cml.errors import UserError
 from dvc_cml.model import (
     TEMPLATE_KINDS,
@@ -430,7 +436,7 @@ def plots(
         error = rev_data.get("definitions", {}).get("error")
         if error is not None and no_data(error):
             path = missing_directory(error) or "plots"
-            not_read[(side, path)] = Problem(path, labels[side], NO_DATA)
+            not_read[(side, path)] = Problem(path, labels[side], no_data_reason(error))
 
     for found in match_defs_renderers(data=data):
         unreadable = []
@@ -443,7 +449,9 @@ def plots(
                 elif no_data(exc):
                     # Not pulled, and not in the remote (or it could not be asked): the
                     # other revision is drawn, the file is listed with the report's problems.
-                    not_read.setdefault((side, src), Problem(src, labels[side], NO_DATA))
+                    not_read.setdefault(
+                        (side, src), Problem(src, labels[side], no_data_reason(exc))
+                    )
                     unreadable.append(f"Not drawn for {labels[side].label}: {src} was not read.")
                 elif not not_produced(exc, src, labels[side]):
                     raise UserError(

@@ -108,10 +108,20 @@ def describe(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-NO_DATA = (
-    "not read: its data is in neither the local cache nor the DVC remote "
-    "(was `dvc push` run where it was produced?)"
+# How every "no data" reason ends, so the pull's report can tell them apart (`no_data_reason`).
+NO_DATA_END = (
+    "in neither the local cache nor the DVC remote (was `dvc push` run where it was produced?)"
 )
+NO_DATA = f"not read: its data is {NO_DATA_END}"
+
+
+def no_data_reason(error: BaseException) -> str:
+    """Why a `no_data` file was not read; naming the directory whose listing is missing,
+    since the file itself may be in the remote."""
+    if folder := missing_directory(error):
+        where = f"it is inside {folder}/, a DVC-tracked directory"
+        return f"not read: {where} whose listing is {NO_DATA_END}"
+    return NO_DATA
 
 
 def no_data(error: BaseException) -> bool:

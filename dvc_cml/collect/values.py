@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dvc_cml.collect import guard
-from dvc_cml.collect.project import NO_DATA, describe, no_data, not_produced
+from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced
 from dvc_cml.errors import UserError
 from dvc_cml.model import MISSING, Direction, Problem, Revision, Row, Value, metric_direction
 
@@ -56,7 +56,7 @@ def file_values(
             if not_produced(error, path, rev):
                 continue  # a file declared in dvc.yaml but not produced at this revision
             if no_data(error):
-                problems.append(Problem(path, rev, NO_DATA))
+                problems.append(Problem(path, rev, no_data_reason(error)))
                 continue
             raise UserError(f"{kind} file {path} does not parse at {rev.label}: {describe(error)}")
         files[path] = flatten(file_result.get("data", {}))
