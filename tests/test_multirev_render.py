@@ -199,7 +199,7 @@ def test_terminal_fits_80_columns_with_long_names_in_a_legend() -> None:
     rendered = (RenderedPlot("loss", "Loss", PlotKind.LINE, True, png="plots/loss.png"),)
     text = shown(report, rendered)
     lines = text.splitlines()
-    too_wide = [line for line in lines if len(line) > terminal.WIDTH and "out/" not in line]
+    too_wide = [line for line in lines if len(line) > terminal.PLAIN_WIDTH and "out/" not in line]
     assert too_wide == []
     assert lines[0] == "DVC report: main (1111111) -> 7 revisions"
     # Short names in the tables, the full ones in the legend.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from dvc_cml.ci import base_hint
 from dvc_cml.collect.project import WORKSPACE, find_root, open_project
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.model import BASE, Report, head_key
+from dvc_cml.model import BASE, Problem, Report, head_key
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -70,13 +70,13 @@ def collect_in(
     base_snap = snaps[BASE]
     head_sides = [side for side in snaps if side != BASE]
 
-    metrics = [values.file_values("metrics", snaps[s].metrics, labels[s]) for s in snaps]
-    params = [values.file_values("params", snaps[s].params, labels[s]) for s in snaps]
+    metrics = {s: values.file_values("metrics", snaps[s].metrics, labels[s]) for s in snaps}
+    params = {s: values.file_values("params", snaps[s].params, labels[s]) for s in snaps}
     step("matching plots")
     thinned: dict[str, int] = {}
     for snap in snaps.values():
         thinned.update(snap.thinned)
-    plots = plotdata.plots(
+    plots, plot_problems = plotdata.plots(
         {side: snap.plots for side, snap in snaps.items()},
         labels,
         thinned,
@@ -86,17 +86,32 @@ def collect_in(
     data = [c for s in head_sides for c in changes.data_changes(base_snap, snaps[s], s)]
     stages, stages_unchanged = changes.stage_changes(base_snap, [snaps[s] for s in head_sides])
     outputs = set(base_snap.outputs).union(*(snap.outputs for snap in snaps.values()))
+    label_of = {keys[side]: labels[side] for side in keys}
+    refused = tuple(
+        Problem(path, label_of[key], reason)
+        for key, snap in snapshots.items()
+        for path, reason in snap.refused
+    )
+    # A file whose data could not be had at one revision: its rows are left out at every
+    # revision (a value at some only would read as added or removed); the problem says why.
+    problems = dict.fromkeys(p for s in keys for p in (*metrics[s][1], *params[s][1]))
+    unread = {p.path for p in problems}
+
+    def read(files: dict[str, values.Files]) -> list[values.Files]:
+        return [{k: v for k, v in files[s].items() if k not in unread} for s in keys]
+
     return Report(
         base=base_rev,
         head=heads[0],
         more=tuple(heads[1:]),
-        metrics=values.rows(metrics, with_direction=True),
-        params=values.rows(params, with_direction=False),
+        metrics=values.rows(read({s: metrics[s][0] for s in keys}), with_direction=True),
+        params=values.rows(read({s: params[s][0] for s in keys}), with_direction=False),
         plots=plots,
         data=tuple(data),
         tracked=len(outputs),
         stages=stages,
         stages_unchanged=stages_unchanged,
+        problems=(*refused, *problems, *plot_problems),
     )
 
 

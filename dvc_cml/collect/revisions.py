@@ -76,11 +76,15 @@ def resolve_revision(
         by_name = found is None and not sha and not git.SHA.match(name)
         if by_name and git.fetch_experiment(root, name) is None:
             found = _experiment(repo, name)
-        if found is None:
-            shallow = " (this clone is shallow)" if git.is_shallow(root) else ""
+        if found is None and git.is_shallow(root):
             raise UserError(
-                f"revision {wanted!r} is not in {repo.root_dir}{shallow} and fetching it from "
-                f"origin failed ({problem}); {deeper}"
+                f"revision {wanted!r} is not in {repo.root_dir} (this clone is shallow) and "
+                f"fetching it from origin failed ({problem}); {deeper}"
+            )
+        if found is None:  # a full clone lacks nothing: more history would not help
+            raise UserError(
+                f"revision {wanted!r} does not exist in {repo.root_dir} or on origin (no "
+                f"branch, tag, commit or experiment by that name; fetching it said: {problem})"
             )
     if found is None:
         raise UserError(

@@ -14,7 +14,6 @@ from dvc_cml.model import (
     Problem,
     RenderedPlot,
     Report,
-    Reproduced,
     Revision,
     Row,
     StageChange,
@@ -120,13 +119,6 @@ def _revisions(report: Report) -> list[str]:
             ]
         )
     return [table(["Revision", "Commit", f"vs {escape(report.base.name)}"], ["l"] * 3, rows), ""]
-
-
-def _pipeline(done: Reproduced) -> str:
-    def names(stages: Sequence[str]) -> str:
-        return ", ".join(code(s) for s in stages) or "none"
-
-    return f"Pipeline reproduced first: ran {names(done.ran)}; up to date {names(done.up_to_date)}."
 
 
 @dataclass(frozen=True)
@@ -420,7 +412,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
     out = [_header(report), "", f"**{escape(summary.line(report.summary(plots)))}**", ""]
     out += _revisions(report)
     if report.reproduced:
-        out += [_pipeline(report.reproduced), ""]
+        out += [fmt.reproduced(report.reproduced, code), ""]
     if report.gates:
         heads = {key: revision_heading(report, key) for key in report.keys[1:]}
         out += [gates.markdown(report.gates, heads if report.multi else None)]
