@@ -283,13 +283,15 @@ def render(
         # The spec beside the PNG is not beside a page that travels alone; vega-embed's menu
         # shows the chart's source instead.
         markdown = markdown.replace(f"<sub>[Vega-Lite spec]({spec})</sub>\n\n", "")
-    # Marks first: the images' data URIs, megabytes of them, need no looking through.
-    body = IMAGE.sub(image, _draw_marks(_to_html(markdown)))
-    title = html.escape(_title(body))
+    # Marks and swatches first: the images' data URIs, megabytes of them, need no looking
+    # through.
+    body = _draw_marks(_to_html(markdown))
     style = STYLE
     if several:
         body = _swatches(body)
         style += _swatch_style()
+    body = IMAGE.sub(image, body)
+    title = html.escape(_title(body))
 
     out = [
         "<!DOCTYPE html>",
