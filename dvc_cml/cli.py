@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from dvc_cml import __version__
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.errors import EXIT_USAGE, error_boundary
+from dvc_cml.errors import EXIT_USAGE, LOG_NAME, error_boundary
 from dvc_cml.settings import DEFAULT_IMAGES_BRANCH
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # the commands' modules are imported when they run: --help st
     from dvc_cml.settings import ForgeSettings
 
 DEFAULT_OUT = "dvc-cml-report"
-LOG_NAME = "dvc-cml.log"
 
 EPILOG = """\
 exit codes: 0 success (also when there is nothing to compare), 1 a problem you can fix

@@ -23,6 +23,8 @@ EXIT_NOT_POSTED = 4  # the report is on disk, but posting it (GitLab, GitHub) fa
 EXIT_GATE_FAILED = 5  # a regression gate failed (the report is complete and posted)
 EXIT_INTERRUPTED = 130
 
+LOG_NAME = "dvc-cml.log"  # in the report directory: the traceback of an internal error
+
 
 # Values that must never be printed or logged (the forge token); see register_secret.
 _SECRETS: set[str] = set()
@@ -56,12 +58,11 @@ def _one_line(text: str) -> str:
 
 
 def write_log(log_path: Path, exc: BaseException) -> Path:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    from dvc_cml import files
+
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    with log_path.open("a", encoding="utf-8") as fd:
-        fd.write(f"### dvc-cml {stamp}\n")
-        fd.write(redact("".join(traceback.format_exception(exc))))
-        fd.write("\n")
+    trace = redact("".join(traceback.format_exception(exc)))
+    files.append(log_path, f"### dvc-cml {stamp}\n{trace}\n")
     return log_path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import importlib
 import re
 import sys
@@ -50,12 +51,20 @@ class DiffOptions:
     open_page: bool = False  # open report.html in a web browser (never in CI)
 
 
+MAX_SLUG = 64  # characters of a file name's stem: far below any file system's 255 bytes
+
+
 def _slugs(names: list[str]) -> list[str]:
-    """File-name-safe, unique stems: only [A-Za-z0-9_-] (GitLab upload names must be tame)."""
+    """File-name-safe, unique stems: only [a-z0-9_-] (GitLab upload names must be tame), at
+    most MAX_SLUG characters; a longer one ends in a hash of the whole name, so it stays
+    apart from a name that differs only past the cut, and the same on every run."""
     seen: dict[str, int] = {}
     out = []
     for name in names:
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "plot"
+        if len(slug) > MAX_SLUG - 12:  # room for "-<hash>" and a "-N" of a repeated name
+            digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            slug = f"{slug[: MAX_SLUG - 21].rstrip('-')}-{digest}"
         seen[slug] = seen.get(slug, 0) + 1
         out.append(slug if seen[slug] == 1 else f"{slug}-{seen[slug]}")
     return out

@@ -1,0 +1,310 @@
+"""A hostile merge request, on the writing and drawing side: each case is a branch committed
+on top of a clean `main` and compared with it as CI does (`dvc-cml diff main`).  Canary files
+outside the repository must keep their bytes and modification times; no file is written
+outside the report directory; the run ends with a documented exit code, never a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dvc_cml.pipeline import init_project
+from dvc_cml.report import _slugs
+from tests.conftest import git, run_cli, write_tree
+
+DVC_YAML = """\
+metrics:
+  - metrics.json
+params:
+  - params.yaml
+plots:
+  - plots/loss.csv:
+      x: step
+      y: loss
+"""
+# The manifest's name and first line, as written on disk (a format users' folders carry).
+MANIFEST = ".dvc-cml-manifest"
+MANIFEST_HEADER = "# dvc-cml: the files it wrote here, and the only ones it replaces or removes"
+BASE_FILES = {
+    "dvc.yaml": DVC_YAML,
+    "metrics.json": '{"acc": 0.8, "loss": 0.3}\n',
+    "params.yaml": "lr: 0.1\n",
+    "plots/loss.csv": "step,loss\n0,0.9\n1,0.5\n2,0.3\n",
+}
+HEAD_FILES = {
+    "metrics.json": '{"acc": 0.85, "loss": 0.25}\n',
+    "params.yaml": "lr: 0.05\n",
+    "plots/loss.csv": "step,loss\n0,0.8\n1,0.4\n2,0.25\n",
+}
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean project on `main`, cloned for each case."""
+    root = tmp_path_factory.mktemp("upstream") / "project"
+    write_tree(root, BASE_FILES)
+    git(root, "init", "-q")
+    init_project(root)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    return root
+
+
+@dataclass
+class Case:
+    root: Path  # the clone, on the branch `feature`
+    outside: Path  # canary files outside the repository
+
+    def commit(
+        self, files: dict[str, str] | None = None, links: dict[str, str] | None = None
+    ) -> None:
+        write_tree(self.root, files or {})
+        for rel, target in (links or {}).items():
+            path = self.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(target)
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-q", "-m", "feature")
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int] | str]:
+    """Every entry below `folder`: a file's bytes and modification time, a link's target."""
+    out: dict[str, tuple[bytes, int] | str] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            out[rel] = f"-> {path.readlink()}"
+        elif path.is_file():
+            out[rel] = (path.read_bytes(), path.stat().st_mtime_ns)
+        else:
+            out[rel] = "dir"
+    return out
+
+
+@pytest.fixture
+def case(upstream: Path, tmp_path: Path) -> Case:
+    root = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(upstream), str(root))
+    git(root, "checkout", "-q", "-b", "feature")
+    write_tree(root, HEAD_FILES)
+    outside = tmp_path / "outside"
+    write_tree(
+        outside,
+        {
+            "canary.txt": "the runner's file\n",
+            "plots/keep.png": b"\x89PNG not ours",
+            "plots/loss.png": b"\x89PNG not ours either",
+        },
+    )
+    return Case(root, outside)
+
+
+def assert_one_line_error(err: str, *fragments: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("dvc-cml: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+
+
+# --- Finding 2: the report writer never writes, replaces or deletes through a symlink ---
+
+REPORT_LINKS = {
+    "report-dir-itself": {"dvc-cml-report": "{outside}"},
+    "gitignore": {"dvc-cml-report/.gitignore": "{outside}/canary.txt"},
+    "plots-folder": {"dvc-cml-report/plots": "{outside}/plots"},
+    "report-md": {"dvc-cml-report/report.md": "{outside}/canary.txt"},
+    "relative-link": {"dvc-cml-report/report.html": "../../outside/canary.txt"},
+}
+
+
+@pytest.mark.parametrize("links", REPORT_LINKS.values(), ids=REPORT_LINKS.keys())
+def test_a_committed_symlink_in_the_report_dir_is_never_written_through(
+    case: Case, links: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    case.commit(links={rel: target.format(outside=case.outside) for rel, target in links.items()})
+    before = snapshot(case.outside)
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(case.root), "--no-post")
+    assert snapshot(case.outside) == before
+    assert code == 1
+    assert_one_line_error(err, "dvc-cml-report")
+    assert "symlink" in err or "not a dvc-cml report" in err
+
+
+def test_a_fake_manifest_does_not_make_a_symlinked_folder_ours(
+    case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The branch commits a manifest of ours listing plots/loss.png, and `plots` as a link
+    to a folder of the runner's: nothing there is deleted or written."""
+    manifest = f"{MANIFEST_HEADER}\nplots/loss.png\nplots/keep.png\nreport.md\n"
+    case.commit(
+        files={f"dvc-cml-report/{MANIFEST}": manifest},
+        links={"dvc-cml-report/plots": str(case.outside / "plots")},
+    )
+    before = snapshot(case.outside)
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(case.root), "--no-post")
+    assert snapshot(case.outside) == before
+    assert code == 1
+    assert_one_line_error(err, "symlink")
+
+
+def test_a_symlink_at_the_metrics_report_is_replaced_not_followed(
+    case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case.commit(links={"metrics.txt": str(case.outside / "canary.txt")})
+    before = snapshot(case.outside)
+    code, _, err = run_cli(
+        capsys, "diff", "main", "-C", str(case.root), "--no-post", "--metrics-report", "metrics.txt"
+    )
+    assert (code, err) == (0, "")
+    assert snapshot(case.outside) == before
+    written = case.root / "metrics.txt"
+    assert not written.is_symlink()
+    assert 'dvc_acc{file="metrics.json"} 0.85\n' in written.read_text()
+
+
+def test_a_symlinked_folder_above_the_metrics_report_is_refused(
+    case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case.commit(links={"reports": str(case.outside)})
+    before = snapshot(case.outside)
+    code, _, err = run_cli(
+        capsys, "diff", "main", "-C", str(case.root), "--md", "--metrics-report", "reports/m.txt"
+    )
+    assert snapshot(case.outside) == before
+    assert code == 1
+    assert_one_line_error(err, "reports", "symlink")
+
+
+def test_the_error_log_is_not_written_through_a_symlink(tmp_path: Path) -> None:
+    from dvc_cml.errors import write_log
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep\n")
+    (tmp_path / ".git").mkdir()  # a repository: the report dir is the branch's to shape
+    report = tmp_path / "dvc-cml-report"
+    report.mkdir()
+    (report / "dvc-cml.log").symlink_to(outside)
+    with pytest.raises(OSError):
+        write_log(report / "dvc-cml.log", RuntimeError("boom"))
+    assert outside.read_text() == "keep\n"
+
+
+# --- Finding 3: --out replaces and removes only what dvc-cml wrote ---
+
+
+def test_out_at_a_folder_of_the_user_s_files_is_refused(
+    case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = case.root.parent / "mine"
+    write_tree(mine, {".gitignore": "my rules\n", "plots/keep.png": b"\x89PNG mine"})
+    before = snapshot(mine)
+    for _ in range(2):
+        code, _, err = run_cli(capsys, "diff", "main", "-C", str(case.root), "--out", str(mine))
+        assert code == 1
+        assert_one_line_error(err, str(mine), "not empty")
+    assert snapshot(mine) == before
+
+
+def test_out_at_the_repository_root_touches_no_tracked_file(
+    case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case.commit()
+    before = snapshot(case.root / "plots")
+    for _ in range(2):
+        code, _, err = run_cli(capsys, "diff", "main", "-C", str(case.root), "--out", ".")
+        assert code == 1
+        assert_one_line_error(err, "not empty")
+    assert snapshot(case.root / "plots") == before
+    assert git(case.root, "status", "--porcelain") == ""
+
+
+def test_an_earlier_report_is_replaced_and_the_user_s_files_in_it_are_kept(
+    case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = case.root.parent / "report"
+    code, _, _ = run_cli(capsys, "diff", "main", "-C", str(case.root), "--out", str(out))
+    assert code == 0
+    first = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert first == [
+        ".dvc-cml-manifest",
+        ".gitignore",
+        "plots/plots-loss-csv.png",
+        "plots/plots-loss-csv.vl.json",
+        "report.html",
+        "report.md",
+    ]
+    write_tree(out, {"notes.txt": "mine\n", "plots/keep.png": b"\x89PNG mine"})
+    mine = {rel: v for rel, v in snapshot(out).items() if rel in {"notes.txt", "plots/keep.png"}}
+    # The plot's data is the same at both revisions now: no chart, the old one goes.
+    write_tree(case.root, {"plots/loss.csv": BASE_FILES["plots/loss.csv"]})
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(case.root), "--out", str(out))
+    assert (code, err) == (0, "")
+    second = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert second == [
+        ".dvc-cml-manifest",
+        ".gitignore",
+        "notes.txt",
+        "plots/keep.png",
+        "report.html",
+        "report.md",
+    ]
+    assert {rel: v for rel, v in snapshot(out).items() if rel in mine} == mine
+    manifest = (out / MANIFEST).read_text().splitlines()
+    assert manifest == [MANIFEST_HEADER, ".gitignore", "report.html", "report.md"]
+
+
+def test_a_file_of_the_user_s_where_a_chart_goes_is_not_replaced(
+    case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = case.root.parent / "report"
+    assert run_cli(capsys, "diff", "main", "-C", str(case.root), "--out", str(out))[0] == 0
+    (out / "plots").mkdir(exist_ok=True)
+    (out / "plots/plots-loss-csv.png").unlink()
+    (out / "plots/plots-loss-csv.png").write_bytes(b"mine")
+    manifest = (out / MANIFEST).read_text().replace("plots/plots-loss-csv.png\n", "")
+    (out / MANIFEST).write_text(manifest)
+    code, _, err = run_cli(capsys, "diff", "main", "-C", str(case.root), "--out", str(out))
+    assert code == 1
+    assert_one_line_error(err, "plots-loss-csv.png", "did not write")
+    assert (out / "plots/plots-loss-csv.png").read_bytes() == b"mine"
+
+
+# --- Finding 6: long plot ids get capped file names ---
+
+
+def test_slugs_are_capped_and_stay_unique() -> None:
+    long_a, long_b = "a" * 300, "a" * 299 + "b"
+    slugs = _slugs([long_a, long_b, "loss", "Loss", "ünïcode/é"])
+    assert all(len(slug) <= 64 for slug in slugs)
+    assert len(set(slugs)) == 5
+    assert slugs[2:4] == ["loss", "loss-2"]
+    assert all(re.fullmatch(r"[a-z0-9_-]+", slug) for slug in slugs)
+    assert _slugs([long_a]) == slugs[:1]  # the same name, the same file, run after run
+
+
+def test_a_300_character_plot_id_is_drawn(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    long_ids = ["p" * 300, "p" * 299 + "q"]
+    plots = "".join(
+        f"  - {name}:\n      x: step\n      y:\n        plots/loss.csv: loss\n" for name in long_ids
+    )
+    case.commit(files={"dvc.yaml": DVC_YAML + plots})
+    code, out, err = run_cli(capsys, "diff", "main", "-C", str(case.root), "--no-post", "--md")
+    assert (code, err) == (0, "")
+    report = case.root / "dvc-cml-report"
+    pngs = sorted(p.name for p in (report / "plots").glob("*.png"))
+    assert len(pngs) == 3, pngs
+    assert all(len(name.encode()) <= 80 for name in pngs)
+    assert all(f"](plots/{name})" in out for name in pngs)
+
+
+def test_gitlab_upload_names_stay_tame() -> None:
+    from dvc_cml.publish.gitlab import upload_name
+
+    for name in _slugs(["a b<c>\x1b[31m" * 30, "../../x", "é"]):
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", upload_name(f"plots/{name}.png"))
