@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -453,6 +454,10 @@ def _forge_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ForgeSe
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def console() -> None:
     """The `dvc-cml` command: `main`, then a quick exit.
 
@@ -460,6 +465,9 @@ def console() -> None:
     returns; what is left is the interpreter tearing down DVC's, altair's and vl-convert's
     modules, 0.1-0.2 s of every run.  Tests call `main` and keep the normal exit.
     """
+    # SIGTERM (a CI job cancelled, a timeout) ends a run as Ctrl-C does: the chart workers
+    # are stopped, one line says so, exit 130.
+    signal.signal(signal.SIGTERM, _interrupt)
     code = main()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`dvc-cml diff | head`)

@@ -17,7 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from dvc_cml.model import DataPlot, Point
+from dvc_cml.render.charts import to_png
+from dvc_cml.render.drawing import Drawn, draw_apart, spec_text
 from tests.conftest import Project, clean_env
+
+LINE = DataPlot(
+    "loss",
+    "loss",
+    "linear",
+    "step",
+    "loss",
+    tuple(Point(rev, "loss", step, step * 0.1) for rev in ("base", "head") for step in range(5)),
+)
 
 SCRIPT = """
 import json, math, sys
@@ -37,11 +49,18 @@ def plot(i):
     return DataPlot(f"p{i}", f"plot {i}", "linear", "step", "loss", points)
 
 plots = [plot(i) for i in range(count)]
+if mode == "crash":
+    # vl-convert aborts on a control character in a title.  chart_spec cleans every text
+    # of them; with the cleaning turned off (before the workers fork) the engine crashes on
+    # plot 1, as it would on anything no cleaning knows of.
+    from dvc_cml.render import charts as chart_module
+    chart_module.chart_text = lambda text: text
+    plots[1] = DataPlot("p1", "plot \x01 1", "linear", "step", "loss", plots[1].points)
 jobs = [(p, labels, [f"note {i}"]) for i, p in enumerate(plots)]
 out = {}
 with chart_process() as charts:
     assert charts is not None
-    if mode == "render":  # the report's own path, compared below with drawing in-process
+    if mode in ("render", "crash"):  # the report's own path, compared below with drawing in-process
         base, head = Revision("main", "1111111"), Revision("workspace", "2222222")
         report = Report(base, head, plots=tuple(plots))
         with_worker = render_plots(report, charts=charts)
@@ -60,7 +79,10 @@ with chart_process() as charts:
             process.kill()
             process.join()
         got = {index: drawn.rasterised() for index, drawn in batch.results()}
-if mode == "render":
+if mode == "crash":
+    out["pngs"] = sorted(name for name in with_worker[1] if name.endswith(".png"))
+    out["notes"] = {p.name: list(p.notes) for p in with_worker[0]}
+elif mode == "render":
     out["same"] = with_worker == render_plots(report)  # drawn here, start to finish
     out["pngs"] = sum(name.endswith(".png") for name in with_worker[1])
 else:
@@ -105,6 +127,35 @@ def test_many_charts_are_shared_from_both_ends() -> None:
 @pytest.mark.parametrize("victims", ["0", "1", "01"], ids=["drawer", "spec-writer", "both"])
 def test_a_worker_that_dies_loses_no_chart(victims: str) -> None:
     assert run(3, "kill", victims) == {"same": True, "pngs": 3}
+
+
+def test_a_chart_that_crashes_the_engine_costs_only_that_chart() -> None:
+    """The drawing worker dies on plot 1 (vl-convert aborts); the charts it had not sent
+    are drawn in a process of their own, where plot 1 crashes the engine again: it is
+    listed with the reason, and every other chart is drawn."""
+    result = run(4, "crash")
+    assert result["pngs"] == ["plots/p0.png", "plots/p2.png", "plots/p3.png"]
+    notes = result["notes"]
+    assert isinstance(notes, dict)
+    assert notes["p0"] == notes["p2"] == notes["p3"] == []
+    [reason] = notes["p1"]
+    assert reason.startswith(
+        "The chart could not be rendered: the chart engine crashed (killed by SIGABRT): "
+        "Failed to parse text SVG: ParsingFailed(NonXmlChar('\\u{1}'"
+    ), reason
+
+
+def test_drawing_apart_loses_only_the_chart_that_crashes() -> None:
+    """`draw_apart` with a spec that makes vl-convert abort between two good ones."""
+    good = spec_text(LINE, {"base": "main", "head": "feature"}, [])
+    bad = json.dumps({"mark": "point", "title": "a\x02b", "data": {"values": [{}]}}).encode()
+    drawn = dict(draw_apart([(0, good), (1, bad), (2, good)]))
+    assert sorted(drawn) == [0, 1, 2]
+    assert drawn[0] == drawn[2] == Drawn(good, to_png(json.loads(good)))
+    assert drawn[1].png is None and drawn[1].spec == bad
+    assert drawn[1].error is not None
+    assert drawn[1].error.startswith("the chart engine crashed (killed by SIGABRT): ")
+    assert "NonXmlChar" in drawn[1].error
 
 
 @pytest.mark.parametrize("delay", [0.4, 0.9, 1.5])

@@ -6,8 +6,9 @@ outside the report directory; the run ends with a documented exit code, never a 
 
 from __future__ import annotations
 
-import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from dvc_cml.pipeline import init_project
 from dvc_cml.report import _slugs
-from tests.conftest import git, run_cli, write_tree
+from tests.conftest import clean_env, git, run_cli, write_tree
 
 DVC_YAML = """\
 metrics:
@@ -308,3 +309,46 @@ def test_gitlab_upload_names_stay_tame() -> None:
 
     for name in _slugs(["a b<c>\x1b[31m" * 30, "../../x", "é"]):
         assert re.fullmatch(r"[A-Za-z0-9._-]+", upload_name(f"plots/{name}.png"))
+
+
+# --- Finding 5: text a chart cannot hold never kills the run ---
+
+
+def run_as_ci(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dvc-cml diff main ARGS` in its own process, as a CI job runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "dvc_cml", "diff", "main", "--no-post", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
+
+
+def test_control_characters_and_backslashes_in_names_are_drawn(case: Case) -> None:
+    """vl-convert aborts the process on a control character in any chart text, and Vega-Lite
+    turns a backslash in a title into one; every chart is drawn all the same."""
+    hostile = {
+        "plots/ctl.csv": "step,lo\x02ss\n0,0.5\n1,0.4\n",
+        "plots/esc.csv": "step,a\\x01b\n0,0.5\n1,0.4\n",
+        "plots/cat.csv": "class,n\nok\x0bthen,1\nbad\\x03,2\n",
+    }
+    defs = (
+        '  - "id\\x01\\x1b[31mred":\n      x: step\n      y:\n        plots/loss.csv: loss\n'
+        '  - plots/ctl.csv:\n      x: step\n      y: "lo\\x02ss"\n'
+        "  - plots/esc.csv:\n      x: step\n      y: 'a\\x01b'\n"
+        "  - plots/cat.csv:\n      template: bar_horizontal\n      x: n\n      y: class\n"
+    )
+    case.commit(files={"dvc.yaml": DVC_YAML + defs, **hostile})
+    done = run_as_ci(case.root, "--md")
+    assert (done.returncode, done.stderr) == (0, "")
+    pngs = sorted(p.name for p in (case.root / "dvc-cml-report" / "plots").glob("*.png"))
+    assert pngs == [
+        "id-31mred.png",
+        "plots-cat-csv.png",
+        "plots-ctl-csv.png",
+        "plots-esc-csv.png",
+        "plots-loss-csv.png",
+    ]
+    assert "could not be rendered" not in done.stdout
