@@ -6,11 +6,14 @@ each scenario runs in a fresh interpreter (this test process has long started th
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from dvc_cml.model import DataPlot, Point
+from dvc_cml.pipeline import init_project
 from dvc_cml.render.charts import to_png
 from dvc_cml.render.drawing import Drawn, draw_apart, spec_text
-from tests.conftest import Project, clean_env
+from tests.conftest import Project, clean_env, git, write_tree
 
 LINE = DataPlot(
     "loss",
@@ -182,3 +186,114 @@ def test_ctrl_c_ends_the_run_in_one_line_with_no_worker_left(
     assert (run.returncode, err) in ((130, "dvc-cml: interrupted\n"), (0, ""))
     with pytest.raises(ProcessLookupError):  # nothing of the group is left running
         os.killpg(run.pid, 0)
+
+
+@pytest.fixture(scope="module")
+def big_charts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six scatter plots of 2,000 points: each chart's SVG outgrows a pipe's buffer, so a
+    worker whose caller is gone blocks for good sending it."""
+    root = tmp_path_factory.mktemp("big") / "project"
+    defs = "".join(f"  - plots/p{i}.csv:\n      template: scatter\n" for i in range(6))
+    write_tree(root, {"dvc.yaml": f"plots:\n{defs}"})
+
+    def data(shift: float) -> dict[str, str]:
+        rows = [f"{step},{math.sin(step / 50) + shift:.5f}" for step in range(2000)]
+        return {f"plots/p{i}.csv": "step,value\n" + "\n".join(rows) + "\n" for i in range(6)}
+
+    write_tree(root, data(0.0))
+    git(root, "init", "-q")
+    init_project(root)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    write_tree(root, data(0.5))
+    return root
+
+
+def _running(group: int) -> list[str]:
+    """The processes of `group` that are not zombies: `pid state command`."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat_file.read_text()
+            name_end = text.rindex(")")
+            state, _, pgrp = text[name_end + 2 :].split()[:3]
+            if int(pgrp) == group and state != "Z":
+                found.append(f"{stat_file.parent.name} {state} {text[: name_end + 1]}")
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    ("how", "after", "delay"),
+    [
+        (signal.SIGTERM, "opening the DVC project", 0.0),
+        (signal.SIGTERM, "matching plots", 0.5),
+        (signal.SIGKILL, "matching plots", 0.5),
+        (signal.SIGKILL, "matching plots", 2.0),
+    ],
+    ids=["term-at-start", "term-drawing", "kill-drawing", "kill-drawing-later"],
+)
+def test_the_workers_end_with_the_run_however_it_ends(
+    big_charts: Path, how: signal.Signals, after: str, delay: float
+) -> None:
+    """SIGTERM or SIGKILL to the main process alone (a CI job cancelled, the OOM killer), at
+    a step of the run: no process of its group is left, and its stdout pipe closes (a CI
+    job's log waits for every process holding it).  stderr is a terminal, whose spinner says
+    which step the run is at."""
+    import pty
+
+    terminal, stderr = pty.openpty()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dvc_cml", "diff", "main", "--no-post"],
+        cwd=big_charts,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=clean_env(),
+        start_new_session=True,
+    )
+    os.close(stderr)
+    said: list[bytes] = []
+    closed = threading.Event()
+
+    def read_terminal() -> None:
+        with contextlib.suppress(OSError):  # EIO: every writer has closed it
+            while chunk := os.read(terminal, 4096):
+                said.append(chunk)
+
+    def read_stdout() -> None:
+        assert run.stdout is not None
+        run.stdout.read()
+        closed.set()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (read_terminal, read_stdout)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(600):
+            if after.encode() in b"".join(said) or run.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert after.encode() in b"".join(said), b"".join(said)
+        time.sleep(delay)
+        os.kill(run.pid, how)
+        assert closed.wait(120), f"stdout still open, held by: {_running(run.pid)}"
+        code = run.wait(60)
+        left = _running(run.pid)
+        for _ in range(100):
+            if not left:
+                break
+            time.sleep(0.1)
+            left = _running(run.pid)
+        assert left == []
+        if how is signal.SIGKILL:
+            assert code == -signal.SIGKILL
+        else:
+            assert code in (130, 0)  # interrupted, or done first
+            threads[0].join(10)
+            assert code == 0 or b"dvc-cml: interrupted" in b"".join(said)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        os.close(terminal)

@@ -6,17 +6,23 @@ outside the report directory; the run ends with a documented exit code, never a 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dvc_cml.pipeline import init_project
 from dvc_cml.report import _slugs
 from tests.conftest import clean_env, git, run_cli, write_tree
+from tests.test_browser import ARGS, CHROMIUM, _why_no_browser, wait_until_drawn
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 DVC_YAML = """\
 metrics:
@@ -352,3 +358,112 @@ def test_control_characters_and_backslashes_in_names_are_drawn(case: Case) -> No
         "plots-loss-csv.png",
     ]
     assert "could not be rendered" not in done.stdout
+
+
+# --- Finding 4: report.html runs no script from a name, sends nothing anywhere ---
+
+XSS = {
+    "plot": "<img src=x onerror=alert('plot')>",
+    "field": "</script><script>alert('field')</script>",
+    "x": '<svg onload=alert("x")>',
+    "category": "<img src=x onerror=alert('category')>",
+    "branch": "feat<svg/onload=alert(5)>",
+}
+
+
+@pytest.fixture
+def hostile_page(case: Case, capsys: pytest.CaptureFixture[str]) -> Path:
+    plot, x, field = (json.dumps(XSS[key]) for key in ("plot", "x", "field"))  # YAML scalars
+    defs = (
+        f"  - {plot}:\n      x: step\n      y:\n        plots/loss.csv: loss\n"
+        f"  - plots/xss.csv:\n      x: {x}\n      y: {field}\n"
+        "  - plots/cat.csv:\n      template: bar_horizontal\n      x: n\n      y: class\n"
+    )
+    case.commit(
+        files={
+            "dvc.yaml": DVC_YAML + defs,
+            "plots/xss.csv": f"{XSS['x']},{XSS['field']}\n0,0.5\n1,0.4\n",
+            "plots/cat.csv": f"class,n\n{XSS['category']},1\nok,2\n",
+        }
+    )
+    git(case.root, "branch", XSS["branch"])
+    code, _, err = run_cli(capsys, "diff", "main", XSS["branch"], "-C", str(case.root), "--no-post")
+    assert (code, err) == (0, "")
+    return case.root / "dvc-cml-report" / "report.html"
+
+
+def test_report_html_allows_no_outside_origin(hostile_page: Path) -> None:
+    text = hostile_page.read_text()
+    [csp] = re.findall(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', text)
+    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["img-src"] == "data:"
+    assert directives["base-uri"] == directives["form-action"] == "'none'"
+    sources = directives["script-src"].split()
+    assert len(sources) == 2 and all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]+=*'", s) for s in sources)
+    assert not re.search(r"https?:|\*|unsafe-eval|connect-src|wss?:", csp)
+
+
+@pytest.mark.skipif(bool(_why_no_browser()), reason=_why_no_browser() or "")
+def test_every_embed_action_on_a_hostile_page_runs_nothing_and_sends_nothing(
+    hostile_page: Path,
+) -> None:
+    """Chromium opens the page from a hostile branch and clicks every item of every chart's
+    menu: no dialog, no popup, no request but the page itself, no script from a name."""
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    requests: list[str] = []
+    popups: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(offline=True, accept_downloads=True)
+
+        def watch(page: Page) -> None:
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        context.on("page", watch)
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.add_init_script(
+            "window.violations = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            " (e) => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        context.on("page", lambda opened: popups.append(opened.url))
+        page.goto(hostile_page.as_uri())
+        wait_until_drawn(page)
+        menus = page.locator(".vega-embed details")
+        assert menus.count() == 4
+        labels = []
+        for index in range(menus.count()):
+            menu = menus.nth(index)
+            actions = menu.locator(".vega-actions a")
+            menu.locator("summary").click()
+            labels.append(actions.all_inner_texts())
+            for number in range(actions.count()):
+                if not menu.evaluate("(el) => el.open"):
+                    menu.locator("summary").click()
+                action = actions.nth(number)
+                if action.inner_text().startswith("Save as"):
+                    with page.expect_download() as download:
+                        action.click()
+                    assert download.value.suggested_filename.startswith("visualization.")
+                else:  # what vega-embed offered before: a popup, or the Vega Editor
+                    action.click()
+                    page.wait_for_timeout(500)
+        page.wait_for_timeout(500)
+        drawn = page.evaluate("() => document.querySelectorAll('.vega-chart canvas').length")
+        violations = page.evaluate("() => window.violations")
+        injected = page.evaluate("() => document.querySelectorAll('[onerror], [onload]').length")
+        context.close()
+        browser.close()
+    assert labels == [["Save as SVG", "Save as PNG"]] * 4
+    assert dialogs == []
+    assert popups == []
+    assert [url for url in requests if not url.startswith(("data:", "blob:"))] == [
+        hostile_page.as_uri()
+    ]
+    assert drawn == 4
+    assert violations == []
+    assert injected == 0  # no element from a name: every one was escaped
