@@ -54,7 +54,9 @@ class UsageError(UserError):
 
 
 def _one_line(text: str) -> str:
-    return redact(" ".join(text.split()))
+    from dvc_cml.render.termtext import visible
+
+    return visible(redact(" ".join(text.split())))
 
 
 def write_log(log_path: Path, exc: BaseException) -> Path:
@@ -91,10 +93,13 @@ def error_boundary(log_path: Path, exit_code: list[int]) -> Iterator[None]:
 
 
 class _Redact(logging.Filter):
-    """Mask secrets in every log line, whatever library wrote it."""
+    """Mask secrets in every log line, whatever library wrote it, and show control
+    characters instead of sending them to the terminal."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        from dvc_cml.render.termtext import visible
+
+        record.msg, record.args = visible(redact(record.getMessage())), None
         return True
 
 

@@ -21,6 +21,7 @@ from dvc_cml.publish.common import Posted
 from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.render.mdtext import code
+from dvc_cml.render.termtext import visible
 from dvc_cml.settings import ForgeSettings, JobSummary
 
 if TYPE_CHECKING:
@@ -197,8 +198,9 @@ def _chart_files(
 
 
 def say(message: str) -> None:
-    """One line per step on stderr: readable in CI logs, out of the way of --md/--json."""
-    print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
+    """One line per step on stderr: readable in CI logs, out of the way of --md/--json.
+    Names in it are the branch's: a control character in one is shown, not obeyed."""
+    print(f"dvc-cml: {visible(message)}", file=sys.stderr, flush=True)
 
 
 def _prepare(repo: Repo, options: DiffOptions, step: Step | None = None) -> Reproduced | None:
@@ -306,8 +308,10 @@ def run_diff(
         report = _compared(options, config, step)
         if report.empty:
             print(
-                f"Nothing to compare: no metrics, params or plots at {report.base.label} "
-                f"or {report.head.label}.",
+                visible(
+                    f"Nothing to compare: no metrics, params or plots at {report.base.label} "
+                    f"or {report.head.label}."
+                ),
                 file=stdout,
             )
             return EXIT_OK
@@ -322,7 +326,7 @@ def run_diff(
         stdout.write(jsondoc.render(report, plots, options.out_dir))
     else:
         terminal.show(report, plots, options.out_dir, report_path, stdout)
-        print(f"Interactive report: {report_path.with_name(HTML_FILE)}", file=stdout)
+        print(visible(f"Interactive report: {report_path.with_name(HTML_FILE)}"), file=stdout)
     if options.open_page:
         say(open_in_browser(report_path.with_name(HTML_FILE), options.env))
 
@@ -340,10 +344,10 @@ def run_diff(
                 problem = exc.reason
                 raise
             if posted.dry_run:
-                print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
+                print(visible(f"--- dry run: the comment for {posted.where} ---"), file=sys.stderr)
                 stdout.write(posted.body)
             else:
-                print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
+                say(f"{posted.action} on {posted.where}: {posted.url}")
     finally:
         if options.summary is not None:  # also when posting failed: the run's page shows it
             _write_summary(options.summary, report, plots, report_path, posted, problem)
@@ -389,9 +393,9 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
         say("no gates to check: add --fail-on METRIC<CHANGE or `fail-on:` to .dvc-cml.yaml")
         return EXIT_OK
     report = _compared(options, config)
-    print(f"Gates: {report.base.label} -> {report.head.label}", file=stdout)
+    print(visible(f"Gates: {report.base.label} -> {report.head.label}"), file=stdout)
     for line in _gate_lines(report):
-        print(line, file=stdout)
+        print(visible(line), file=stdout)
     if write:
         with chart_process() as charts:
             _, files, text, page = _render(report, options, None, charts)

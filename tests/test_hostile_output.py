@@ -6,10 +6,13 @@ outside the report directory; the run ends with a documented exit code, never a 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dvc_cml.pipeline import init_project
+from dvc_cml.render.termtext import visible
 from dvc_cml.report import _slugs
 from tests.conftest import clean_env, git, run_cli, write_tree
 from tests.test_browser import ARGS, CHROMIUM, _why_no_browser, wait_until_drawn
@@ -467,3 +471,80 @@ def test_every_embed_action_on_a_hostile_page_runs_nothing_and_sends_nothing(
     assert drawn == 4
     assert violations == []
     assert injected == 0  # no element from a name: every one was escaped
+
+
+# --- Finding 10: escape codes in names never reach the terminal or the CI log ---
+
+ESCAPES = "\x1b[2K\x1b[31mfake\x1b]8;;http://evil.example\x07link\x1b]8;;\x07\r\u202e"
+SHOWN = "\\x1b[2K\\x1b[31mfake\\x1b]8;;http://evil.example\\x07link\\x1b]8;;\\x07\\r\\u202e"
+
+
+def test_visible_writes_every_control_character_as_its_escape() -> None:
+    assert visible(ESCAPES) == SHOWN
+    assert (
+        visible("a\nb\tc\x00\x7f\x9b31m\u200b\ufeff") == "a\\nb\\tc\\x00\\x7f\\x9b31m\\u200b\\ufeff"
+    )
+    assert visible("plain ünïcode ✅ [link=x] \\x1b") == "plain ünïcode ✅ [link=x] \\x1b"
+
+
+def test_the_terminal_view_and_the_log_show_escape_codes_from_names(case: Case) -> None:
+    """A branch names a metric, a param value, a plot and a gate with escape codes: the
+    terminal view (stdout) and every stderr line show them, none is sent."""
+    case.commit(
+        files={
+            "metrics.json": json.dumps({"acc": 0.85, f"x{ESCAPES}": 1}) + "\n",
+            "params.yaml": f"lr: 0.05\nnote: {json.dumps(ESCAPES)}\n",
+            "dvc.yaml": DVC_YAML.replace(
+                "  - plots/loss.csv:", f"  - {json.dumps(ESCAPES)}:"
+            ).replace("      y: loss", "      y:\n        plots/loss.csv: loss"),
+            ".dvc-cml.yaml": f"fail-on:\n  - {json.dumps('x' + ESCAPES + '<-5')}\n",
+        }
+    )
+    done = run_as_ci(case.root)
+    assert done.returncode == 0, done.stderr
+    for stream in (done.stdout, done.stderr):
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", stream), stream
+    # The metric's row, the param's row (both cut to fit the table), the plot's title.
+    shown = [line for line in done.stdout.splitlines() if "\\x1b[2K\\x1b[31mfake" in line]
+    assert len(shown) == 3, done.stdout
+    assert f"  {SHOWN} [line]" in shown
+    assert done.stderr.splitlines() == [
+        f"dvc-cml: PASS  x{SHOWN}<-5: x{SHOWN} is a new metric, no base value to compare (head 1)",
+        "dvc-cml: 1 of 1 gate passed.",
+    ]
+
+
+def test_an_error_line_shows_escape_codes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from dvc_cml.errors import UserError, error_boundary
+
+    code = [0]
+    with error_boundary(tmp_path / "log", code):
+        raise UserError(f"cannot read {ESCAPES}.yaml")
+    # One line: line breaks are spaces there.
+    one_line = SHOWN.replace("\\r", " ")
+    assert capsys.readouterr().err == f"dvc-cml: error: cannot read {one_line}.yaml\n"
+    assert code == [1]
+
+
+def test_the_progress_line_shows_names_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spinner's step (on a terminal) is a name, never rich markup or an escape code."""
+    import pty
+
+    from dvc_cml.render import terminal
+
+    terminal_fd, stderr_fd = pty.openpty()
+    said = b""
+    with os.fdopen(stderr_fd, "w", encoding="utf-8") as stderr:
+        monkeypatch.setattr(sys, "stderr", stderr)
+        with terminal.progress() as step:
+            step(f"rendering chart 1/1: [link=http://evil.example]x[/link]{ESCAPES}")
+            time.sleep(0.3)
+    with contextlib.suppress(OSError):  # EIO once read to the end
+        while chunk := os.read(terminal_fd, 65536):
+            said += chunk
+    os.close(terminal_fd)
+    text = said.decode("utf-8", "replace").replace("\r\n", "")  # lines wrapped to fit
+    assert "[link=http://evil.example]x[/link]" + SHOWN in text
+    assert "\x1b]8;;http" not in text and "\x1b[31m" not in text
