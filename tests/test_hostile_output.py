@@ -548,3 +548,10 @@ def test_the_progress_line_shows_names_as_text(monkeypatch: pytest.MonkeyPatch) 
     text = said.decode("utf-8", "replace").replace("\r\n", "")  # lines wrapped to fit
     assert "[link=http://evil.example]x[/link]" + SHOWN in text
     assert "\x1b]8;;http" not in text and "\x1b[31m" not in text
+
+
+def test_markdown_shows_no_control_or_bidi_character_from_a_name() -> None:
+    from dvc_cml.render.mdtext import code, escape
+
+    assert escape("a\x1b[31mb\x00\x7f\u202ec\td") == "a\ufffd\\[31mb\ufffd\ufffd\ufffdc d"
+    assert code("a\x1b[2Kb\u2066") == "`a\ufffd[2Kb\ufffd`"
