@@ -38,7 +38,9 @@ def trusted_root(path: Path) -> Path:
     return absolute.parent
 
 
-def _open_below(fd: int, name: str, create: bool) -> int:
+def _open_below(fd: int, name: str, create: bool, shown: str) -> int:
+    """The folder `name` in the folder `fd`, made if `create`; SymlinkError (naming it as
+    `shown`) if it is a symlink or a file."""
     if create:
         with contextlib.suppress(FileExistsError):
             os.mkdir(name, dir_fd=fd)
@@ -46,7 +48,7 @@ def _open_below(fd: int, name: str, create: bool) -> int:
         return os.open(name, _DIR | _NOFOLLOW, dir_fd=fd)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise SymlinkError(exc.errno, "a symlink or a file, not a directory", name) from None
+            raise SymlinkError(exc.errno, "a symlink or a file, not a directory", shown) from None
         raise
 
 
@@ -61,7 +63,8 @@ def directory(path: Path, create: bool = True) -> Iterator[int]:
     fd = os.open(root, _DIR)
     try:
         for part in absolute.relative_to(root).parts:
-            inner = _open_below(fd, part, create)
+            root = root / part
+            inner = _open_below(fd, part, create, str(root))
             os.close(fd)
             fd = inner
         yield fd
@@ -73,8 +76,8 @@ def _parent(root: int, rel: PurePosixPath, create: bool) -> int:
     """A descriptor of `rel`'s folder below the directory `root`; none of it followed."""
     fd = os.dup(root)
     try:
-        for part in rel.parent.parts:
-            inner = _open_below(fd, part, create)
+        for depth, part in enumerate(rel.parent.parts, start=1):
+            inner = _open_below(fd, part, create, "/".join(rel.parts[:depth]))
             os.close(fd)
             fd = inner
     except BaseException:

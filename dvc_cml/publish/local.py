@@ -65,6 +65,14 @@ def _check(root: int, out_dir: Path, before: set[str] | None, wanted: list[str])
     return before
 
 
+def _named(folder: Path, exc: OSError) -> str:
+    """The path a SymlinkError names: absolute as found, or inside `folder` ("it": `folder`)."""
+    name = Path(str(exc.filename))
+    if name == Path(os.path.normpath(folder.absolute())):
+        return "it"
+    return str(name if name.is_absolute() else folder / name)
+
+
 def write_report_dir(
     out_dir: Path, markdown: str, files: Mapping[str, bytes], page: str | None = None
 ) -> Path:
@@ -92,8 +100,8 @@ def write_report_dir(
             fs.write(root, PurePosixPath(MANIFEST), _manifest(set(new)))
     except fs.SymlinkError as exc:
         raise UserError(
-            f"cannot write the report to {out_dir}: {exc.filename} is a symlink or not a "
-            "directory, and dvc-cml never writes through one"
+            f"cannot write the report to {out_dir}: {_named(out_dir, exc)} is a symlink or "
+            "not a directory, and dvc-cml never writes through one"
         ) from None
     except OSError as exc:
         raise UserError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
@@ -110,8 +118,8 @@ def write_metrics_report(path: Path, text: str) -> None:
             fs.write(folder, PurePosixPath(path.name), text.encode("utf-8"))
     except fs.SymlinkError as exc:
         raise UserError(
-            f"cannot write the metrics report {path}: {exc.filename} is a symlink or not a "
-            "directory, and dvc-cml never writes through one"
+            f"cannot write the metrics report {path}: {_named(path.parent, exc)} is a symlink "
+            "or not a directory, and dvc-cml never writes through one"
         ) from None
     except OSError as exc:
         raise UserError(f"cannot write the metrics report {path}: {exc.strerror or exc}") from None
