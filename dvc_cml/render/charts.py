@@ -53,28 +53,34 @@ def chart_text(text: str) -> str:
     return _CHART_TEXT.sub(_chart_char, text)
 
 
-def _chart_value(value: Any) -> Any:
-    return chart_text(value) if isinstance(value, str) else value
-
-
 def _chart_safe(plot: DataPlot) -> DataPlot:
-    """`plot` with every string a chart shows passed through `chart_text`."""
-    points = []
-    changed = False
-    for p in plot.points:
-        series, x, y = chart_text(p.series), _chart_value(p.x), _chart_value(p.y)
-        if series is p.series and x is p.x and y is p.y:
-            points.append(p)
-        else:
-            points.append(Point(p.rev, series, x, y, p.count))
-            changed = True
+    """`plot` with every string a chart shows passed through `chart_text`.
+
+    The points are rebuilt only when one of their strings needs it: most plots are numbers
+    under a few series names, and this runs on every chart (10,000 points: ~2 ms).
+    """
+    points = plot.points
+    texts = {p.series for p in points}
+    texts.update(v for p in points for v in (p.x, p.y) if v.__class__ is str)
+    unsafe = {text: chart_text(text) for text in texts if _CHART_TEXT.search(text)}
+    if unsafe:
+        points = tuple(
+            Point(
+                p.rev,
+                unsafe.get(p.series, p.series),
+                unsafe.get(p.x, p.x) if p.x.__class__ is str else p.x,
+                unsafe.get(p.y, p.y) if p.y.__class__ is str else p.y,
+                p.count,
+            )
+            for p in points
+        )
     return dataclasses.replace(
         plot,
         name=chart_text(plot.name),
         title=chart_text(plot.title),
         x_label=chart_text(plot.x_label),
         y_label=chart_text(plot.y_label),
-        points=tuple(points) if changed else plot.points,
+        points=points,
     )
 
 
