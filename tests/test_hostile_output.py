@@ -206,6 +206,23 @@ def test_the_error_log_is_not_written_through_a_symlink(tmp_path: Path) -> None:
     assert outside.read_text() == "keep\n"
 
 
+def test_the_job_summary_is_not_appended_through_a_symlink(tmp_path: Path) -> None:
+    from dvc_cml.errors import UserError
+    from dvc_cml.publish.local import append_summary
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep\n")
+    summary = tmp_path / "step_summary"
+    summary.symlink_to(outside)
+    with pytest.raises(UserError, match="cannot write the job summary"):
+        append_summary(summary, "## report")
+    assert outside.read_text() == "keep\n"
+    summary.unlink()
+    append_summary(summary, "## report")
+    append_summary(summary, "## again\n")
+    assert summary.read_text() == "## report\n## again\n"
+
+
 # --- Finding 3: --out replaces and removes only what dvc-cml wrote ---
 
 
