@@ -115,7 +115,8 @@ def _worker(parent: int, body: Callable[..., None], *args: Any) -> None:
     SIGTERM ends a worker at once (the caller's own handler is not for it).
     """
     _die_with(parent)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):  # forked from a thread other than the main one
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # KeyboardInterrupt: Ctrl-C, held back since the fork (see ChartProcess); EOFError and
     # BrokenPipeError: the caller is gone.
     with contextlib.suppress(KeyboardInterrupt, EOFError, BrokenPipeError):
@@ -316,13 +317,15 @@ def _apart() -> None:
 
 
 def _crash(returncode: int, stderr: bytes) -> str:
-    """Why a drawing process ended: its signal, and a panic's message if it printed one."""
+    """Why a drawing process ended: its signal, and a panic's message (else its last line
+    on stderr, say a Python error) if it printed one."""
     how = f"exit status {returncode}"
     if returncode < 0:
         with contextlib.suppress(ValueError):
             how = f"killed by {signal.Signals(-returncode).name}"
-    lines = stderr.decode("utf-8", "replace").splitlines()
+    lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
     said = [lines[i + 1] for i, line in enumerate(lines[:-1]) if " panicked at " in line]
+    said += lines[-1:]
     message = f": {said[0]}" if said else ""
     return " ".join(f"the chart engine crashed ({how}){message}".split())[:300]
 
