@@ -65,11 +65,12 @@ def _check(root: int, out_dir: Path, before: set[str] | None, wanted: list[str])
     return before
 
 
-def _named(folder: Path, exc: OSError) -> str:
-    """The path a SymlinkError names: absolute as found, or inside `folder` ("it": `folder`)."""
+def _named(folder: Path, exc: OSError, itself: str | None = None) -> str:
+    """The path a SymlinkError names: absolute as found, or inside `folder`; `itself` when
+    it is `folder`."""
     name = Path(str(exc.filename))
-    if name == Path(os.path.normpath(folder.absolute())):
-        return "it"
+    if itself and name == Path(os.path.normpath(folder.absolute())):
+        return itself
     return str(name if name.is_absolute() else folder / name)
 
 
@@ -100,7 +101,7 @@ def write_report_dir(
             fs.write(root, PurePosixPath(MANIFEST), _manifest(set(new)))
     except fs.SymlinkError as exc:
         raise UserError(
-            f"cannot write the report to {out_dir}: {_named(out_dir, exc)} is a symlink or "
+            f"cannot write the report to {out_dir}: {_named(out_dir, exc, 'it')} is a symlink or "
             "not a directory, and dvc-cml never writes through one"
         ) from None
     except OSError as exc:
