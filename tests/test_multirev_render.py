@@ -421,3 +421,21 @@ def test_several_heads_share_a_charts_budget_of_points() -> None:
     assert series_budget(2500, 4, 4) == 625  # four revisions of one series
     assert series_budget(2500, 11, 22) == MIN_SERIES_POINTS == 150
     assert series_budget(100, 3, 3) == 100  # never more than --max-points
+
+
+def test_hostile_names_leave_the_terminal_visible_with_several_heads() -> None:
+    """Names are the branch author's: escapes and bidirectional controls are shown as such."""
+    revs = (Revision("exp\u202eevil", "2222222bbb"), Revision("e2", "3333333ccc"))
+    report = Report(
+        Revision("ma\x1b[2Kin", "1111111aaa"),
+        revs[0],
+        more=revs[1:],
+        metrics=(Row("m.json", "acc\x1b]8;;x\x07", 0.5, 0.6, Direction.HIGHER, more=(0.7,)),),
+        stages=(StageChange("tr\rain", "changed", deps=("d\x1b[31m",)),),
+    )
+    text = shown(report)
+    assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
+    assert "DVC report: ma\\x1b[2Kin (1111111) -> 2 revisions" in text
+    assert "exp\\u202eevil" in text
+    assert "acc\\x1b]8;;x\\x07" in text
+    assert "  tr\\rain: changed at exp\\u202eevil" in text
