@@ -457,8 +457,9 @@ def svg_to_png(svg: str, scale: float = SCALE) -> bytes:
 
 
 def to_png(spec: Mapping[str, Any], scale: float = SCALE) -> bytes:
-    """Render a Vega-Lite spec to PNG in this process (no Node, no browser)."""
-    return svg_to_png(to_svg(spec), scale)
+    """Render a Vega-Lite spec to PNG in this process (no Node, no browser), as the report's
+    charts are drawn: without zoom and pan (`static`)."""
+    return svg_to_png(to_svg(static(spec)), scale)
 
 
 WARM_UP = {"mark": "point", "data": {"values": [{}]}}  # the smallest spec: starts the engine
