@@ -248,7 +248,7 @@ def test_merge_request_pipelines_compare_with_the_merge_base(
     code = main(["diff", "-C", str(pipeline.root), "--json"], env=env)
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert doc["base"] == {"rev": "main", "sha": fork_point}
+    assert doc["base"] == {"rev": "main", "sha": fork_point, "dirty": False}
     lr = next(p for p in doc["params"] if p["param"] == "train.lr")
     assert (lr["base"], lr["head"]) == (0.1, 0.2)  # not 0.9: main's later change is not ours
 

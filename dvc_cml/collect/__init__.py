@@ -14,6 +14,7 @@ the revision.  Layout, along the data flow:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,26 +55,41 @@ def collect_in(
             step(f"reading {labels[side].label}")
             snapshots[key] = snapshot.read(repo, key, max_points)
     base_snap, head_snap = snapshots[keys["base"]], snapshots[keys["head"]]
+    # The workspace with uncommitted changes is named so: it is not its commit.
+    labels = {s: replace(labels[s], dirty=snapshots[keys[s]].dirty) for s in keys}
+    base_rev, head_rev = labels["base"], labels["head"]
 
+    # A file that cannot be read at a revision (half-written by a training run, say) is
+    # a Problem: its rows are "not read" there, and everything else is reported.
     metrics = {
         s: values.file_values("metrics", snapshots[keys[s]].metrics, labels[s]) for s in keys
     }
     params = {s: values.file_values("params", snapshots[keys[s]].params, labels[s]) for s in keys}
     step("matching plots")
-    plots = plotdata.plots(
+    plots, plot_problems = plotdata.plots(
         {"base": base_snap.plots, "head": head_snap.plots},
         labels,
         {**base_snap.thinned, **head_snap.thinned},
         max_points,
         Path(repo.root_dir) / ".dvc" / "plots",
+        {"base": base_snap.cut, "head": head_snap.cut},
     )
     stages, stages_unchanged = changes.stage_changes(base_snap, head_snap)
+    unread = {s: {p.path for p in metrics[s][1] + params[s][1]} for s in keys}
+    problems = dict.fromkeys(
+        (*metrics["base"][1], *params["base"][1], *metrics["head"][1], *params["head"][1])
+    )
     return Report(
         base=base_rev,
         head=head_rev,
-        metrics=values.rows(metrics["base"], metrics["head"], with_direction=True),
-        params=values.rows(params["base"], params["head"], with_direction=False),
+        metrics=values.rows(
+            metrics["base"][0], metrics["head"][0], True, (unread["base"], unread["head"])
+        ),
+        params=values.rows(
+            params["base"][0], params["head"][0], False, (unread["base"], unread["head"])
+        ),
         plots=plots,
+        problems=(*problems, *plot_problems),
         data=changes.data_changes(base_snap, head_snap),
         tracked=len(base_snap.outputs.keys() | head_snap.outputs.keys()),
         stages=stages,

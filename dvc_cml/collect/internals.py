@@ -115,6 +115,16 @@ def data_diff(old: Any, new: Any, keys: set[Any]) -> Any:
     return _diff(old, new, keys)
 
 
+def workspace_data_index(repo: Repo) -> Any:
+    """`dvc.repo.index.build_data_index(..., compute_hash=True)`: the DVC-tracked outputs as
+    they are on disk, hashed as `dvc diff` hashes the workspace (through `repo.state`, so a
+    file hashed before and unchanged since is not read again).  The public API hashes the
+    workspace only inside `Repo.diff`, which also rebuilds the other revision's index."""
+    from dvc.repo.index import build_data_index
+
+    return build_data_index(repo.index, repo.root_dir, repo.fs, compute_hash=True)
+
+
 def squash_plot_properties(group: Any) -> Any:
     """`dvc.render.match._squash_plots_properties`: one plot id's properties, merged over its
     definitions as `dvc plots diff` merges them."""

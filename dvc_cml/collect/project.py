@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dvc_cml.errors import UserError
-from dvc_cml.model import Revision
+from dvc_cml.model import Problem, Revision
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -101,6 +101,21 @@ def describe(exc: BaseException) -> str:
         return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
     text = str(cause) or type(cause).__name__
     return " ".join(text.split())
+
+
+def unreadable(path: str, rev: Revision, exc: BaseException) -> Problem:
+    """A file DVC could not read at `rev`, as a Problem: the report goes on without it, as
+    `dvc metrics show` warns and goes on.  In the workspace a file that does not parse is
+    most often one that a training run (dvclive) is rewriting at that moment."""
+    import csv
+
+    from dvc.utils.serialize import ParseError
+
+    what = "does not parse" if isinstance(exc, (ParseError, csv.Error)) else "not read"
+    reason = f"{what}: {describe(exc)}"
+    if rev.name == WORKSPACE:
+        reason += " (it may still be being written)"
+    return Problem(path, rev, reason)
 
 
 def not_produced(error: BaseException, path: str, rev: Revision) -> bool:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dvc_cml.collect import internals
-from dvc_cml.collect.plotdata import joined_files, thinned
+from dvc_cml.collect import internals, workspace
+from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, thinned
+from dvc_cml.collect.project import WORKSPACE
 from dvc_cml.model import Output
 
 if TYPE_CHECKING:
@@ -34,12 +35,18 @@ class Snapshot:
     params: Result = field(default_factory=dict)
     plots: Result = field(default_factory=dict)  # {"definitions": ..., "sources": ...}
     thinned: dict[str, int] = field(default_factory=dict)  # plot file -> rows before thinning
+    cut: dict[str, int] = field(default_factory=dict)  # CSV/TSV plot file -> rows cut short
     # For `dvc diff`: DVC's data index of the tracked outputs, its roots, and each output
     # as its .dvc file or dvc.lock describes it (no data is read or downloaded).
     data_index: Any = None
     data_keys: set[Any] = field(default_factory=set)
     outputs: dict[str, Output] = field(default_factory=dict)
     lock: dict[str, Any] = field(default_factory=dict)  # stage address -> its dvc.lock entry
+    # The workspace only: its outputs hashed on disk, and the stages whose files differ
+    # from their dvc.lock entries (not reproduced since).
+    on_disk: workspace.DataOnDisk | None = None
+    stale: dict[str, workspace.Stale] = field(default_factory=dict)
+    dirty: bool = False  # uncommitted changes in what the report reads
 
 
 def _result(read: Callable[[], Any]) -> Result:
@@ -51,7 +58,7 @@ def _result(read: Callable[[], Any]) -> Result:
         return {"error": exc}
 
 
-def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
+def _plots(repo: Repo, max_points: int, sampled: dict[str, int], cut: dict[str, int]) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
     they load (see `plotdata.thinned`)."""
     definitions = internals.plot_definitions(repo)
@@ -67,24 +74,32 @@ def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
+    cut.update(drop_cut_rows(sources.get("data", {})))
     return data
 
 
-def _tracked(repo: Repo, snapshot: Snapshot) -> None:
-    """The DVC-tracked outputs and the dvc.lock entries of the current revision."""
+def _tracked(repo: Repo, snapshot: Snapshot, on_disk: bool) -> None:
+    """The DVC-tracked outputs and the dvc.lock entries of the current revision; with
+    `on_disk` (the workspace), also the outputs and stages as the files on disk are."""
     index = repo.index
     snapshot.data_index = index.data["repo"]
     snapshot.data_keys = set(index.data_keys["repo"])
+    if on_disk:
+        snapshot.on_disk = workspace.data_on_disk(repo, snapshot.data_keys)
     for out in index.outs:
         if not out.use_cache:
             continue  # git tracks it: not data as `dvc diff` sees it
-        meta = out.meta
-        path = "/".join(out.index_key[1]) + ("/" if meta and meta.isdir else "")
+        meta, digest = out.meta, out.hash_info
+        key = out.index_key[1]
+        if snapshot.on_disk and key in snapshot.on_disk.on_disk:
+            entry = snapshot.on_disk.index[key]
+            meta, digest = entry.meta, entry.hash_info
+        path = "/".join(key) + ("/" if meta and meta.isdir else "")
         snapshot.outputs[path] = Output(
             path,
             size=meta.size if meta else None,
             files=meta.nfiles if meta else None,
-            digest=out.hash_info.value if out.hash_info else None,
+            digest=digest.value if digest else None,
         )
     # The pipeline's stages with what dvc.lock recorded for them ({} when never run); a
     # lock entry left behind by a stage removed from dvc.yaml is not a stage any more.
@@ -99,6 +114,9 @@ def _tracked(repo: Repo, snapshot: Snapshot) -> None:
         where = repo.fs.relpath(stage.dvcfile.path, repo.root_dir)
         address = stage.name if where == "dvc.yaml" else f"{where}:{stage.name}"
         snapshot.lock[address] = locks[lockfile.path].get(stage.name) or {}
+        disk = snapshot.on_disk
+        if disk and snapshot.lock[address] and (found := workspace.stale(stage, disk)):
+            snapshot.stale[address] = found
 
 
 def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
@@ -118,6 +136,17 @@ def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
     return stages if isinstance(stages, dict) else {}
 
 
+def _uncommitted(repo: Repo, snapshot: Snapshot) -> bool:
+    """The workspace has uncommitted changes in what the report reads."""
+    reads = {*snapshot.metrics.get("data", {}), *snapshot.params.get("data", {})}
+    reads |= set(snapshot.plots.get("sources", {}).get("data", {}))
+    on_disk = snapshot.on_disk
+    changed = bool(snapshot.stale) or bool(
+        on_disk and workspace.outputs_differ(snapshot.data_index, on_disk)
+    )
+    return workspace.uncommitted(repo, reads, changed)
+
+
 def read(repo: Repo, key: str, max_points: int) -> Snapshot:
     """Everything the diff needs from revision `key` (a full SHA or "workspace")."""
     from dvc.exceptions import NotDvcRepoError
@@ -127,9 +156,11 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
         with repo.switch(key), internals.skip_graph_checks(repo):
             snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
             snapshot.params = _result(lambda: internals.gather_params(repo))
-            snapshot.plots = _plots(repo, max_points, snapshot.thinned)
+            snapshot.plots = _plots(repo, max_points, snapshot.thinned, snapshot.cut)
             if "error" not in snapshot.metrics:  # else the index is broken: reported later
-                _tracked(repo, snapshot)
+                _tracked(repo, snapshot, on_disk=key == WORKSPACE)
+            if key == WORKSPACE:
+                snapshot.dirty = _uncommitted(repo, snapshot)
     except NotDvcRepoError:
         pass  # a commit from before `dvc init --subdir`: nothing to compare there, as in DVC
     return snapshot

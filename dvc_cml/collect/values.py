@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from dvc_cml.collect.project import describe, not_produced
+from dvc_cml.collect.project import describe, not_produced, unreadable
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Revision, Row, Value, metric_direction
+from dvc_cml.model import (
+    MISSING,
+    UNREAD,
+    Direction,
+    Problem,
+    Revision,
+    Row,
+    Value,
+    metric_direction,
+)
 
 Files = dict[str, dict[str, Value]]  # {path: {dotted key: value}}
 
@@ -34,33 +43,49 @@ def _culprit(exc: BaseException) -> str:
     return str(path).lstrip("./") if str(path).startswith("..") else str(path)
 
 
-def file_values(kind: str, result: Mapping[str, Any], rev: Revision) -> Files:
-    """{path: {dotted key: value}} from one revision's metrics or params result."""
+def file_values(
+    kind: str, result: Mapping[str, Any], rev: Revision
+) -> tuple[Files, tuple[Problem, ...]]:
+    """{path: {dotted key: value}} from one revision's metrics or params result, and the
+    files that could not be read there (a half-written metrics.json costs that file only).
+
+    A revision DVC cannot load at all (dvc.yaml interpolating a broken params.yaml) is a
+    UserError naming the file: there is nothing of that revision to report.
+    """
     if error := result.get("error"):
         if culprit := _culprit(error):
             raise UserError(f"{culprit} does not parse at {rev.label}: {describe(error)}")
         raise UserError(f"could not read {kind} at {rev.label}: {describe(error)}")
     files: Files = {}
+    problems: list[Problem] = []
     for path, file_result in (result.get("data") or {}).items():
         if error := file_result.get("error"):
-            if not_produced(error, path, rev):
-                continue  # a file declared in dvc.yaml but not produced at this revision
-            raise UserError(f"{kind} file {path} does not parse at {rev.label}: {describe(error)}")
+            if not not_produced(error, path, rev):  # else declared but not produced here
+                problems.append(unreadable(path, rev, error))
+            continue
         files[path] = flatten(file_result.get("data", {}))
-    return files
+    return files, tuple(problems)
 
 
-def rows(base: Files, head: Files, with_direction: bool) -> tuple[Row, ...]:
+def rows(
+    base: Files,
+    head: Files,
+    with_direction: bool,
+    unread: tuple[Collection[str], Collection[str]] = ((), ()),
+) -> tuple[Row, ...]:
+    """One row per key of either revision; `unread`: the files not read at base and at
+    head, whose keys there are UNREAD rather than MISSING (not removed, not new)."""
     out = []
     for path in sorted(base.keys() | head.keys()):
         old, new = base.get(path, {}), head.get(path, {})
+        absent = tuple(UNREAD if path in side else MISSING for side in unread)
         for key in sorted(old.keys() | new.keys()):
             out.append(
                 Row(
                     path=path,
                     key=key,
-                    base=old.get(key, MISSING),
-                    head=new.get(key, MISSING),
+                    base=old.get(key, absent[0]),
+                    head=new.get(key, absent[1]),
                     direction=metric_direction(key) if with_direction else Direction.UNKNOWN,
                 )
             )

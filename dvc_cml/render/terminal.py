@@ -121,7 +121,7 @@ def _stages(report: Report, plain: bool) -> list[Any]:
     rows = [
         [
             stage.name,
-            stage.status,
+            fmt.stage_change(stage),
             "changed" if stage.command else "",
             "\n".join(stage.deps),
             "\n".join(
