@@ -169,3 +169,29 @@ def test_a_plot_file_cut_short(
     assert [p["name"] for p in doc["plots"]] == [p["name"] for p in clean["plots"]]
     assert (doc["metrics"], doc["params"]) == (clean["metrics"], clean["params"])
     assert "### Not read" in md
+
+
+def test_a_short_row_in_a_committed_csv(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row with fewer fields than its header is left out at any revision (it would be a
+    point without a value); the chart says so, and why."""
+    project = make_project("plots")
+    train = project.root / "logs" / "train.csv"
+    train.write_bytes(train.read_bytes() + b"20\r\n")
+    sha = project.commit("a short row")
+    project.apply_head()
+    doc, _ = report(capsys, project)
+    (loss,) = [p for p in doc["plots"] if p["name"] == "loss"]
+    assert (
+        f"1 row of logs/train.csv at main ({sha[:7]}) cut short, left out "
+        "(fewer fields than its header)." in loss["notes"]
+    )
+    assert doc["problems"] == []
+    spec = json.loads(Path(loss["spec"]).read_text())
+    rows = [r for data in spec["datasets"].values() for r in data]
+    assert all(r["y"] is not None for r in rows)
+    assert (
+        sum(r["revision"].startswith("main") and r["series"].startswith("train") for r in rows)
+        == 20
+    )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dvc_cml.collect import internals
-from dvc_cml.collect.project import describe, not_produced, unreadable
+from dvc_cml.collect.project import WORKSPACE, describe, not_produced, unreadable
 from dvc_cml.model import (
     TEMPLATE_KINDS,
     DataPlot,
@@ -318,13 +318,15 @@ def thinned(loader: Any, sampled: dict[str, int], max_points: int, cache: bool =
     return {"data": [{name: columns[j][i] for j, name in enumerate(header)} for i in chosen]}
 
 
-def drop_cut_rows(sources: Mapping[str, Any]) -> dict[str, int]:
+def drop_cut_rows(sources: Mapping[str, Any], workspace: bool) -> dict[str, int]:
     """Drop the rows of CSV/TSV plot files that were cut short; {path: rows dropped}.
 
     A file being written ends mid-row (dvclive appends one row per step): DVC keeps a row
     `15` with no tab as `{"step": "15", "acc": None}`, which would be drawn as a point
-    without a value.  A row with fewer fields than the header is cut, and so is a last row
-    whose last field is empty (`15<TAB>`): the chart says how many rows were left out.
+    without a value.  A row with fewer fields than the header is cut; in the `workspace`,
+    so is a last row whose last field is empty (`15<TAB>`).  The chart says how many rows
+    were left out.  A row cut inside its last value (`15<TAB>0.8` of `15<TAB>0.81`) cannot
+    be told from a whole one, and is kept, as DVC keeps it.
     """
     cut: dict[str, int] = {}
     for path, source in sources.items():
@@ -333,7 +335,8 @@ def drop_cut_rows(sources: Mapping[str, Any]) -> dict[str, int]:
             continue
         kept = [r for r in rows if not (isinstance(r, dict) and _short(r))]
         last = kept[-1] if kept else None
-        if last is rows[-1] and isinstance(last, dict) and list(last.values())[-1:] == [""]:
+        ends_empty = isinstance(last, dict) and list(last.values())[-1:] == [""]
+        if workspace and last is rows[-1] and ends_empty:
             kept.pop()
         if len(kept) < len(rows):
             cut[path] = len(rows) - len(kept)
@@ -352,11 +355,16 @@ def _cut_notes(
     notes = []
     for side, counts in cut.items():
         for path, rows in sorted(counts.items()):
-            if path in files:
+            # DVC names a definition's files as written there (relative to its dvc.yaml).
+            if any(path == f or path.endswith(f"/{f}") for f in files):
                 noun = "row" if rows == 1 else "rows"
+                why = (
+                    "the file may still be being written"
+                    if labels[side].name == WORKSPACE
+                    else "fewer fields than its header"
+                )
                 notes.append(
-                    f"{rows} {noun} of {path} at {labels[side].label} cut short, left out "
-                    "(the file may still be being written)."
+                    f"{rows} {noun} of {path} at {labels[side].label} cut short, left out ({why})."
                 )
     return tuple(notes)
 

@@ -58,7 +58,9 @@ def _result(read: Callable[[], Any]) -> Result:
         return {"error": exc}
 
 
-def _plots(repo: Repo, max_points: int, sampled: dict[str, int], cut: dict[str, int]) -> Result:
+def _plots(
+    repo: Repo, max_points: int, sampled: dict[str, int], cut: dict[str, int], workspace: bool
+) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
     they load (see `plotdata.thinned`)."""
     definitions = internals.plot_definitions(repo)
@@ -74,7 +76,7 @@ def _plots(repo: Repo, max_points: int, sampled: dict[str, int], cut: dict[str, 
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
-    cut.update(drop_cut_rows(sources.get("data", {})))
+    cut.update(drop_cut_rows(sources.get("data", {}), workspace))
     return data
 
 
@@ -156,7 +158,9 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
         with repo.switch(key), internals.skip_graph_checks(repo):
             snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
             snapshot.params = _result(lambda: internals.gather_params(repo))
-            snapshot.plots = _plots(repo, max_points, snapshot.thinned, snapshot.cut)
+            snapshot.plots = _plots(
+                repo, max_points, snapshot.thinned, snapshot.cut, key == WORKSPACE
+            )
             if "error" not in snapshot.metrics:  # else the index is broken: reported later
                 _tracked(repo, snapshot, on_disk=key == WORKSPACE)
             if key == WORKSPACE:
