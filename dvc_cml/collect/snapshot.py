@@ -59,10 +59,11 @@ def _result(read: Callable[[], Any]) -> Result:
 
 
 def _plots(
-    repo: Repo, max_points: int, sampled: dict[str, int], cut: dict[str, int], workspace: bool
+    repo: Repo, max_points: int, sampled: dict[str, int], cut: dict[str, int], on_disk: bool
 ) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
-    they load (see `plotdata.thinned`)."""
+    they load (see `plotdata.thinned`) and rows cut short left out (`drop_cut_rows`;
+    `on_disk`: the workspace, whose files may be being written)."""
     definitions = internals.plot_definitions(repo)
     if not definitions:
         return {}
@@ -76,7 +77,7 @@ def _plots(
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
-    cut.update(drop_cut_rows(sources.get("data", {}), workspace))
+    cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
     return data
 
 
