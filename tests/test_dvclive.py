@@ -361,3 +361,26 @@ def test_dvc_cli_agrees_on_the_metrics_of_the_clean_project(
     written = json.loads((built.root / LIVE / "metrics.json").read_text())
     ((_, rev),) = shown.items()
     assert rev["data"][f"{LIVE}/metrics.json"]["data"] == written
+
+
+def test_an_image_defined_twice_at_one_revision_only(
+    projects: dict[str, Built],
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The move to the nested layout, not yet committed: at the workspace two dvc.yaml
+    files define the image, at main one.  It is one plot with both revisions' images (DVC's
+    `plots diff --json` keeps one of its renderers, here main's image only)."""
+    from tests.shapes import train
+
+    root = copy_of(project("default", projects, tmp_path_factory), tmp_path / "repo")
+    train(root, "--lr", "0.2", "--nested")
+    doc = diff_json(capsys, root)
+    image = f"{LIVE}/plots/images/importance.png"
+    (plot,) = [p for p in doc["plots"] if p["name"] == image]
+    assert set(plot["images"]) == {"base", "head"}
+    assert chart_data(doc, image)[0] != chart_data(doc, image)[1]  # lr 0.05 vs 0.2
+    theirs = dvc_cli(root, "plots", "diff", "--json", "-o", str(tmp_path / "dvc"), "main")
+    assert list(theirs["data"]).count(image) == 1
+    assert len([p for p in doc["plots"] if p["name"] == image]) == 1
