@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 from dvc_cml.model import (
     MISSING,
@@ -14,6 +15,7 @@ from dvc_cml.model import (
     DataChange,
     Gate,
     Output,
+    Reproduced,
     Row,
     StageChange,
     Status,
@@ -124,3 +126,23 @@ def stage_change(stage: StageChange) -> str:
     """A stage's Change cell: added, removed, changed, or (the workspace) changed on disk
     since dvc.lock, as `dvc status` says."""
     return NOT_REPRODUCED if stage.not_reproduced else stage.status
+
+
+OUTCOMES = {
+    "ran": "ran",
+    "restored": "restored from the run-cache (not run)",
+    "up to date": "up to date",
+}
+
+
+def stages_taken(done: Reproduced, name: Callable[[str], str] = str) -> str:
+    """`prepare up to date, train restored from the run-cache (not run), evaluate ran`: each
+    stage `dvc repro` took, in its order (the pipeline's), as `dvc repro` says it."""
+    return ", ".join(f"{name(s.name)} {OUTCOMES[s.outcome]}" for s in done.stages) or "no stage"
+
+
+def reproduced(done: Reproduced, name: Callable[[str], str] = str) -> str:
+    """The report's sentence on `--repro`."""
+    if done.skipped:
+        return f"Pipeline not reproduced: {done.skipped}."
+    return f"Pipeline reproduced first, in pipeline order: {stages_taken(done, name)}."

@@ -270,7 +270,11 @@ def check(gate: Gate, row: Row | None, problems: Sequence[Problem] = ()) -> Gate
         )
     if UNREAD in (row.base, row.head):
         side = "head" if row.head is UNREAD else "base"
-        found = next((p for p in problems if p.path == row.path), None)
+        # The file itself, or the directory output it is in (not pulled, say).
+        found = next(
+            (p for p in problems if row.path == p.path or row.path.startswith(f"{p.path}/")),
+            None,
+        )
         where = found.rev.label if found else side
         why = f" ({found.reason})" if found else ""
         return GateResult(

@@ -271,3 +271,26 @@ def test_what_counts_as_uncommitted(project: Project, path: str, text: str, dirt
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     assert report(project)["head"]["dirty"] is dirty
+
+
+def test_an_output_with_a_link_leading_outside_is_not_hashed(
+    project: Project, tmp_path: Path
+) -> None:
+    """Hashing reads whole files: an output that leads outside the repository (a branch's
+    symlink to a device or a file of the machine's) is compared as dvc.lock records it, and
+    listed as not read."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the report\n")
+    (project.root / "data" / "raw" / "evil.csv").symlink_to(secret)
+    (project.root / "model.bin").unlink()
+    (project.root / "model.bin").symlink_to("/dev/zero")  # would never finish hashing
+    doc = report(project, "HEAD")
+    assert sorted((p["path"], p["rev"], p["reason"]) for p in doc["problems"]) == [
+        (
+            "data/raw",
+            "workspace",
+            "not read: a symlink leading outside the repository: data/raw/evil.csv",
+        ),
+        ("model.bin", "workspace", "not read: a symlink leading outside the repository"),
+    ]
+    assert doc["data"]["changed"] == []

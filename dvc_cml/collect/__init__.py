@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from dvc_cml.ci import base_hint
 from dvc_cml.collect.project import WORKSPACE, find_root, open_project
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.model import Report
+from dvc_cml.model import Problem, Report
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -75,10 +75,15 @@ def collect_in(
         {"base": base_snap.cut, "head": head_snap.cut},
     )
     stages, stages_unchanged = changes.stage_changes(base_snap, head_snap)
-    unread = {s: {p.path for p in metrics[s][1] + params[s][1]} for s in keys}
-    problems = dict.fromkeys(
-        (*metrics["base"][1], *params["base"][1], *metrics["head"][1], *params["head"][1])
-    )
+    refused = {
+        s: [Problem(path, labels[s], reason) for path, reason in snapshots[keys[s]].refused]
+        for s in keys
+    }
+    # A file not read at a revision (it does not parse, DVC could not get its data, or the
+    # guard refused it): its values there are "not read", never "removed" or "new", and
+    # the problem says why.
+    unread = {s: {p.path for p in (*metrics[s][1], *params[s][1], *refused[s])} for s in keys}
+    problems = dict.fromkeys(p for s in keys for p in (*refused[s], *metrics[s][1], *params[s][1]))
     return Report(
         base=base_rev,
         head=head_rev,
@@ -89,11 +94,11 @@ def collect_in(
             params["base"][0], params["head"][0], False, (unread["base"], unread["head"])
         ),
         plots=plots,
-        problems=(*problems, *plot_problems),
         data=changes.data_changes(base_snap, head_snap),
         tracked=len(base_snap.outputs.keys() | head_snap.outputs.keys()),
         stages=stages,
         stages_unchanged=stages_unchanged,
+        problems=(*problems, *plot_problems),
     )
 
 

@@ -18,8 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dvc_cml.collect import internals
-from dvc_cml.collect.project import WORKSPACE, describe, not_produced, unreadable
+from dvc_cml.collect import guard, internals
+from dvc_cml.collect.project import (
+    WORKSPACE,
+    describe,
+    missing_directory,
+    no_data,
+    no_data_reason,
+    not_produced,
+    unreadable,
+)
 from dvc_cml.model import (
     TEMPLATE_KINDS,
     DataPlot,
@@ -426,6 +434,8 @@ def _custom_template(name: str, templates_dir: Path) -> tuple[str, str]:
     path = internals.find_template(name, str(templates_dir))
     if path is None:
         return "linear", f"Template `{name}` was not found; drawn as a line chart."
+    if reason := guard.outside(path, str(templates_dir.parent.parent)):
+        return "linear", f"Template `{name}` {reason}; drawn as a line chart."
     try:
         content = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -462,8 +472,9 @@ def plots(
     cut: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[tuple[Plot, ...], tuple[Problem, ...]]:
     """Plots from {"base": plots data, "head": plots data} (DVC's `plots.collect` shape),
-    and the plot files that could not be read (each once, however many plots use it).
-    `cut`: per revision, the CSV/TSV files whose last rows were cut short (`drop_cut_rows`).
+    and the plot files that could not be read (each once, however many plots use it): that
+    do not parse, or whose data DVC could not get.  `cut`: per revision, the CSV/TSV files
+    whose last rows were cut short (`drop_cut_rows`).
     """
     from dvc.render.match import PlotsData, match_defs_renderers
 
@@ -475,6 +486,13 @@ def plots(
     out: dict[str, Plot] = {}
     not_read: dict[tuple[str, str], Problem] = {}
     unreadable_type = internals.plot_metric_type_error()
+    for side, rev_data in data.items():
+        # DVC lists a plot directory inside a directory output from the output's listing:
+        # without it, no plot of that revision is known (not one file to name).
+        error = rev_data.get("definitions", {}).get("error")
+        if error is not None and no_data(error):
+            path = missing_directory(error) or "plots"
+            not_read[(side, path)] = Problem(path, labels[side], no_data_reason(error))
 
     for found in match_defs_renderers(data=data):
         unread = []
@@ -484,6 +502,13 @@ def plots(
                     # Not a data file DVC reads (say, an id that names no file): like `dvc
                     # plots diff`, list the plot with the reason and draw the rest.
                     unread.append(f"Not drawn for {labels[side].label}: {describe(exc)}")
+                elif no_data(exc):
+                    # Not pulled, and not in the remote (or it could not be asked): the
+                    # other revision is drawn, the file is listed with the report's problems.
+                    not_read.setdefault(
+                        (side, src), Problem(src, labels[side], no_data_reason(exc))
+                    )
+                    unread.append(f"Not drawn for {labels[side].label}: {src} was not read.")
                 elif not not_produced(exc, src, labels[side]):
                     # A file that does not parse (say, half-written by a training run)
                     # costs its own data only: the other revision is drawn, and the file

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dvc_cml.collect import internals, workspace
+from dvc_cml.collect import guard, internals, workspace
 from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, thinned
-from dvc_cml.collect.project import WORKSPACE
+from dvc_cml.collect.project import WORKSPACE, describe
 from dvc_cml.model import Output
 
 if TYPE_CHECKING:
@@ -42,11 +42,15 @@ class Snapshot:
     data_keys: set[Any] = field(default_factory=set)
     outputs: dict[str, Output] = field(default_factory=dict)
     lock: dict[str, Any] = field(default_factory=dict)  # stage address -> its dvc.lock entry
+    # Files the guard kept DVC from reading (or cut short), taken out of the results above:
+    # (path from the project root, the reason), for the report's "Not read" list.
+    refused: list[tuple[str, str]] = field(default_factory=list)
     # The workspace only: its outputs hashed on disk, and the stages whose files differ
     # from their dvc.lock entries (not reproduced since).
     on_disk: workspace.DataOnDisk | None = None
     stale: dict[str, workspace.Stale] = field(default_factory=dict)
     dirty: bool = False  # uncommitted changes in what the report reads
+    stages: dict[str, Any] = field(default_factory=dict)  # stage address -> DVC's stage
 
 
 def _result(read: Callable[[], Any]) -> Result:
@@ -58,13 +62,19 @@ def _result(read: Callable[[], Any]) -> Result:
         return {"error": exc}
 
 
-def _plots(
-    repo: Repo, max_points: int, sampled: dict[str, int], cut: dict[str, int], on_disk: bool
-) -> Result:
+def _plots(repo: Repo, max_points: int, snapshot: Snapshot, on_disk: bool) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
     they load (see `plotdata.thinned`) and rows cut short left out (`drop_cut_rows`;
     `on_disk`: the workspace, whose files may be being written)."""
+    sampled, refused = snapshot.thinned, snapshot.refused
     definitions = internals.plot_definitions(repo)
+    if _mixed_paths(definitions.get("error")):
+        # One absolute plot id costs DVC every plot of the revision: name it, draw the rest.
+        error = definitions["error"]
+        for dvcfile, plot_id in internals.drop_absolute_plot_ids(repo):
+            where = repo.fs.relpath(dvcfile, repo.root_dir)
+            refused.append((where, f"plot {plot_id} not read: DVC says: {describe(error)}"))
+        definitions = internals.plot_definitions(repo)
     if not definitions:
         return {}
     sources = internals.plot_sources(repo, definitions)
@@ -77,32 +87,30 @@ def _plots(
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
-    cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
+    snapshot.cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
     return data
 
 
-def _tracked(repo: Repo, snapshot: Snapshot, on_disk: bool) -> None:
-    """The DVC-tracked outputs and the dvc.lock entries of the current revision; with
-    `on_disk` (the workspace), also the outputs and stages as the files on disk are."""
+def _mixed_paths(error: BaseException | None) -> bool:
+    """DVC's error for a plot id that is an absolute path among relative ones."""
+    return isinstance(error, ValueError) and "absolute and relative" in str(error)
+
+
+def _tracked(repo: Repo, snapshot: Snapshot) -> None:
+    """The DVC-tracked outputs and the dvc.lock entries of the current revision."""
     index = repo.index
     snapshot.data_index = index.data["repo"]
     snapshot.data_keys = set(index.data_keys["repo"])
-    if on_disk:
-        snapshot.on_disk = workspace.data_on_disk(repo, snapshot.data_keys)
     for out in index.outs:
         if not out.use_cache:
             continue  # git tracks it: not data as `dvc diff` sees it
-        meta, digest = out.meta, out.hash_info
-        key = out.index_key[1]
-        if snapshot.on_disk and key in snapshot.on_disk.on_disk:
-            entry = snapshot.on_disk.index[key]
-            meta, digest = entry.meta, entry.hash_info
-        path = "/".join(key) + ("/" if meta and meta.isdir else "")
+        meta = out.meta
+        path = "/".join(out.index_key[1]) + ("/" if meta and meta.isdir else "")
         snapshot.outputs[path] = Output(
             path,
             size=meta.size if meta else None,
             files=meta.nfiles if meta else None,
-            digest=digest.value if digest else None,
+            digest=out.hash_info.value if out.hash_info else None,
         )
     # The pipeline's stages with what dvc.lock recorded for them ({} when never run); a
     # lock entry left behind by a stage removed from dvc.yaml is not a stage any more.
@@ -117,9 +125,50 @@ def _tracked(repo: Repo, snapshot: Snapshot, on_disk: bool) -> None:
         where = repo.fs.relpath(stage.dvcfile.path, repo.root_dir)
         address = stage.name if where == "dvc.yaml" else f"{where}:{stage.name}"
         snapshot.lock[address] = locks[lockfile.path].get(stage.name) or {}
-        disk = snapshot.on_disk
-        if disk and snapshot.lock[address] and (found := workspace.stale(stage, disk)):
-            snapshot.stale[address] = found
+        snapshot.stages[address] = stage
+
+
+def _on_disk(repo: Repo, snapshot: Snapshot) -> None:
+    """The workspace's outputs and stages as the files on disk are (`dvc diff`, `dvc
+    status`), after `_tracked` read them from dvc.lock.
+
+    Hashing reads whole files of any size and kind, so it runs outside `guard` (which
+    bounds what a parser may read); an output that leads outside the repository (a
+    symlink, at its root or inside it) is not hashed: it is compared as dvc.lock records
+    it, and listed as not read.  The stages' params files are read through the guard.
+    """
+    outside = workspace.leading_outside(repo, list(snapshot.outputs))
+    for path, reason in outside.items():
+        snapshot.refused.append((path, reason))
+    keys = {key for key in snapshot.data_keys if "/".join(key) not in outside}
+    disk = snapshot.on_disk = workspace.data_on_disk(repo, keys, set(outside))
+    for key in disk.on_disk:
+        entry = disk.index[key]
+        path = "/".join(key) + ("/" if entry.meta and entry.meta.isdir else "")
+        snapshot.outputs.pop(path.rstrip("/"), None)
+        snapshot.outputs.pop(path.rstrip("/") + "/", None)
+        snapshot.outputs[path] = Output(
+            path,
+            size=entry.meta.size if entry.meta else None,
+            files=entry.meta.nfiles if entry.meta else None,
+            digest=entry.hash_info.value if entry.hash_info else None,
+        )
+    with guard.guarded(repo):
+        for address, stage in snapshot.stages.items():
+            if snapshot.lock.get(address) and (found := workspace.stale(stage, disk)):
+                snapshot.stale[address] = found
+
+
+def _uncommitted(repo: Repo, snapshot: Snapshot) -> bool:
+    """The workspace has uncommitted changes in what the report reads."""
+    reads = {*snapshot.metrics.get("data", {}), *snapshot.params.get("data", {})}
+    reads |= set(snapshot.plots.get("sources", {}).get("data", {}))
+    reads |= {path for path, _ in snapshot.refused}
+    on_disk = snapshot.on_disk
+    changed = bool(snapshot.stale) or bool(
+        on_disk and workspace.outputs_differ(snapshot.data_index, on_disk)
+    )
+    return workspace.uncommitted(repo, reads, changed)
 
 
 def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
@@ -139,15 +188,33 @@ def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
     return stages if isinstance(stages, dict) else {}
 
 
-def _uncommitted(repo: Repo, snapshot: Snapshot) -> bool:
-    """The workspace has uncommitted changes in what the report reads."""
-    reads = {*snapshot.metrics.get("data", {}), *snapshot.params.get("data", {})}
-    reads |= set(snapshot.plots.get("sources", {}).get("data", {}))
-    on_disk = snapshot.on_disk
-    changed = bool(snapshot.stale) or bool(
-        on_disk and workspace.outputs_differ(snapshot.data_index, on_disk)
-    )
-    return workspace.uncommitted(repo, reads, changed)
+def _take_refused(snapshot: Snapshot) -> None:
+    """Move the files `guard` refused out of DVC's results into `snapshot.refused`, so the
+    rest of the revision is compared as if they were not there."""
+    per_file = [
+        (snapshot.metrics.get("data") or {}),
+        (snapshot.params.get("data") or {}),
+        snapshot.plots.get("sources", {}).get("data", {}),
+    ]
+    for results in per_file:
+        for path, result in list(results.items()):
+            if isinstance(result, dict) and (error := guard.refused(result.get("error"))):
+                del results[path]
+                snapshot.refused.append((path, error.reason))
+    # Metrics and params files with too many values (the first ones are kept) or too deep.
+    for results in per_file[:2]:
+        for path, result in list(results.items()):
+            if isinstance(result, dict) and "data" in result:
+                result["data"], cut = guard.bounded(result["data"])
+                if cut:
+                    snapshot.refused.append((path, cut))
+                if result["data"] is None:
+                    del results[path]
+    # A directory of plots refused while DVC listed it: the error is the dvc.yaml's.
+    for content in snapshot.plots.get("definitions", {}).get("data", {}).values():
+        if isinstance(content, dict) and (error := guard.refused(content.get("error"))):
+            del content["error"]
+            snapshot.refused.append((error.name, error.reason))
 
 
 def read(repo: Repo, key: str, max_points: int) -> Snapshot:
@@ -157,14 +224,16 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
     snapshot = Snapshot()
     try:
         with repo.switch(key), internals.skip_graph_checks(repo):
-            snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
-            snapshot.params = _result(lambda: internals.gather_params(repo))
-            snapshot.plots = _plots(
-                repo, max_points, snapshot.thinned, snapshot.cut, key == WORKSPACE
-            )
-            if "error" not in snapshot.metrics:  # else the index is broken: reported later
-                _tracked(repo, snapshot, on_disk=key == WORKSPACE)
+            with guard.guarded(repo):
+                snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
+                snapshot.params = _result(lambda: internals.gather_params(repo))
+                snapshot.plots = _plots(repo, max_points, snapshot, key == WORKSPACE)
+                _take_refused(snapshot)
+                if "error" not in snapshot.metrics:  # else the index is broken: reported later
+                    _tracked(repo, snapshot)
             if key == WORKSPACE:
+                if snapshot.data_index is not None:
+                    _on_disk(repo, snapshot)
                 snapshot.dirty = _uncommitted(repo, snapshot)
     except NotDvcRepoError:
         pass  # a commit from before `dvc init --subdir`: nothing to compare there, as in DVC

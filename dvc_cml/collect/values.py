@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from dvc_cml.collect.project import describe, not_produced, unreadable
+from dvc_cml.collect import guard
+from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced, unreadable
 from dvc_cml.errors import UserError
 from dvc_cml.model import (
     MISSING,
@@ -47,12 +48,19 @@ def file_values(
     kind: str, result: Mapping[str, Any], rev: Revision
 ) -> tuple[Files, tuple[Problem, ...]]:
     """{path: {dotted key: value}} from one revision's metrics or params result, and the
-    files that could not be read there (a half-written metrics.json costs that file only).
+    files that could not be read there: a file that does not parse (say, a metrics.json
+    half-written by a training run) or whose data DVC could not get (neither in the cache
+    nor from the remote) costs that file only.
 
     A revision DVC cannot load at all (dvc.yaml interpolating a broken params.yaml) is a
     UserError naming the file: there is nothing of that revision to report.
     """
     if error := result.get("error"):
+        if refusal := guard.refused(error):  # dvc.yaml reads it (`vars`, or params.yaml)
+            raise UserError(
+                f"{refusal.name} at {rev.label}: {refusal.reason}, and DVC cannot load "
+                "the revision without it"
+            )
         if culprit := _culprit(error):
             raise UserError(f"{culprit} does not parse at {rev.label}: {describe(error)}")
         raise UserError(f"could not read {kind} at {rev.label}: {describe(error)}")
@@ -60,7 +68,11 @@ def file_values(
     problems: list[Problem] = []
     for path, file_result in (result.get("data") or {}).items():
         if error := file_result.get("error"):
-            if not not_produced(error, path, rev):  # else declared but not produced here
+            if not_produced(error, path, rev):
+                continue  # a file declared in dvc.yaml but not produced at this revision
+            if no_data(error):
+                problems.append(Problem(path, rev, no_data_reason(error)))
+            else:
                 problems.append(unreadable(path, rev, error))
             continue
         files[path] = flatten(file_result.get("data", {}))

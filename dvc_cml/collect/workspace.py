@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml import git
-from dvc_cml.collect import internals
+from dvc_cml.collect import guard, internals
 from dvc_cml.model import MISSING, Value
 
 if TYPE_CHECKING:
@@ -41,9 +41,45 @@ class DataOnDisk:
     on_disk: set[Any]  # the outputs' keys that exist in the workspace
 
 
-def data_on_disk(repo: Repo, keys: set[Any]) -> DataOnDisk:
-    index = internals.workspace_data_index(repo)
+def data_on_disk(repo: Repo, keys: set[Any], skip: set[str]) -> DataOnDisk:
+    """The outputs `keys` as they are on disk, but for those in `skip` (paths)."""
+    index = internals.workspace_data_index(repo, skip)
     return DataOnDisk(index, {key for key in keys if key in index})
+
+
+def leading_outside(repo: Repo, paths: list[str]) -> dict[str, str]:
+    """Of the outputs `paths` (from the project root; directories end with "/"), those that
+    lead outside the repository, at their root or through a symlink inside a directory,
+    with the reason: hashing would read whatever they lead to (a device that never ends,
+    a file of the machine's)."""
+    found: dict[str, str] = {}
+    root = repo.scm.root_dir
+    local = getattr(getattr(repo.cache, "local", None), "path", None)
+    cache = str(Path(local).resolve()) if local else None  # links into it are DVC's own
+    for path in paths:
+        name = path.rstrip("/")
+        full = Path(repo.root_dir, name)
+        if reason := guard.outside(str(full), root, cache):
+            found[name] = reason
+        elif path.endswith("/") and full.is_dir() and (inner := _link_inside(full, root, cache)):
+            link, reason = inner
+            found[name] = f"{reason}: {Path(link).relative_to(repo.root_dir).as_posix()}"
+    return found
+
+
+def _link_inside(folder: Path, root: str, cache: str | None) -> tuple[str, str] | None:
+    """A symlink somewhere in `folder` that leads outside `root`, and why (links are
+    checked, not followed; the directory entries say which are links, no file is opened)."""
+    todo = [folder]
+    while todo:
+        with os.scandir(todo.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    if reason := guard.outside(entry.path, root, cache):
+                        return entry.path, reason
+                elif entry.is_dir(follow_symlinks=False):
+                    todo.append(Path(entry.path))
+    return None
 
 
 @dataclass
