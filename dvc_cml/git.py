@@ -57,7 +57,18 @@ def status(root: Path) -> list[tuple[str, str]] | None:
     leaves them.  None if git cannot tell."""
     try:
         done = subprocess.run(
-            ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."],
+            # --no-optional-locks: `git status` would rewrite .git/index to refresh it; a
+            # report writes nothing in the repository.
+            [
+                "git",
+                "--no-optional-locks",
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+                "--",
+                ".",
+            ],
             cwd=root,
             capture_output=True,
             check=False,
