@@ -23,7 +23,18 @@ from typing import Any, Literal
 
 from dvc_cml import format as fmt
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Gate, GateResult, Row, head_key, is_number
+from dvc_cml.model import (
+    MISSING,
+    UNREAD,
+    Direction,
+    Gate,
+    GateResult,
+    Problem,
+    Revision,
+    Row,
+    head_key,
+    is_number,
+)
 
 YAML_CONFIG = ".dvc-cml.yaml"
 PYPROJECT = "pyproject.toml"
@@ -268,13 +279,14 @@ def resolve(gate_metric: str, rows: Sequence[Row]) -> Row | None:
     return matches[0] if matches else None
 
 
-def check(gate: Gate, row: Row | None) -> GateResult:
+def check(gate: Gate, row: Row | None, problems: Sequence[Problem] = ()) -> GateResult:
     """Judge one gate against its row.
 
     Anything that keeps a gate from being checked fails it, so a broken gate is noticed
-    instead of passing silently: a metric at neither revision ("missing"), one removed at
-    head, a value that is not a finite number.  A metric new at head passes: there is no
-    base to regress from.
+    instead of passing silently: a metric at neither revision ("missing"), one whose file
+    was not read at a revision (`problems`: "missing" there, never "new" or "removed"), one
+    removed at head, a value that is not a finite number.  A metric new at head passes:
+    there is no base to regress from.
 
     A relative gate over a base of 0 has no percentage to compare; the change is then
     treated as unbounded in its own direction: it fails when the metric moved the way the
@@ -282,8 +294,23 @@ def check(gate: Gate, row: Row | None) -> GateResult:
     """
     name = gate.metric
     if row is None or (row.base is MISSING and row.head is MISSING):
+        if problems:  # it may be in a file that was not read
+            files = ", ".join(f"{p.path} at {p.rev.label}" for p in problems)
+            return GateResult(gate, row, "missing", f"{name} was not found; not read: {files}")
         return GateResult(
             gate, row, "missing", f"{name} was not found at either revision (is the name right?)"
+        )
+    if UNREAD in (row.base, row.head):
+        side = "head" if row.head is UNREAD else "base"
+        # The file itself, or the directory output it is in (not pulled, say).
+        found = next(
+            (p for p in problems if row.path == p.path or row.path.startswith(f"{p.path}/")),
+            None,
+        )
+        where = found.rev.label if found else side
+        why = f" ({found.reason})" if found else ""
+        return GateResult(
+            gate, row, "missing", f"{name} is missing at {where}: {row.path} was not read{why}"
         )
     if row.base is MISSING:
         head = fmt.value(row.head)
@@ -326,21 +353,27 @@ def check(gate: Gate, row: Row | None) -> GateResult:
 
 
 def evaluate(
-    gates: Sequence[Gate], rows: Sequence[Row], heads: Sequence[str] = ()
+    gates: Sequence[Gate],
+    rows: Sequence[Row],
+    problems: Sequence[Problem] = (),
+    revisions: Sequence[Revision] = (),
 ) -> tuple[GateResult, ...]:
-    """Check every gate, in order; an ambiguous metric name raises UserError.
+    """Check every gate, in order; an ambiguous metric name raises UserError.  `problems`:
+    the files not read, so a metric in one of them fails as missing instead of passing.
 
-    With several heads (`heads`: their names), each gate is judged at every head, and each
-    result names its head.
+    With several heads (`revisions`: the base, then the heads), each gate is judged at every
+    head, against the files not read at the base or that head, and each result names it.
     """
-    if len(heads) < 2:
-        return tuple(check(gate, resolve(gate.metric, rows)) for gate in gates)
+    if len(revisions) < 3:
+        return tuple(check(gate, resolve(gate.metric, rows), problems) for gate in gates)
+    base, *heads = revisions
     results = []
     for gate in gates:
         row = resolve(gate.metric, rows)
-        for index, name in enumerate(heads):
-            result = check(gate, row.against(index) if row is not None else None)
-            detail = f"at {name}: {result.detail}"
+        for index, head in enumerate(heads):
+            here = [p for p in problems if p.rev in (base, head)]
+            result = check(gate, row.against(index) if row is not None else None, here)
+            detail = f"at {head.name}: {result.detail}"
             results.append(dataclasses.replace(result, detail=detail, rev=head_key(index)))
     return tuple(results)
 

@@ -339,8 +339,8 @@ def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
     from dvc_cml import gates
 
     metrics = gates.apply_directions(report.metrics, config.directions)
-    names = [head.name for head in report.heads] if report.multi else []
-    results = gates.evaluate([*config.gates, *options.fail_on], metrics, names)
+    revisions = report.revisions if report.multi else ()
+    results = gates.evaluate([*config.gates, *options.fail_on], metrics, report.problems, revisions)
     primary = None
     if config.primary and (row := gates.primary_metric(config.primary, metrics)):
         primary = (row.path, row.key)

@@ -155,7 +155,7 @@ def test_gate_table_names_the_revision_of_each_result() -> None:
     from dvc_cml.gates import evaluate, parse_gate
 
     gate = parse_gate("acc<-0.05", "--fail-on")
-    results = evaluate([gate], THREE.metrics, [h.name for h in THREE.heads])
+    results = evaluate([gate], THREE.metrics, (), THREE.revisions)
     assert [(r.rev, r.status) for r in results] == [
         ("head", "pass"),
         ("head2", "fail"),

@@ -14,6 +14,7 @@ the revision.  Layout, along the data flow:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,9 +70,14 @@ def collect_in(
     snaps = {side: snapshots[key] for side, key in keys.items()}
     base_snap = snaps[BASE]
     head_sides = [side for side in snaps if side != BASE]
+    # The workspace with uncommitted changes is named so: it is not its commit.
+    labels = {s: replace(labels[s], dirty=snaps[s].dirty) for s in keys}
+    base_rev, heads = labels[BASE], [labels[s] for s in head_sides]
 
-    metrics = {s: values.file_values("metrics", snaps[s].metrics, labels[s]) for s in snaps}
-    params = {s: values.file_values("params", snaps[s].params, labels[s]) for s in snaps}
+    # A file that cannot be read at a revision (half-written by a training run, say) is
+    # a Problem: its rows are "not read" there, and everything else is reported.
+    metrics = {s: values.file_values("metrics", snaps[s].metrics, labels[s]) for s in keys}
+    params = {s: values.file_values("params", snaps[s].params, labels[s]) for s in keys}
     step("matching plots")
     thinned: dict[str, int] = {}
     for snap in snaps.values():
@@ -82,36 +88,31 @@ def collect_in(
         thinned,
         max_points,
         Path(repo.root_dir) / ".dvc" / "plots",
+        {side: snap.cut for side, snap in snaps.items()},
     )
     data = [c for s in head_sides for c in changes.data_changes(base_snap, snaps[s], s)]
     stages, stages_unchanged = changes.stage_changes(base_snap, [snaps[s] for s in head_sides])
     outputs = set(base_snap.outputs).union(*(snap.outputs for snap in snaps.values()))
-    label_of = {keys[side]: labels[side] for side in keys}
-    refused = tuple(
-        Problem(path, label_of[key], reason)
-        for key, snap in snapshots.items()
-        for path, reason in snap.refused
-    )
-    # A file whose data could not be had at one revision: its rows are left out at every
-    # revision (a value at some only would read as added or removed); the problem says why.
-    problems = dict.fromkeys(p for s in keys for p in (*metrics[s][1], *params[s][1]))
-    unread = {p.path for p in problems}
-
-    def read(files: dict[str, values.Files]) -> list[values.Files]:
-        return [{k: v for k, v in files[s].items() if k not in unread} for s in keys]
-
+    refused = {
+        s: [Problem(path, labels[s], reason) for path, reason in snaps[s].refused] for s in keys
+    }
+    # A file not read at a revision (it does not parse, DVC could not get its data, or the
+    # guard refused it): its values there are "not read", never "removed" or "new", and
+    # the problem says why.
+    unread = [{p.path for p in (*metrics[s][1], *params[s][1], *refused[s])} for s in keys]
+    problems = dict.fromkeys(p for s in keys for p in (*refused[s], *metrics[s][1], *params[s][1]))
     return Report(
         base=base_rev,
         head=heads[0],
         more=tuple(heads[1:]),
-        metrics=values.rows(read({s: metrics[s][0] for s in keys}), with_direction=True),
-        params=values.rows(read({s: params[s][0] for s in keys}), with_direction=False),
+        metrics=values.rows([metrics[s][0] for s in keys], True, unread),
+        params=values.rows([params[s][0] for s in keys], False, unread),
         plots=plots,
         data=tuple(data),
         tracked=len(outputs),
         stages=stages,
         stages_unchanged=stages_unchanged,
-        problems=(*refused, *problems, *plot_problems),
+        problems=(*problems, *plot_problems),
     )
 
 

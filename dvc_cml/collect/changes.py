@@ -21,6 +21,7 @@ from dvc_cml.model import HEAD, MISSING, DataChange, ParamChange, StageChange, h
 
 if TYPE_CHECKING:
     from dvc_cml.collect.snapshot import Snapshot
+    from dvc_cml.collect.workspace import Stale
 
 
 def _container(path: str, dirs: list[str]) -> str | None:
@@ -29,11 +30,25 @@ def _container(path: str, dirs: list[str]) -> str | None:
     return max(holders, key=len) if holders else None
 
 
+def _raw_diff(base: Snapshot, head: Snapshot) -> dict[str, list[Any]]:
+    """`dvc diff`'s result.  The workspace's outputs are compared as they are on disk where
+    they are there, and as dvc.lock records them where they are not (not pulled)."""
+    keys = base.data_keys | head.data_keys
+    if head.on_disk is None:
+        return dict(internals.data_diff(base.data_index, head.data_index, keys))
+    on_disk = keys & head.on_disk.on_disk
+    raw: dict[str, list[Any]] = {}
+    for new, roots in ((head.on_disk.index, on_disk), (head.data_index, keys - on_disk)):
+        for status, entries in internals.data_diff(base.data_index, new, roots).items():
+            raw.setdefault(status, []).extend(entries)
+    return raw
+
+
 def data_changes(base: Snapshot, head: Snapshot, rev: str = HEAD) -> tuple[DataChange, ...]:
     """What `dvc diff` reports between two revisions, tagged with the head's key `rev`."""
     if base.data_index is None or head.data_index is None or base is head:
         return ()
-    raw = internals.data_diff(base.data_index, head.data_index, base.data_keys | head.data_keys)
+    raw = _raw_diff(base, head)
     dirs = [p for p in {*base.outputs, *head.outputs} if p.endswith("/")]
     inside: dict[str, Counter[str]] = {}
     changes: dict[str, DataChange] = {}
@@ -91,10 +106,40 @@ def _params(base: Any, head: Any) -> tuple[ParamChange, ...]:
     )
 
 
-def _stage_change(name: str, old: Any, new: Any, rev: str) -> StageChange | None:
-    """How stage `name` differs between two dvc.lock entries (None: not at all)."""
+def _as_on_disk(entry: Mapping[str, Any], stale: Stale) -> dict[str, Any]:
+    """A stage's dvc.lock entry with what differs on disk put in: the params as the files
+    have them now, and the deps, outputs and command that changed marked as changed."""
+    ahead = {"changed since dvc.lock": True}
+    params = {file: dict(values or {}) for file, values in (entry.get("params") or {}).items()}
+    for file, values in stale.params.items():
+        params.setdefault(file, {}).update(values)
+
+    def marked(items: Any, paths: list[str]) -> list[Any]:
+        listed = [dict(item) for item in items or [] if isinstance(item, Mapping)]
+        for item in listed:
+            if item.get("path") in paths:
+                item.update(ahead)
+        return listed
+
+    return {
+        **entry,
+        "cmd": ahead if stale.command else entry.get("cmd"),
+        "params": params,
+        "deps": marked(entry.get("deps"), stale.deps),
+        "outs": marked(entry.get("outs"), stale.outs),
+    }
+
+
+def _stage_change(name: str, base: Snapshot, head: Snapshot, rev: str) -> StageChange | None:
+    """How stage `name` differs between two revisions' dvc.lock entries (None: not at all).
+    A workspace stage whose files differ from its dvc.lock entry (`dvc status`) is compared
+    as the files are, and marked as not reproduced."""
+    old, new = base.lock.get(name), head.lock.get(name)
     if old is None or new is None:
         return StageChange(name, "added" if old is None else "removed", rev=rev)
+    stale = head.stale.get(name) if head is not base else None
+    if stale:
+        new = _as_on_disk(new, stale)
     change = StageChange(
         name,
         "changed",
@@ -102,21 +147,23 @@ def _stage_change(name: str, old: Any, new: Any, rev: str) -> StageChange | None
         deps=_differing(_by_path(old.get("deps")), _by_path(new.get("deps"))),
         params=_params(old.get("params"), new.get("params")),
         outs=_differing(_by_path(old.get("outs")), _by_path(new.get("outs"))),
+        not_reproduced=bool(stale),
         rev=rev,
     )
-    return change if change.command or change.deps or change.params or change.outs else None
+    changed = change.command or change.deps or change.params or change.outs or stale
+    return change if changed else None
 
 
 def stage_changes(base: Snapshot, heads: Sequence[Snapshot]) -> tuple[tuple[StageChange, ...], int]:
     """(stages added, removed or changed at each head, tagged with its key; how many stages
     are unchanged at every head): the stages of dvc.yaml at any revision, compared by what
-    dvc.lock recorded for them."""
+    dvc.lock recorded for them (see `_stage_change`)."""
     changes: list[StageChange] = []
     names = set(base.lock).union(*(head.lock for head in heads))
     unchanged = 0
     for name in sorted(names):
         found = [
-            _stage_change(name, base.lock.get(name), head.lock.get(name), head_key(i))
+            _stage_change(name, base, head, head_key(i))
             for i, head in enumerate(heads)
             if name in base.lock or name in head.lock
         ]

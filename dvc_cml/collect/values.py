@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from dvc_cml.collect import guard
-from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced
+from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced, unreadable
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Problem, Revision, Row, Value, metric_direction
+from dvc_cml.model import (
+    MISSING,
+    UNREAD,
+    Direction,
+    Problem,
+    Revision,
+    Row,
+    Value,
+    metric_direction,
+)
 
 Files = dict[str, dict[str, Value]]  # {path: {dotted key: value}}
 
@@ -39,7 +48,13 @@ def file_values(
     kind: str, result: Mapping[str, Any], rev: Revision
 ) -> tuple[Files, tuple[Problem, ...]]:
     """{path: {dotted key: value}} from one revision's metrics or params result, and the
-    files whose data DVC could not get (neither in the cache nor from the remote)."""
+    files that could not be read there: a file that does not parse (say, a metrics.json
+    half-written by a training run) or whose data DVC could not get (neither in the cache
+    nor from the remote) costs that file only.
+
+    A revision DVC cannot load at all (dvc.yaml interpolating a broken params.yaml) is a
+    UserError naming the file: there is nothing of that revision to report.
+    """
     if error := result.get("error"):
         if refusal := guard.refused(error):  # dvc.yaml reads it (`vars`, or params.yaml)
             raise UserError(
@@ -57,19 +72,30 @@ def file_values(
                 continue  # a file declared in dvc.yaml but not produced at this revision
             if no_data(error):
                 problems.append(Problem(path, rev, no_data_reason(error)))
-                continue
-            raise UserError(f"{kind} file {path} does not parse at {rev.label}: {describe(error)}")
+            else:
+                problems.append(unreadable(path, rev, error))
+            continue
         files[path] = flatten(file_result.get("data", {}))
     return files, tuple(problems)
 
 
-def rows(files: Sequence[Files], with_direction: bool) -> tuple[Row, ...]:
-    """One row per key of any file: its value at the base (`files[0]`), then at each head."""
+def rows(
+    files: Sequence[Files],
+    with_direction: bool,
+    unread: Sequence[Collection[str]] = (),
+) -> tuple[Row, ...]:
+    """One row per key of any file: its value at the base (`files[0]`), then at each head.
+    `unread`: per revision, the files not read there, whose keys are UNREAD rather than
+    MISSING there (not removed, not new)."""
+    unread = list(unread) or [()] * len(files)
     out = []
     for path in sorted(set().union(*files)):
         per_rev = [f.get(path, {}) for f in files]
+        absent = [UNREAD if path in side else MISSING for side in unread]
         for key in sorted(set().union(*per_rev)):
-            base, head, *more = (values.get(key, MISSING) for values in per_rev)
+            base, head, *more = (
+                values.get(key, gone) for values, gone in zip(per_rev, absent, strict=True)
+            )
             out.append(
                 Row(
                     path=path,

@@ -15,6 +15,7 @@ from typing import Any
 from dvc_cml import format as fmt
 from dvc_cml.model import (
     MISSING,
+    UNREAD,
     DataChange,
     Output,
     RenderedPlot,
@@ -29,7 +30,7 @@ from dvc_cml.render import summary
 
 
 def _value(v: Value) -> Any:
-    if v is MISSING:
+    if v is MISSING or v is UNREAD:
         return None
     if isinstance(v, float) and not math.isfinite(v):
         return fmt.number(v)  # JSON has no NaN/Infinity: "NaN", "Infinity", "-Infinity"
@@ -64,7 +65,7 @@ def _row(row: Row, noun: str, report: Report) -> dict[str, Any]:
 
 
 def _revision(rev: Revision) -> dict[str, Any]:
-    return {"rev": rev.name, "sha": rev.sha}
+    return {"rev": rev.name, "sha": rev.sha, "dirty": rev.dirty}
 
 
 _SUMMARY_FIELDS = (
@@ -103,6 +104,7 @@ def _stage(stage: StageChange, report: Report) -> dict[str, Any]:
         "rev": report.revision(stage.rev).name,
         "stage": stage.name,
         "status": stage.status,
+        "not_reproduced": stage.not_reproduced,  # the workspace differs from dvc.lock
         "command_changed": stage.command,
         "deps": list(stage.deps),
         "params": [

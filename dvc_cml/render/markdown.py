@@ -86,7 +86,8 @@ def _value_table(
 
 
 def _revision(r: Revision) -> str:
-    sha = f" ({code(r.short_sha)})" if r.short_sha else ""
+    dirty = " + uncommitted changes" if r.dirty else ""
+    sha = f" ({code(r.short_sha)}{dirty})" if r.short_sha else ""
     return f"**{escape(r.name)}**{sha}"
 
 
@@ -114,7 +115,8 @@ def _revisions(report: Report) -> list[str]:
         rows.append(
             [
                 revision_heading(report, key),
-                code(rev.short_sha) if rev.short_sha else "",
+                (code(rev.short_sha) if rev.short_sha else "")
+                + (" + uncommitted changes" if rev.dirty else ""),
                 against.removeprefix(" · "),
             ]
         )
@@ -166,7 +168,9 @@ def _metrics(report: Report, trim: Trim) -> list[str]:
             "</details>",
             "",
         ]
-    summary = f"{len(changed)} of {len(report.metrics)} metrics changed."
+    unread = sum(r.status is Status.UNREAD for r in changed)
+    summary = f"{len(changed) - unread} of {len(report.metrics)} metrics changed"
+    summary += f", {unread} not read." if unread else "."
     heads = range(len(report.heads))
     if any(r.against(i).verdict is not Verdict.NEUTRAL for r in report.metrics for i in heads):
         summary += " ✅ better, ❌ worse (direction guessed from the metric's name)."
@@ -256,7 +260,7 @@ def _stage_cells(stage: StageChange) -> list[str]:
     )
     return [
         escape(stage.name),
-        stage.status,
+        fmt.stage_change(stage),
         "changed" if stage.command else "",
         "<br>".join(escape(d) for d in stage.deps),
         params,
