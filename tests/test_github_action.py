@@ -330,9 +330,12 @@ def test_action_steps_as_a_runner_runs_them(
     assert job.files("GITHUB_PATH").read_text() == job.files("GITHUB_ENV").read_text() == ""
     home = Path(setup["home"])
     assert home.is_relative_to(job.runner.env["RUNNER_TEMP"])
+    # The extra reached dvc-cml's DVC: it finds the remote's filesystem.
+    webdav = (
+        "from dvc.fs import get_cloud_fs; print(get_cloud_fs({}, url='webdav://h/p')[0].__name__)"
+    )
     venv_python = home / "venv" / "bin" / "python"
-    for module in ("dvc_cml", "dvc", "dvc_webdav"):  # the extra reached dvc-cml's DVC
-        run(venv_python, "-c", f"import {module}", cwd=job.workspace)
+    assert run(venv_python, "-c", webdav, cwd=job.workspace).strip() == "WebDAVFileSystem"
 
     # uv's downloads were saved under the step's key; a second run restores them and needs
     # no index for them (UV_OFFLINE), and saves nothing new.

@@ -17,7 +17,7 @@ import yaml
 from dvc_cml.cli import DEFAULT_OUT, build_parser
 from dvc_cml.publish.local import HTML_FILE
 from tests.conftest import FakeGitLab, git
-from tests.runners import GitLabCILocal, JobPython, gitlab_ci_local, job_log_lines
+from tests.runners import GitLabCILocal, JobPython, gitlab_ci_local, job_log_lines, run
 from tests.shapes import SHAPES, Built, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,11 +197,12 @@ class Pipelines:
     wheel: Path
     home: Path
 
-    def run(self, repo: Path, *variables: str) -> tuple[int, str]:
+    def run(self, repo: Path, *variables: str, extras: str = "") -> tuple[int, str]:
         """The pipeline of `repo`'s checkout, as GitLab would run it for `variables`; the
         job's exit status and gitlab-ci-local's output (the job's log)."""
         given = [
-            f"DVC_CML_INSTALL={self.wheel}",  # the install source: our wheel, not PyPI
+            # The install source: our wheel, not PyPI (and `extras` beside it).
+            f"DVC_CML_INSTALL={self.wheel} {extras}".strip(),
             f"DVC_CML_TOKEN={TOKEN}",
             "CI_PROJECT_ID=42",
             *variables,
@@ -362,8 +363,21 @@ def test_template_with_dash_c_into_a_subfolder_project(
     metrics file and the comment's link are where the artifacts keep them."""
     built = ci_repo("subdir", tmp_path / "mono", pipelines.fake)
     root = built.root
-    code, log = pipelines.run(root, *merge_request(pipelines.fake, root, 8), "DVC_CML_ARGS=-C proj")
+    before = pipelines.job_python.freeze()
+    code, log = pipelines.run(
+        root,
+        *merge_request(pipelines.fake, root, 8),
+        "DVC_CML_ARGS=-C proj",
+        extras="dvc[webdav]",  # DVC's extra for a remote, next to dvc-cml
+    )
     assert code == 0, log
+    # The extra went into dvc-cml's environment, where its DVC finds it; not the job's.
+    python = root / ".gitlab-ci-local" / "builds" / JOB / ".cache" / "dvc-cml" / "venv" / "bin"
+    webdav = (
+        "from dvc.fs import get_cloud_fs; print(get_cloud_fs({}, url='webdav://h/p')[0].__name__)"
+    )
+    assert run(python / "python", "-c", webdav, cwd=root).strip() == "WebDAVFileSystem"
+    assert pipelines.job_python.freeze() == before
     [note] = [n for n in pipelines.fake.notes(42, 8) if "<!-- dvc-cml:report -->" in n["body"]]
     kept = artifacts(root) / "dvc-cml-report"
     assert (kept / "report.html").read_text().startswith("<!DOCTYPE html>")
