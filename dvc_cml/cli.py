@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from dvc_cml import __version__
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
 from dvc_cml.errors import EXIT_USAGE, error_boundary
-from dvc_cml.settings import DEFAULT_IMAGES_BRANCH
+from dvc_cml.settings import DEFAULT_IMAGES_BRANCH, DEFAULT_PULL_TIMEOUT
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
     from dvc_cml.model import Gate
@@ -35,19 +35,31 @@ LOG_NAME = "dvc-cml.log"
 ARGS_ENV = "DVC_CML_ARGS"
 
 EPILOG = """\
-exit codes: 0 success (also when there is nothing to compare), 1 a problem you can fix
-(message on stderr), 2 bad command-line usage, 3 an internal error (traceback in a log file),
-4 the report was written but not posted (GitLab, GitHub).
+exit codes:
+  0    the report was written (also when there is nothing to compare)
+  1    a problem you can fix, in one line on stderr
+  2    bad command-line usage
+  3    an internal error (the traceback is in a log file)
+  4    the report was written but not posted (GitLab, GitHub)
+  5    a regression gate failed (after the report was written and posted)
+  6    --repro: a stage's command failed (its own exit status is in the message)
+  7    --pull: data could not be pulled; the report was written from what could be read
+  130  interrupted (Ctrl-C)
+"""
+
+CHECK_EPILOG = """\
+exit codes: 0 every gate passed (or none configured), 5 a gate failed, 1 a problem you can
+fix, 2 bad usage, 3 an internal error, 130 interrupted.
 """
 
 
-def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+def _add_output_flags(parser: argparse.ArgumentParser, relative_to: str) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
         default=DEFAULT_OUT,
         help="report directory: report.md, report.html, PNG charts and their Vega-Lite specs "
-        f"(default: {DEFAULT_OUT}/, relative to the project when -C is given)",
+        f"(default: {DEFAULT_OUT}/, {relative_to})",
     )
     parser.add_argument(
         "--open",
@@ -90,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"come from ${ARGS_ENV}, added after these and split as a shell would (quotes work, "
         "nothing is expanded): the CI templates pass theirs that way.",
         epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     diff.add_argument(
         "base",
@@ -111,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=".",
         help="run as if started in PATH (default: the current directory)",
     )
-    _add_output_flags(diff)
+    _add_output_flags(diff, "relative to the project when -C is given")
     diff.add_argument(
         "--metrics-report",
         metavar="FILE",
@@ -140,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument(
         "--pull-all", action="store_true", help="first pull everything (implies --pull)"
+    )
+    data.add_argument(
+        "--pull-timeout",
+        type=_seconds,
+        default=DEFAULT_PULL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up pulling after SECONDS (default: {DEFAULT_PULL_TIMEOUT}; 0: no limit); "
+        "the report is then made from what could be read, and the run exits 7",
     )
     data.add_argument(
         "--repro",
@@ -263,8 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate the regression gates only (for pre-push hooks and CI)",
         description="Diff metrics against BASE and evaluate the regression gates, without "
         "posting or writing files (unless --out is given).",
-        epilog="exit codes: 0 every gate passed (or none configured), 5 a gate failed, "
-        "1 a problem you can fix, 2 bad usage, 3 internal error.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("base", nargs="?", metavar="BASE", help="as for `diff`")
     check.add_argument("head", nargs="?", metavar="HEAD", help="as for `diff`")
@@ -277,9 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the bundled example project in a temp dir and diff it",
         description="Copy the example project into a temp dir, make a git + DVC repo with a "
         "baseline on main and a tuned model on a branch (real `dvc repro`), and run "
-        "`dvc-cml diff main` on it.",
+        "`dvc-cml diff main` on it. The project is kept for you to look into: the last line "
+        "says where it is and how to remove it.",
     )
-    _add_output_flags(demo)
+    _add_output_flags(demo, "in the current directory")
     return parser
 
 
@@ -287,6 +309,16 @@ def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 10:
         raise argparse.ArgumentTypeError("expected a whole number of at least 10")
     return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError("expected a number of seconds (0: no limit)")
+    return seconds
 
 
 def _repo(value: str) -> str:
@@ -403,7 +435,14 @@ def _diff_options(
 ) -> DiffOptions:
     from dvc_cml.errors import configure_logging, register_secret
     from dvc_cml.report import DiffOptions
-    from dvc_cml.settings import in_github_actions, in_gitlab_ci, job_summary, not_posting
+    from dvc_cml.settings import (
+        GITHUB_TOKEN_VARS,
+        TOKEN_VARS,
+        in_github_actions,
+        in_gitlab_ci,
+        job_summary,
+        not_posting,
+    )
 
     post = args.post if args.post is not None else in_gitlab_ci(env) or in_github_actions(env)
     if args.post is None and not (post or args.dry_run) and (why := not_posting(env)):
@@ -411,6 +450,9 @@ def _diff_options(
     forge = _forge_settings(args, env) if post or args.dry_run else None
     if forge is not None:
         register_secret(forge.token.value)
+    # Also the tokens a job has when it does not post: none of them may reach the report.
+    for name in {*TOKEN_VARS, *GITHUB_TOKEN_VARS, "CI_JOB_TOKEN"}:
+        register_secret(env.get(name))
     configure_logging(args.verbose)
     return DiffOptions(
         path=Path(args.path),
@@ -423,6 +465,7 @@ def _diff_options(
         summary=job_summary(env),
         pull=args.pull,
         pull_all=args.pull_all,
+        pull_timeout=args.pull_timeout or None,
         repro=args.repro or bool(args.repro_targets),
         repro_targets=tuple(args.repro_targets),
         fail_on=fail_on,

@@ -8,9 +8,12 @@ plot.
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,11 +58,25 @@ def copy_example(root: Path) -> None:
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
+def run_with_this_python(dvc_yaml: Path) -> None:
+    """The example's stage says `python train.py`; the demo's copy names this interpreter.
+
+    dvc-cml runs stages as `dvc repro` would, with the user's PATH, where `python` may be
+    missing (only `python3`) or another one entirely.  The demo's own project needs nothing
+    but the standard library, so the interpreter running dvc-cml always works for it.
+    """
+    command = f"{shlex.quote(sys.executable)} train.py"
+    text = dvc_yaml.read_text()
+    # A JSON string is a YAML double-quoted scalar: any path stays one value.
+    dvc_yaml.write_text(text.replace("cmd: python train.py", f"cmd: {json.dumps(command)}"))
+
+
 def build_example(root: Path) -> Path:
     """A git + DVC repo: a baseline commit on main, a tuned commit on branch `tune-lr`."""
     if not EXAMPLE.is_dir():
         raise UserError(f"the example project is missing from the installation ({EXAMPLE})")
     copy_example(root)
+    run_with_this_python(root / "dvc.yaml")
     git(root, "init", "-q")
     init_project(root)
     reproduce(root, say=lambda _: None)
@@ -76,10 +93,16 @@ def build_example(root: Path) -> Path:
 def run_demo(
     out_dir: Path, output: Output, open_page: bool = False, env: Mapping[str, str] | None = None
 ) -> int:
-    root = Path(tempfile.mkdtemp(prefix="dvc-cml-demo-")) / "example"
-    if output == "terminal":
-        print(f"Building the example project in {root} (baseline on main, tuned on tune-lr)")
-    build_example(root)
+    temp = Path(tempfile.mkdtemp(prefix="dvc-cml-demo-"))
+    root = temp / "example"
+    # Progress goes where it does not mix with a --md or --json document.
+    tell = sys.stdout if output == "terminal" else sys.stderr
+    print(f"Building the example project in {root} (baseline on main, tuned on tune-lr)", file=tell)
+    try:
+        build_example(root)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)  # half-built: nothing worth keeping
+        raise
     options = DiffOptions(
         path=root,
         base="main",
@@ -91,4 +114,8 @@ def run_demo(
         env={key: (env or {})[key] for key in ("CI", "XDG_CACHE_HOME") if key in (env or {})},
         open_page=open_page,
     )
-    return run_diff(options)
+    code = run_diff(options)
+    # Kept: it is a real git + DVC project to look into (`git log`, `dvc-cml diff main`).
+    remove = f"rm -rf {shlex.quote(str(temp))}"
+    print(f"The example project stays in {root}; remove it with: {remove}", file=tell)
+    return code

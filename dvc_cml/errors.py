@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -21,6 +22,11 @@ EXIT_USAGE = 2  # argparse's own code for bad flags
 EXIT_INTERNAL = 3
 EXIT_NOT_POSTED = 4  # the report is on disk, but posting it (GitLab, GitHub) failed
 EXIT_GATE_FAILED = 5  # a regression gate failed (the report is complete and posted)
+# --repro: a stage's command failed.  One code of our own, the stage's status in the message:
+# passed on, a stage's 1, 4 or 5 would read as ours.
+EXIT_STAGE_FAILED = 6
+# --pull: data could not be pulled; the report was written from what could be read.
+EXIT_NOT_PULLED = 7
 EXIT_INTERRUPTED = 130
 
 
@@ -28,8 +34,11 @@ EXIT_INTERRUPTED = 130
 _SECRETS: set[str] = set()
 
 
+MIN_SECRET = 8  # shorter values are not tokens, and masking them would mangle reports
+
+
 def register_secret(value: str | None) -> None:
-    if value:
+    if value and len(value) >= MIN_SECRET:
         _SECRETS.add(value)
 
 
@@ -37,6 +46,26 @@ def redact(text: str) -> str:
     for secret in _SECRETS:
         text = text.replace(secret, "[masked]")
     return text
+
+
+def redact_bytes(data: bytes) -> bytes:
+    for secret in _SECRETS:
+        data = data.replace(secret.encode(), b"[masked]")
+    return data
+
+
+class Redacting:
+    """A text stream that masks secrets in what is written to it (the terminal view)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding, ...
+        return getattr(self._stream, name)
 
 
 class UserError(Exception):

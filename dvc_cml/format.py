@@ -7,8 +7,19 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
-from dvc_cml.model import MISSING, DataChange, Gate, Output, Row, Status, Value, Verdict
+from dvc_cml.model import (
+    MISSING,
+    DataChange,
+    Gate,
+    Output,
+    Reproduced,
+    Row,
+    Status,
+    Value,
+    Verdict,
+)
 
 SIGNIFICANT = 5
 DASH = "—"
@@ -102,3 +113,23 @@ def data_change(change: DataChange) -> str:
     """ "modified (1 added, 1 deleted inside)": what happened to a tracked output."""
     inside = ", ".join(f"{n} {status}" for status, n in change.inside)
     return f"{change.status} ({inside} inside)" if inside else change.status
+
+
+OUTCOMES = {
+    "ran": "ran",
+    "restored": "restored from the run-cache (not run)",
+    "up to date": "up to date",
+}
+
+
+def stages_taken(done: Reproduced, name: Callable[[str], str] = str) -> str:
+    """`prepare up to date, train restored from the run-cache (not run), evaluate ran`: each
+    stage `dvc repro` took, in its order (the pipeline's), as `dvc repro` says it."""
+    return ", ".join(f"{name(s.name)} {OUTCOMES[s.outcome]}" for s in done.stages) or "no stage"
+
+
+def reproduced(done: Reproduced, name: Callable[[str], str] = str) -> str:
+    """The report's sentence on `--repro`."""
+    if done.skipped:
+        return f"Pipeline not reproduced: {done.skipped}."
+    return f"Pipeline reproduced first, in pipeline order: {stages_taken(done, name)}."

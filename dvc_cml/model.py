@@ -246,12 +246,28 @@ class ImagePlot:
 Plot = DataPlot | ImagePlot
 
 
+StageOutcome = Literal["ran", "restored", "up to date"]
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One stage as `dvc repro` took it: its command ran, its outputs were restored from
+    DVC's run-cache (the command did not run), or nothing had changed."""
+
+    name: str  # as DVC addresses it: "train", "sub/dvc.yaml:train", "train@model1"
+    outcome: StageOutcome
+
+
 @dataclass(frozen=True)
 class Reproduced:
-    """What `--repro` did before the diff."""
+    """What `--repro` did before the diff: every stage DVC looked at, in the order it took
+    them (the pipeline's order, upstream first).  `skipped` says why nothing ran."""
 
-    ran: tuple[str, ...]
-    up_to_date: tuple[str, ...]
+    stages: tuple[StageRun, ...] = ()
+    skipped: str = ""  # e.g. "the DVC remote could not be reached"
+
+    def names(self, outcome: StageOutcome) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages if s.outcome == outcome)
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,15 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dvc_cml.collect import internals
 from dvc_cml.collect.project import describe, open_project, quiet_dvc
-from dvc_cml.errors import UserError
-from dvc_cml.model import Reproduced
+from dvc_cml.errors import EXIT_STAGE_FAILED, UserError
+from dvc_cml.format import stages_taken
+from dvc_cml.model import Reproduced, StageOutcome, StageRun
+from dvc_cml.pull import Pulled, pull
+from dvc_cml.settings import DEFAULT_PULL_TIMEOUT
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -26,22 +29,11 @@ Say = Callable[[str], None]
 
 
 class StageFailed(UserError):
-    """A stage's command failed: dvc-cml exits with the command's own status."""
+    """A stage's command failed: one exit code of dvc-cml's own (the stage's status is in the
+    message), so a stage exiting 1, 4 or 5 is never read as dvc-cml's error, "not posted" or
+    "gate failed"."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.exit_code = status
-
-
-@contextlib.contextmanager
-def _python_on_path() -> Iterator[None]:
-    """Stage commands say `python`; make that this interpreter even outside an active venv."""
-    old = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old])
-    try:
-        yield
-    finally:
-        os.environ["PATH"] = old
+    exit_code = EXIT_STAGE_FAILED
 
 
 @contextlib.contextmanager
@@ -67,10 +59,6 @@ def init_project(root: Path) -> None:
     (root / ".dvc" / "config").write_text("[core]\n    analytics = false\n")
 
 
-def _stage_names(repo: Repo) -> list[str]:
-    return sorted(stage.addressing for stage in repo.index.stages)
-
-
 def reproduce(root: Path, targets: list[str] | None = None, say: Say = print) -> Reproduced:
     """`dvc repro` in the project at `root` (the demo's and the tests' way in)."""
     with open_project(root) as repo:
@@ -82,35 +70,52 @@ def reproduce_in(
 ) -> Reproduced:
     """`dvc repro` (of `targets`, or the whole pipeline), streaming the stages' output.
 
-    With `pull`, missing dependencies and outputs come from the DVC remote (`dvc repro --pull`).
+    Stages run exactly as `dvc repro` runs them from the same shell: same environment, same
+    PATH, so `python` is the user's, not dvc-cml's.  Each stage DVC takes is recorded in its
+    order with what happened to it.  With `pull`, missing dependencies and outputs come from
+    the DVC remote (`dvc repro --pull`).
     """
     from dvc.exceptions import DvcException, ReproductionError
 
-    with _python_on_path():
-        say(f"reproducing {', '.join(targets) if targets else 'the pipeline'}")
+    taken: list[StageRun] = []
+    failed: list[str] = []
+
+    def each(stage: Any, **kwargs: Any) -> Any:
+        try:
+            done = internals.reproduce_stage(stage, **kwargs)
+        except Exception:
+            failed.append(stage.addressing)
+            raise
+        if done is None:
+            outcome: StageOutcome = "up to date"
+        else:
+            outcome = "restored" if stage.addressing in restored else "ran"
+        taken.append(StageRun(stage.addressing, outcome))
+        return done
+
+    say(f"reproducing {', '.join(targets) if targets else 'the pipeline'}")
+    with internals.run_cache_restores() as restored:
         try:
             with _stage_output_to_stderr():
-                stages = repo.reproduce(targets=targets or None, pull=pull)
+                repo.reproduce(targets=targets or None, pull=pull, repro_fn=each)
         except ReproductionError as exc:
-            raise _stage_failure(exc) from None
+            raise _stage_failure(exc, failed, taken) from None
         except DvcException as exc:  # unknown target, cycles, missing dependencies, ...
             raise UserError(f"dvc repro failed: {describe(exc)}") from None
-        ran = tuple(sorted(stage.addressing for stage in stages))
-        up_to_date = tuple(name for name in _stage_names(repo) if name not in ran)
-    say(f"stages run: {', '.join(ran) or 'none'}; up to date: {', '.join(up_to_date) or 'none'}")
-    return Reproduced(ran, up_to_date)
+    done = Reproduced(tuple(taken))
+    say(f"reproduced, in pipeline order: {stages_taken(done)}")
+    return done
 
 
-def _stage_failure(exc: Exception) -> UserError:
-    names = re.findall(r"'([^']+)'", str(exc))
-    stage = names[0] if names else "a stage"
+def _stage_failure(exc: Exception, failed: list[str], taken: list[StageRun]) -> UserError:
+    stage = failed[0] if failed else "a stage"
     cause = str(exc.__cause__ or "")
-    status = re.search(r"exited with (\d+)", cause)
-    code = int(status.group(1)) if status else 1
+    status = re.search(r"exited with (-?\d+)", cause)
+    code = f"exit status {status.group(1)}" if status else "did not complete"
+    before = f"; before it: {stages_taken(Reproduced(tuple(taken)))}" if taken else ""
     return StageFailed(
-        f"stage '{stage}' failed (exit status {code}): {' '.join(cause.split())}; "
-        "no report was made from a half-run pipeline",
-        code if 0 < code < 256 else 1,
+        f"stage '{stage}' failed ({code}): {' '.join(cause.split())}{before}; "
+        "no report was made from a half-run pipeline"
     )
 
 
@@ -160,25 +165,41 @@ def diff_outputs(repo: Repo) -> list[str]:
     )
 
 
-def pull_in(repo: Repo, everything: bool, say: Say = print) -> int:
-    """Fetch and check out what the diff needs (or everything); the number of files changed."""
-    from dvc.exceptions import CheckoutError, DvcException
+def _inside_only(repo: Repo, targets: list[str] | None, say: Say) -> list[str] | None:
+    """The outputs to pull, less those a committed symlink would take outside the repository
+    (DVC checks them out through the link)."""
+    from dvc_cml.collect import guard
 
+    root = repo.root_dir
+    outputs = targets
+    if outputs is None:
+        outputs = [os.path.relpath(out.fs_path, root) for out in repo.index.outs if out.use_cache]
+    blocked = guard.leading_outside(repo, outputs)
+    for path, reason in blocked.items():
+        say(f"not pulling {path}: {reason}")
+    return targets if not blocked else [path for path in outputs if path not in blocked]
+
+
+def pull_in(
+    repo: Repo, everything: bool, say: Say = print, timeout: float | None = DEFAULT_PULL_TIMEOUT
+) -> Pulled | None:
+    """Fetch and check out what the diff reads (or everything), for at most `timeout`
+    seconds; None when nothing the diff reads is DVC-cached.
+
+    A failure is said here and returned, not raised: the report is still made from what
+    can be read.
+    """
     targets = None if everything else diff_outputs(repo)
     if targets == []:
         say("nothing to pull: no metrics or plots are DVC-cached")
-        return 0
+        return None
+    targets = _inside_only(repo, targets, say)
+    if targets == []:
+        return None
     say(f"pulling {'everything' if targets is None else ', '.join(targets)}")
-    try:
-        result = repo.pull(targets=targets)
-    except CheckoutError as exc:
-        missing = ", ".join(sorted(exc.target_infos)) or "some files"
-        raise UserError(
-            f"could not pull {missing} for the workspace: not in the DVC remote "
-            "(was `dvc push` run where they were produced?)"
-        ) from None
-    except DvcException as exc:
-        raise UserError(f"dvc pull failed: {describe(exc)}") from None
-    changed = sum(len(result.get(k, [])) for k in ("added", "modified"))
-    say(f"pulled: {changed} file(s) changed in the workspace")
-    return changed
+    done = pull(repo, targets, timeout)
+    if done.failure is None:
+        say(f"pulled: {done.summary()}")
+        return done
+    say(f"not pulled: {done.failure.reason}")
+    return done

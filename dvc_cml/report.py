@@ -10,17 +10,35 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.errors import EXIT_GATE_FAILED, EXIT_OK
+from dvc_cml.errors import (
+    EXIT_GATE_FAILED,
+    EXIT_NOT_PULLED,
+    EXIT_OK,
+    Redacting,
+    redact,
+    redact_bytes,
+)
 from dvc_cml.gates import Config
-from dvc_cml.model import DataPlot, Gate, ImagePlot, PlotKind, RenderedPlot, Report, Reproduced
+from dvc_cml.model import (
+    DataPlot,
+    Gate,
+    ImagePlot,
+    PlotKind,
+    Problem,
+    RenderedPlot,
+    Report,
+    Reproduced,
+    Revision,
+)
 from dvc_cml.publish.common import Posted
 from dvc_cml.publish.local import PLOTS_DIR
+from dvc_cml.pull import Pulled
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.render.mdtext import code
-from dvc_cml.settings import ForgeSettings, JobSummary
+from dvc_cml.settings import DEFAULT_PULL_TIMEOUT, ForgeSettings, JobSummary
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -41,6 +59,7 @@ class DiffOptions:
     summary: JobSummary | None = None  # also write it to GitHub's job summary
     pull: bool = False  # the metrics and plots outputs of the workspace
     pull_all: bool = False
+    pull_timeout: float | None = DEFAULT_PULL_TIMEOUT  # for the whole pull; None: no limit
     repro: bool = False
     repro_targets: tuple[str, ...] = ()
     fail_on: tuple[Gate, ...] = ()  # from --fail-on; the config file's are added
@@ -187,13 +206,23 @@ def _chart_files(
     )
 
 
+def _masked(files: Mapping[str, bytes]) -> dict[str, bytes]:
+    return {rel: redact_bytes(data) for rel, data in files.items()}
+
+
 def say(message: str) -> None:
     """One line per step on stderr: readable in CI logs, out of the way of --md/--json."""
     print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
 
 
-def _prepare(repo: Repo, options: DiffOptions, step: Step | None = None) -> Reproduced | None:
-    """--pull and --repro, before anything is read: a log line per step, and the spinner."""
+def _prepare(
+    repo: Repo, options: DiffOptions, step: Step | None = None
+) -> tuple[Pulled | None, Reproduced | None]:
+    """--pull and --repro, before anything is read: a log line per step, and the spinner.
+
+    A failed pull does not end the run (the report is made from what can be read), but
+    nothing is reproduced on top of it: the stages would run on missing data.
+    """
     from dvc_cml import pipeline
 
     def tell(message: str) -> None:
@@ -202,11 +231,43 @@ def _prepare(repo: Repo, options: DiffOptions, step: Step | None = None) -> Repr
             step(message)
 
     pulling = options.pull or options.pull_all
+    pulled = None
     if pulling:
-        pipeline.pull_in(repo, everything=options.pull_all, say=tell)
+        pulled = pipeline.pull_in(repo, options.pull_all, tell, options.pull_timeout)
     if not options.repro:
-        return None
-    return pipeline.reproduce_in(repo, list(options.repro_targets), tell, pull=pulling)
+        return pulled, None
+    if pulled and pulled.failure:
+        tell("not reproducing: the pull failed")
+        return pulled, Reproduced(skipped=f"the pull failed ({pulled.failure.reason})")
+    return pulled, pipeline.reproduce_in(repo, list(options.repro_targets), tell, pull=pulling)
+
+
+def _not_pulled(report: Report, pulled: Pulled | None) -> Report:
+    """What the pull could not check out, as Problems of the workspace: they take the place
+    of what the diff met there (a file in neither the workspace nor the local cache)."""
+    from dvc_cml.collect import WORKSPACE
+    from dvc_cml.collect.project import NO_DATA_END
+
+    if pulled is None or pulled.failure is None:
+        return report
+    failure, paths = pulled.failure, pulled.not_pulled
+    rev = report.head if report.head.name == WORKSPACE else Revision(WORKSPACE, report.head.sha)
+
+    def covered(problem: Problem) -> bool:
+        return problem.rev == rev and any(
+            problem.path == p or problem.path.startswith(p.rstrip("/") + "/") for p in paths
+        )
+
+    def why(problem: Problem) -> Problem:
+        # The rest of the run did not ask the remote again: say so, not "was `dvc push` run?"
+        if failure.remote_down and problem.reason.endswith(NO_DATA_END):
+            reason = f"not read: not in the local cache, and {failure.reason}"
+            return dataclasses.replace(problem, reason=reason)
+        return problem
+
+    mine = tuple(Problem(path, rev, f"not pulled: {failure.reason}") for path in paths)
+    others = tuple(why(p) for p in report.problems if not covered(p))
+    return dataclasses.replace(report, problems=mine + others)
 
 
 def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
@@ -231,7 +292,9 @@ def _config(options: DiffOptions) -> Config:
     return load_config(root)
 
 
-def _compared(options: DiffOptions, config: Config, step: Step | None = None) -> Report:
+def _compared(
+    options: DiffOptions, config: Config, step: Step | None = None
+) -> tuple[Report, Pulled | None]:
     """--pull/--repro, the diff itself, then directions and gates: for diff and check.
 
     The repository is opened once for all of it.
@@ -240,10 +303,21 @@ def _compared(options: DiffOptions, config: Config, step: Step | None = None) ->
 
     step = step or (lambda _: None)
     step("opening the DVC project")
+
+    def collect(repo: Repo) -> Report:
+        return collect_in(repo, options.base, options.head, options.env, step, options.max_points)
+
     with open_project(options.path) as repo:
-        reproduced = _prepare(repo, options, step)
-        report = collect_in(repo, options.base, options.head, options.env, step, options.max_points)
-    return _judge(dataclasses.replace(report, reproduced=reproduced), config, options)
+        pulled, reproduced = _prepare(repo, options, step)
+        offline = pulled is not None and pulled.failure is not None and pulled.failure.remote_down
+        report = None if offline else collect(repo)
+    if report is None:
+        # The remote failed the pull (unreachable, refusing us, silent): asked again for each
+        # file DVC would stream, it would fail each the same way, or keep each one waiting.
+        with open_project(options.path, offline=True) as repo:
+            report = collect(repo)
+    report = _not_pulled(dataclasses.replace(report, reproduced=reproduced), pulled)
+    return _judge(report, config, options), pulled
 
 
 def _gate_lines(report: Report) -> list[str]:
@@ -294,7 +368,7 @@ def run_diff(
     started = contextlib.nullcontext(charts) if charts else chart_process()
     with started as charts, terminal.progress() as step:
         config = _config(options)  # a broken config fails before any work
-        report = _compared(options, config, step)
+        report, pulled = _compared(options, config, step)
         if report.empty:
             print(
                 f"Nothing to compare: no metrics, params or plots at {report.base.label} "
@@ -303,16 +377,17 @@ def run_diff(
             )
             return EXIT_OK
         plots, files, text, page = _render(report, options, step, charts)
-        report_path = write_report_dir(options.out_dir, text, files, page)
+        # No file, output or summary carries the token (defence in depth: see refuse_secrets).
+        report_path = write_report_dir(options.out_dir, redact(text), _masked(files), redact(page))
         if options.metrics_report:
-            write_metrics_report(options.metrics_report, openmetrics.render(report))
+            write_metrics_report(options.metrics_report, redact(openmetrics.render(report)))
 
     if options.output == "md":
-        stdout.write(text)
+        stdout.write(redact(text))
     elif options.output == "json":
-        stdout.write(jsondoc.render(report, plots, options.out_dir))
+        stdout.write(redact(jsondoc.render(report, plots, options.out_dir)))
     else:
-        terminal.show(report, plots, options.out_dir, report_path, stdout)
+        terminal.show(report, plots, options.out_dir, report_path, cast(TextIO, Redacting(stdout)))
         print(f"Interactive report: {report_path.with_name(HTML_FILE)}", file=stdout)
     if options.open_page:
         say(open_in_browser(report_path.with_name(HTML_FILE), options.env))
@@ -332,7 +407,7 @@ def run_diff(
                 raise
             if posted.dry_run:
                 print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
-                stdout.write(posted.body)
+                stdout.write(redact(posted.body))
             else:
                 print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
     finally:
@@ -342,6 +417,12 @@ def run_diff(
     if report.gates:
         for line in _gate_lines(report):
             say(line)
+    if pulled is not None and pulled.failure is not None:
+        say(
+            f"error: {len(pulled.not_pulled)} output(s) not pulled: {pulled.failure.reason}; "
+            f"the report was made from what could be read ({report_path})"
+        )
+        return EXIT_NOT_PULLED
     return _gate_exit(report)
 
 
@@ -365,7 +446,7 @@ def _write_summary(
         where = summary.full_report or code(str(report_path))
         text = comment.summary(report, plots, full_report=where, problem=problem)
     try:
-        append_summary(summary.path, text)
+        append_summary(summary.path, redact(text))
     except UserError as exc:
         say(f"warning: {exc}")
 
@@ -379,12 +460,12 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
     if not (config.gates or options.fail_on):
         say("no gates to check: add --fail-on METRIC<CHANGE or `fail-on:` to .dvc-cml.yaml")
         return EXIT_OK
-    report = _compared(options, config)
+    report, _ = _compared(options, config)
     print(f"Gates: {report.base.label} -> {report.head.label}", file=stdout)
     for line in _gate_lines(report):
         print(line, file=stdout)
     if write:
         with chart_process() as charts:
             _, files, text, page = _render(report, options, None, charts)
-        write_report_dir(options.out_dir, text, files, page)
+        write_report_dir(options.out_dir, redact(text), _masked(files), redact(page))
     return _gate_exit(report)

@@ -19,6 +19,9 @@ GITHUB_TOKEN_VARS = ("DVC_CML_TOKEN", "GITHUB_TOKEN", "REPO_TOKEN")
 REPORT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 GITHUB_COM_API = "https://api.github.com"
 DEFAULT_IMAGES_BRANCH = "dvc-cml-assets"
+# --pull gives up after this many seconds (fetch and checkout together): a remote that accepts
+# connections and never answers would otherwise hold a CI job until the job's own timeout.
+DEFAULT_PULL_TIMEOUT = 600
 
 
 def truthy(value: str | None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -13,6 +14,11 @@ import pytest
 from dvc_cml.cli import main
 from dvc_cml.demo import copy_example
 from dvc_cml.pipeline import init_project
+
+# The suite runs as a user with this venv activated: the fixtures' stages say `python` and
+# import yaml, and find this interpreter on PATH as `dvc repro` would.  dvc-cml itself never
+# changes PATH (tests/test_repro.py runs it with another venv first on PATH).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = FIXTURES / "scenarios"

@@ -21,7 +21,7 @@ from dvc_cml.cli import main
 from tests.conftest import build_project
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Request, Route
+    from playwright.sync_api import Browser, Locator, Page, Request, Route
 
 CHROMIUM = os.environ.get("DVC_CML_CHROMIUM", "/usr/bin/chromium")
 # Needed to run as root in a container, and to keep Chromium from phoning home.
@@ -324,3 +324,79 @@ def test_screenshot_for_a_person_to_look_at(
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         shutil.copy(target, Path(SCREENSHOTS) / "report.png")
+
+
+# --- better and worse, without an emoji font ----------------------------------------------
+
+# Reddish and greenish pixels of a screenshot, counted by the page's own canvas (a data URI:
+# no request leaves the page).
+COUNT_COLOURS = """async (data) => {
+  const image = new Image();
+  image.src = "data:image/png;base64," + data;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [image.width, image.height];
+  const context = canvas.getContext("2d");
+  context.drawImage(image, 0, 0);
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  let green = 0, red = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    const [r, g, b] = [pixels[i], pixels[i + 1], pixels[i + 2]];
+    if (g - Math.max(r, b) > 40) green += 1;
+    if (r - Math.max(g, b) > 40) red += 1;
+  }
+  return {green, red};
+}"""
+
+
+@pytest.fixture(scope="module")
+def verdicts(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    """The `nested` scenario's page: metrics better and worse, a gate passed and one missing."""
+    project = build_project("nested", tmp_path_factory.mktemp("verdicts") / "nested")
+    project.apply_head()
+    argv = ["diff", "main", "-C", str(project.root), "--md"]
+    assert main([*argv, "--fail-on", "test.auc<-0.5", "--fail-on", "nope<1"], env={}) == 5
+    out = project.root / "dvc-cml-report"
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    page = context.new_page()
+    page.goto((out / "report.html").as_uri())
+    yield Loaded(page, out / "report.html", (out / "report.md").read_text())
+    context.close()
+
+
+def colours(page: Page, cell: Locator) -> dict[str, int]:
+    import base64
+
+    data = base64.b64encode(cell.screenshot()).decode("ascii")
+    counted: dict[str, int] = page.evaluate(COUNT_COLOURS, data)
+    return counted
+
+
+def change_cell(page: Page, metric: str) -> Locator:
+    row = page.locator("main table tr").filter(has=page.locator(f"td:text-is('{metric}')"))
+    return row.locator("td").nth(4)
+
+
+def test_better_and_worse_look_different_without_an_emoji_font(verdicts: Loaded) -> None:
+    """This machine has no emoji font (CI runners seldom do): typed ✅ and ❌ would be the
+    same empty box.  The page draws its marks, green and red, in shapes of their own."""
+    page = verdicts.page
+    assert "+0.05 ✅" in verdicts.report_md and "+0.05 ❌" in verdicts.report_md  # kept there
+    text = page.locator("main").inner_text()
+    assert not {"✅", "❌", "⚠"} & set(text), "the page relies on a font for its marks"
+
+    better = change_cell(page, "train.accuracy")  # +0.05, better
+    worse = change_cell(page, "test.loss")  # +0.05, worse: the same number, the other mark
+    assert better.inner_text().strip() == worse.inner_text().strip() == "+0.05"
+    assert better.locator("svg").get_attribute("aria-label") == "good"
+    assert worse.locator("svg").get_attribute("aria-label") == "bad"
+    good, bad = colours(page, better), colours(page, worse)
+    assert good["green"] > 20 and good["red"] == 0, good
+    assert bad["red"] > 20 and bad["green"] == 0, bad
+    # The gates' marks too: passed green, missing an amber warning sign.
+    gates = page.locator("main table").first
+    passed = colours(page, gates.locator("td:text('pass')"))
+    missing = gates.locator("td:text('missing')")
+    assert passed["green"] > 20 and passed["red"] == 0, passed
+    assert colours(page, missing)["green"] == 0
+    assert missing.locator("svg").get_attribute("aria-label") == "warning"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -197,6 +198,36 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--no-post" in out
 
 
+def exit_codes() -> set[int]:
+    """Every code dvc-cml exits with, as errors.py names them."""
+    from dvc_cml import errors
+
+    return {v for k, v in vars(errors).items() if k.startswith("EXIT_") and isinstance(v, int)}
+
+
+def test_help_and_docs_list_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_codes() == {0, 1, 2, 3, 4, 5, 6, 7, 130}
+    for argv in (["--help"], ["diff", "--help"]):
+        assert main(argv, env={}) == 0
+        text = capsys.readouterr().out
+        listed = text.split("exit codes:\n")[1]
+        codes = {int(line.split()[0]) for line in listed.splitlines() if line.strip()}
+        assert codes == exit_codes(), argv
+    assert main(["check", "--help"], env={}) == 0
+    check = capsys.readouterr().out.split("exit codes:")[1]
+    assert {int(n) for n in re.findall(r"\b(\d+) ", check)} == {0, 1, 2, 3, 5, 130}
+    usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text()
+    table = usage.split("## Exit codes")[1]
+    assert {int(n) for n in re.findall(r"^\| (\d+) \|", table, re.M)} == exit_codes()
+
+
+def test_demo_help_offers_only_its_own_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--help"], env={}) == 0
+    text = capsys.readouterr().out
+    assert "-C" not in text
+    assert "(default: dvc-cml-report/, in the current directory)" in " ".join(text.split())
+
+
 def test_internal_error_goes_to_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = [0]
     log = tmp_path / "out" / "dvc-cml.log"
@@ -217,6 +248,17 @@ def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "demo", "--out", str(out_dir))
     assert (code, err) == (0, "")
     assert "train.lr" in out
+    # The project is kept, and the last line says where and how to remove it.
+    last = out.splitlines()[-1]
+    found = re.fullmatch(r"The example project stays in (\S+); remove it with: rm -rf (\S+)", last)
+    assert found, last
+    project, temp = Path(found.group(1)), Path(found.group(2))
+    assert project.parent == temp and temp.name.startswith("dvc-cml-demo-")
+    assert git(project, "log", "--format=%s").splitlines() == [
+        "Lower the learning rate, regularise more",
+        "Baseline model",
+    ]
+    shutil.rmtree(temp)
     report = (out_dir / "report.md").read_text()
     assert "| params.yaml | train.lr | 0.05 | 0.01 | -0.04 |" in report
     assert "| params.yaml | train.l2 | 0.001 | 0.1 | +0.099 |" in report

@@ -137,6 +137,26 @@ def test_charts_replace_their_png_and_images_are_embedded() -> None:
     assert "<link" not in text
 
 
+def test_verdict_marks_are_drawn_not_typed_and_only_in_text() -> None:
+    """✅/❌/⚠️ become inline SVG marks (no font needed) in the page's text; an attribute
+    (an image's alt text) keeps its characters, and stays one attribute."""
+    markdown = (
+        "| Metric | Change |\n|:---|---:|\n| acc | +0.1 ✅ |\n| loss | +0.2 ❌ |\n\n"
+        "| Gate | Result |\n|:---|:---|\n| g | ⚠️ missing |\n\n"
+        "![✅ done](plots/x.png)\n"
+    )
+    page = html.render(markdown, [], {"plots/x.png": PNG}, SCRIPT)
+    body = page.split("<main>")[1].split("</main>")[0]
+    assert body.count('<svg class="mark good"') == 1
+    assert body.count('<svg class="mark bad"') == 1
+    assert body.count('<svg class="mark warning"') == 1
+    assert '<td align="right">+0.1 <svg class="mark good" viewBox="0 0 16 16"' in body
+    assert 'alt="✅ done">' in body  # inside a tag: untouched
+    assert "❌" not in body and "⚠" not in body
+    parsed = Page(page)
+    assert len(parsed.images) == 1
+
+
 def test_a_page_without_charts_carries_no_javascript() -> None:
     text = html.render("## DVC report\n\n### Metrics\n\n| a |\n|---|\n| 1 |\n", [], {}, SCRIPT)
     assert "<script" not in text

@@ -429,9 +429,13 @@ def test_code_span_round_trips_through_a_commonmark_parser() -> None:
 
 
 def test_stage_names_are_code_spans_without_backslashes() -> None:
-    from dvc_cml.model import Reproduced
+    from dvc_cml.model import Reproduced, StageRun
 
-    report = Report(BASE, HEAD, reproduced=Reproduced(("train_model",), ("prep_data",)))
+    stages = (StageRun("prep_data", "up to date"), StageRun("train_model", "restored"))
+    report = Report(BASE, HEAD, reproduced=Reproduced(stages))
     text = markdown.render(report, [])
-    assert "Pipeline reproduced first: ran `train_model`; up to date `prep_data`." in text
+    assert (
+        "Pipeline reproduced first, in pipeline order: `prep_data` up to date, `train_model` "
+        "restored from the run-cache (not run)." in text
+    )
     assert "(`1111111`)" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import pytest
@@ -227,8 +228,8 @@ def test_show_plots_with_paths_notes_and_sparklines() -> None:
         "  Training loss [line]",
         "    out/plots/loss.png",
         "    1 NaN/Infinity point(s) left out of the chart.",
-        "    main (1111111)         loss                         █▄▂ 0.25",
-        "    workspace (2222222)    loss                         ▇▃▁ 0.1",
+        "    main (1111111)      loss █▄▂ 0.25",
+        "    workspace (2222222) loss ▇▃▁ 0.1",
         "  pr.json [scatter]",
         "    The chart could not be rendered: boom",
         "  images/sample.png [image] (unchanged)",
@@ -266,3 +267,146 @@ def test_cells_with_brackets_are_shown_verbatim(value: str) -> None:
     report = Report(BASE, HEAD, params=(Row("params.yaml", "glob", value, "x"),))
     rows = table_rows(shown(report), "Params (1 of 1 changed)")
     assert rows[1] == ["params.yaml", "glob", value, "x", "changed", ""]
+
+
+# --- fitting the terminal: widths 80 and 120 ---------------------------------------------
+
+# What dvclive writes: a step series per file with a long name, a ROC curve (x is a rate, not
+# a step) and a confusion matrix.
+DVCLIVE_LOSS = DataPlot(
+    "dvclive/plots/metrics/train/loss.tsv",
+    "dvclive/plots/metrics/train/loss.tsv",
+    "linear",
+    "step",
+    "loss",
+    tuple(
+        Point(rev, "dvclive/plots/metrics/train/loss.tsv: loss", step, round(1 / (step + 1) + d, 4))
+        for rev, d in (("base", 0.1), ("head", 0.0))
+        for step in range(40)
+    ),
+)
+ROC = DataPlot(
+    "dvclive/plots/sklearn/roc/test.json",
+    "ROC",
+    "simple",
+    "fpr",
+    "tpr",
+    tuple(
+        Point(rev, "tpr", x / 10, round(math.sqrt(x / 10) * k, 4))
+        for rev, k in (("base", 0.9), ("head", 1.0))
+        for x in range(11)
+    ),
+)
+CONFUSION = DataPlot(
+    "dvclive/plots/sklearn/confusion_matrix.json",
+    "Confusion matrix",
+    "confusion",
+    "actual",
+    "predicted",
+    tuple(
+        Point(rev, "cm.json", actual, predicted, n)
+        for rev, cells in (
+            (
+                "base",
+                {("cat", "cat"): 14, ("cat", "dog"): 1, ("dog", "cat"): 2, ("dog", "dog"): 13},
+            ),
+            ("head", {("cat", "cat"): 15, ("dog", "cat"): 1, ("dog", "dog"): 14}),
+        )
+        for (actual, predicted), n in cells.items()
+    ),
+)
+DVCLIVE = (DVCLIVE_LOSS, ROC, CONFUSION)
+
+
+def plot_view(width: int, plots: tuple[DataPlot, ...] = DVCLIVE) -> list[str]:
+    rendered = tuple(
+        RenderedPlot(p.name, p.title, p.kind, True, png=f"plots/{n}.png")
+        for n, p in enumerate(plots)
+    )
+    stream = io.StringIO()
+    terminal.show(Report(BASE, HEAD, plots=plots), rendered, OUT, OUT / "report.md", stream, width)
+    lines = stream.getvalue().splitlines()
+    return lines[lines.index("Plots") + 1 : -1]
+
+
+def test_plots_fit_80_columns() -> None:
+    assert plot_view(80) == [
+        "  dvclive/plots/metrics/train/loss.tsv [line]",
+        "    out/plots/0.png",
+        "    main (1111111)      …ots/metrics/train/loss.tsv: loss ▆▃▂▂▂▂▂▂▂▂▂▂▂▂▂▂ 0.125",
+        "    workspace (2222222) …ots/metrics/train/loss.tsv: loss ▆▃▂▂▁▁▁▁▁▁▁▁▁▁▁▁ 0.025",
+        "  ROC [line]",
+        "    out/plots/1.png",
+        "    main (1111111)      tpr ▁▃▄▄▅▅▆▆▇▇▇",
+        "    workspace (2222222) tpr ▁▃▄▅▅▆▆▇▇██",
+        "  Confusion matrix [confusion]",
+        "    out/plots/2.png",
+        "    rows: actual, columns: predicted",
+        "    main (1111111): 27 of 30 on the diagonal (90.0%)",
+        "          cat dog",
+        "      cat  14   1",
+        "      dog   2  13",
+        "    workspace (2222222): 29 of 30 on the diagonal (96.7%)",
+        "          cat dog",
+        "      cat  15   0",
+        "      dog   1  14",
+    ]
+
+
+def test_plots_use_120_columns() -> None:
+    lines = plot_view(120)
+    assert lines[2:4] == [
+        "    main (1111111)      dvclive/plots/metrics/train/loss.tsv: loss "
+        "█▅▄▃▃▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂▂ 0.125",
+        "    workspace (2222222) dvclive/plots/metrics/train/loss.tsv: loss "
+        "▇▄▃▂▂▂▂▂▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁ 0.025",
+    ]
+    assert lines[4:] == plot_view(80)[4:]  # the ROC and the matrix fit either way
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 200])
+def test_no_plot_line_is_wider_than_the_terminal(width: int) -> None:
+    lines = [line for line in plot_view(width) if not line.startswith("    out/")]
+    assert max(map(len, lines)) <= width
+
+
+def test_on_a_narrow_terminal_the_names_give_way_to_the_sparkline() -> None:
+    assert terminal.spark_lines(DVCLIVE_LOSS, LABELS, 48) == [
+        "    main (11111… …v: loss ▆▃▂▂▂▂▂▂▂▂▂▂▂▂▂▂ 0.125",
+        "    workspace (… …v: loss ▆▃▂▂▁▁▁▁▁▁▁▁▁▁▁▁ 0.025",
+    ]
+
+
+def test_a_step_series_ends_with_its_last_value_a_curve_does_not() -> None:
+    assert terminal.is_steps([0, 1, 2, 3])
+    assert terminal.is_steps([1.0, 2.0, 5.0])  # epochs written as floats
+    assert terminal.is_steps([3, 1, 2])  # the order of the file does not matter
+    assert not terminal.is_steps([0.0, 0.1, 0.5, 1.0])  # a ROC's false positive rate
+    assert not terminal.is_steps([0, 1, 1, 2])  # a step twice: not one series of steps
+    assert [last for *_, last in terminal.sparklines(ROC, LABELS)] == ["", ""]
+    assert [last for *_, last in terminal.sparklines(DVCLIVE_LOSS, LABELS)] == ["0.125", "0.025"]
+
+
+def test_a_large_confusion_matrix_is_summarised() -> None:
+    classes = [f"class-{n}" for n in range(12)]
+    cells = {
+        (a, b): (30 if a == b else (5 if b == classes[0] else 0)) for a in classes for b in classes
+    }
+    cells[(classes[3], classes[7])] = 9
+    plot = DataPlot(
+        "cm",
+        "cm",
+        "confusion",
+        "actual",
+        "predicted",
+        tuple(Point("head", "cm.json", a, b, n) for (a, b), n in cells.items() if n),
+    )
+    assert terminal.confusion_lines(plot, LABELS, 80) == [
+        "    rows: actual, columns: predicted",
+        "    workspace (2222222): 360 of 424 on the diagonal (84.9%)",
+        "      most often mistaken: class-3 as class-7: 9, class-9 as class-0: 5",
+    ]
+    assert terminal.confusion_lines(plot, LABELS, 120)[2] == (
+        "      most often mistaken: class-3 as class-7: 9, class-9 as class-0: 5, "
+        "class-8 as class-0: 5"
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dvc_cml.cli import main
+from dvc_cml.errors import EXIT_STAGE_FAILED
 from dvc_cml.pipeline import reproduce
 from tests.conftest import Project, clean_env, git, run_cli
 
@@ -123,13 +124,21 @@ def test_base_data_missing_from_the_remote_is_named(
     md5 = base_lock.split("path: metrics.json")[1].split("md5: ")[1].split()[0]
     for store in (tmp_path / "remote", pushed.root / ".dvc" / "cache"):
         (store / "files" / "md5" / md5[:2] / md5[2:]).unlink()
-    code, _, err = run_cli(capsys, "diff", "main", "-C", str(pushed.root))
-    assert code == 1
-    sha = git(pushed.root, "rev-parse", "--short=7", "main").strip()
-    assert err.strip() == (
-        f"dvc-cml: error: metrics.json at main ({sha}) is tracked by DVC, but its data is in "
-        "neither the local cache nor the DVC remote (was `dvc push` run where it was produced?)"
-    )
+    code, out, err = run_cli(capsys, "diff", "main", "-C", str(pushed.root), "--json")
+    assert (code, err) == (0, "")  # it costs that file, not the report
+    doc = json.loads(out)
+    sha = git(pushed.root, "rev-parse", "main").strip()
+    assert doc["problems"] == [
+        {
+            "path": "metrics.json",
+            "rev": "main",
+            "sha": sha,
+            "reason": "not read: its data is in neither the local cache nor the DVC remote "
+            "(was `dvc push` run where it was produced?)",
+        }
+    ]
+    assert not [m for m in doc["metrics"] if m["path"] == "metrics.json"]
+    assert {p["name"] for p in doc["plots"]} >= {"loss", "accuracy"}
 
 
 @pytest.mark.parametrize(
@@ -162,6 +171,22 @@ def test_base_that_cannot_be_fetched_says_how_to_deepen_the_clone(
     assert err.rstrip().endswith(advice)
 
 
+@pytest.mark.parametrize("ci", [{"GITLAB_CI": "true"}, {"GITHUB_ACTIONS": "true"}, {}])
+def test_a_mistyped_revision_in_a_full_clone_is_not_told_to_deepen_it(
+    pushed: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str], ci: dict[str, str]
+) -> None:
+    clone = tmp_path / "full-clone"
+    git(tmp_path, "clone", "-q", f"file://{pushed.root}", str(clone))
+    code = main(["diff", "mian", "-C", str(clone), "--no-post"], env=ci)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == (
+        f"dvc-cml: error: revision 'mian' does not exist in {clone} or on origin (no branch, "
+        "tag, commit or experiment by that name; fetching it said: fatal: couldn't find remote "
+        "ref refs/heads/mian; fatal: couldn't find remote ref refs/tags/mian)\n"
+    )
+
+
 @pytest.fixture
 def pipeline(make_project: MakeProject) -> Project:
     project = make_project("pipeline")
@@ -179,9 +204,9 @@ def test_repro_runs_exactly_the_dependent_stages(
     capfd.readouterr()
     code, out, err = run_cli(capfd, "diff", "main", "--repro", "-C", str(pipeline.root), "--md")
     assert code == 0, err
-    assert "Pipeline reproduced first: ran `train`; up to date `prepare`." in out
+    assert "Pipeline reproduced first, in pipeline order: `prepare` up to date, `train` ran." in out
     assert "| metrics.json | score | 0.83333 | 0.96154 | +0.12821 | +15.4% |" in out
-    assert "dvc-cml: stages run: train; up to date: prepare" in err
+    assert "dvc-cml: reproduced, in pipeline order: prepare up to date, train ran" in err
     assert "trained on 50 rows" in err  # the stage's own output, kept off stdout
     assert "prepared" not in err
     assert git(pipeline.root, "rev-parse", "HEAD") == head
@@ -193,20 +218,24 @@ def test_repro_targets(pipeline: Project, capsys: pytest.CaptureFixture[str]) ->
         capsys, "diff", "main", "--repro-targets", "prepare", "-C", str(pipeline.root), "--md"
     )
     assert code == 0, err
-    assert "Pipeline reproduced first: ran `prepare`; up to date `train`." in out
+    # Only what the target needs: train, downstream, is not looked at (nor called up to date).
+    assert "Pipeline reproduced first, in pipeline order: `prepare` ran." in out
     assert len((pipeline.root / "data.txt").read_text().split()) == 80
 
 
-def test_a_failing_stage_fails_the_run_with_its_status(
+def test_a_failing_stage_fails_the_run_with_a_code_of_its_own(
     pipeline: Project, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """The stage exits 3, dvc-cml's "internal error": passed on, it would read as ours."""
     pipeline.write("params.yaml", "prepare:\n  size: 50\ntrain:\n  lr: 0\n")
     capfd.readouterr()
     code, out, err = run_cli(capfd, "diff", "main", "--repro", "-C", str(pipeline.root))
-    assert code == 3
+    assert code == EXIT_STAGE_FAILED == 6
     assert out == ""
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("dvc-cml: error: stage 'train' failed (exit status 3)")
+    assert err.strip().splitlines()[-1] == (
+        "dvc-cml: error: stage 'train' failed (exit status 3): failed to run: python train.py, "
+        "exited with 3; before it: prepare up to date; no report was made from a half-run pipeline"
+    )
     assert "learning rate must be positive" in err
     assert not (pipeline.root / "dvc-cml-report" / "report.md").exists()
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from dvc_cml.ci import base_hint
 from dvc_cml.collect.project import WORKSPACE, find_root, open_project
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.model import Report
+from dvc_cml.model import Problem, Report
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -60,7 +60,7 @@ def collect_in(
     }
     params = {s: values.file_values("params", snapshots[keys[s]].params, labels[s]) for s in keys}
     step("matching plots")
-    plots = plotdata.plots(
+    plots, plot_problems = plotdata.plots(
         {"base": base_snap.plots, "head": head_snap.plots},
         labels,
         {**base_snap.thinned, **head_snap.thinned},
@@ -68,16 +68,33 @@ def collect_in(
         Path(repo.root_dir) / ".dvc" / "plots",
     )
     stages, stages_unchanged = changes.stage_changes(base_snap, head_snap)
+    label_of = {keys[side]: labels[side] for side in keys}
+    refused = tuple(
+        Problem(path, label_of[key], reason)
+        for key, snap in snapshots.items()
+        for path, reason in snap.refused
+    )
+    # A file whose data could not be had at one revision: its rows are left out at both
+    # (a value at one side only would read as added or removed); the problem says why.
+    problems = dict.fromkeys(p for s in keys for p in (*metrics[s][1], *params[s][1]))
+    unread = {p.path for p in problems}
+
+    def read(files: dict[str, values.Files]) -> dict[str, values.Files]:
+        return {s: {k: v for k, v in f.items() if k not in unread} for s, f in files.items()}
+
+    kept_metrics = read({s: metrics[s][0] for s in keys})
+    kept_params = read({s: params[s][0] for s in keys})
     return Report(
         base=base_rev,
         head=head_rev,
-        metrics=values.rows(metrics["base"], metrics["head"], with_direction=True),
-        params=values.rows(params["base"], params["head"], with_direction=False),
+        metrics=values.rows(kept_metrics["base"], kept_metrics["head"], with_direction=True),
+        params=values.rows(kept_params["base"], kept_params["head"], with_direction=False),
         plots=plots,
         data=changes.data_changes(base_snap, head_snap),
         tracked=len(base_snap.outputs.keys() | head_snap.outputs.keys()),
         stages=stages,
         stages_unchanged=stages_unchanged,
+        problems=(*refused, *problems, *plot_problems),
     )
 
 

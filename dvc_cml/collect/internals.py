@@ -15,6 +15,7 @@ checked on both before it lands.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,28 @@ def plot_definitions(repo: Repo) -> Any:
     return _collect_definitions(repo, targets=[], onerror=onerror_collect)
 
 
+def drop_absolute_plot_ids(repo: Repo) -> list[tuple[str, str]]:
+    """`Index._plots`: take the top-level plot entries whose id is an absolute path out of
+    the current revision's index; (dvc.yaml path, id) of each.  One such entry fails the
+    collection of every plot of the revision ("Can't mix absolute and relative paths"), and
+    `_collect_definitions` has no way to skip one entry."""
+    import posixpath
+
+    index = repo.index
+    dropped: list[tuple[str, str]] = []
+    kept: dict[str, list[Any]] = {}
+    for dvcfile, entries in index._plots.items():
+        kept[dvcfile] = []
+        for entry in entries:
+            plot_id = entry if isinstance(entry, str) else next(iter(entry or {}), "")
+            if posixpath.isabs(str(plot_id)):
+                dropped.append((dvcfile, str(plot_id)))
+            else:
+                kept[dvcfile].append(entry)
+    index._plots = kept
+    return dropped
+
+
 def plot_sources(repo: Repo, definitions: Any) -> Any:
     """`Plots._collect_data_sources` over `dvc.repo.plots._get_data_targets`: the data files
     the definitions name, with lazy loaders (`data_source`) that `thinned` can wrap.
@@ -98,6 +121,15 @@ def plot_metric_type_error() -> type[Exception]:
     from dvc.repo.plots import PlotMetricTypeError
 
     return PlotMetricTypeError  # type: ignore[no-any-return]
+
+
+def directory_listing_error() -> type[Exception]:
+    """`dvc_data.index.index.DataIndexDirError`: DVC could not load a directory output's
+    listing (`<md5>.dir`) from the cache or the remote.  Not exported by `dvc_data.index`;
+    the only sign that a file in a directory output has no data here."""
+    from dvc_data.index.index import DataIndexDirError
+
+    return DataIndexDirError
 
 
 def infer_plot_sources(plot_id: str, props: Any) -> list[str]:
@@ -169,3 +201,50 @@ def experiment_refs(repo: Repo, name: str) -> list[Any]:
     from dvc.repo.experiments.utils import exp_refs_by_names
 
     return list(exp_refs_by_names(repo.scm, {name}).get(name, []))
+
+
+def reproduce_stage(stage: Any, **kwargs: Any) -> Any:
+    """`dvc.repo.reproduce._reproduce_stage`: what `Repo.reproduce` does to one stage (run,
+    restore or skip it, then write dvc.lock).  Passed back through `Repo.reproduce`'s
+    `repro_fn` hook, as `dvc exp run` does, to see each stage in the order DVC takes them:
+    the public call returns the stages that ran or were restored, in no telling which."""
+    from dvc.repo.reproduce import _reproduce_stage
+
+    return _reproduce_stage(stage, **kwargs)
+
+
+# `StageCache.restore` logs this (dvc/stage/cache.py) when it checks a stage's outputs out
+# of the run-cache instead of running its command; `dvc repro` prints it.
+_RESTORED = "Stage '%s' is cached - skipping run, checking out outputs"
+
+
+class _Restored(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.stages: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == _RESTORED and isinstance(record.args, tuple) and record.args:
+            self.stages.add(str(record.args[0]))
+
+
+@contextlib.contextmanager
+def run_cache_restores() -> Iterator[set[str]]:
+    """The stages (by address) that DVC restores from its run-cache meanwhile.
+
+    DVC says so only in its log (logger `dvc.stage.cache`, the message above): `Repo.reproduce`
+    returns restored and run stages alike.  The logger is opened at INFO for this block, and
+    kept from DVC's own handlers (which would print to stdout).
+    """
+    logger = logging.getLogger("dvc.stage.cache")
+    handler = _Restored()
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler.stages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate

@@ -18,10 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dvc_cml.collect import internals
-from dvc_cml.collect.project import describe, not_produced
+from dvc_cml.collect import guard, internals
+from dvc_cml.collect.project import (
+    describe,
+    missing_directory,
+    no_data,
+    no_data_reason,
+    not_produced,
+)
 from dvc_cml.errors import UserError
-from dvc_cml.model import TEMPLATE_KINDS, DataPlot, ImagePlot, Plot, PlotKind, Point, Revision
+from dvc_cml.model import (
+    TEMPLATE_KINDS,
+    DataPlot,
+    ImagePlot,
+    Plot,
+    PlotKind,
+    Point,
+    Problem,
+    Revision,
+)
 
 
 def _to_number(value: Any) -> Any:
@@ -367,6 +382,8 @@ def _custom_template(name: str, templates_dir: Path) -> tuple[str, str]:
     path = internals.find_template(name, str(templates_dir))
     if path is None:
         return "linear", f"Template `{name}` was not found; drawn as a line chart."
+    if reason := guard.outside(path, str(templates_dir.parent.parent)):
+        return "linear", f"Template `{name}` {reason}; drawn as a line chart."
     try:
         content = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -400,8 +417,9 @@ def plots(
     thinned_files: Mapping[str, int],
     max_points: int,
     templates_dir: Path,
-) -> tuple[Plot, ...]:
-    """Plots from {"base": plots data, "head": plots data} (DVC's `plots.collect` shape)."""
+) -> tuple[tuple[Plot, ...], tuple[Problem, ...]]:
+    """Plots from {"base": plots data, "head": plots data} (DVC's `plots.collect` shape),
+    and the plot files whose data DVC could not get (each once, however many plots use it)."""
     from dvc.render.match import PlotsData, match_defs_renderers
 
     template_notes = _builtin_templates(data, templates_dir)
@@ -410,7 +428,15 @@ def plots(
         for plot_id, group in PlotsData(data).group_definitions().items()
     }
     out: list[Plot] = []
+    not_read: dict[tuple[str, str], Problem] = {}
     unreadable_type = internals.plot_metric_type_error()
+    for side, rev_data in data.items():
+        # DVC lists a plot directory inside a directory output from the output's listing:
+        # without it, no plot of that revision is known (not one file to name).
+        error = rev_data.get("definitions", {}).get("error")
+        if error is not None and no_data(error):
+            path = missing_directory(error) or "plots"
+            not_read[(side, path)] = Problem(path, labels[side], no_data_reason(error))
 
     for found in match_defs_renderers(data=data):
         unreadable = []
@@ -420,6 +446,13 @@ def plots(
                     # Not a data file DVC reads (say, an id that names no file): like `dvc
                     # plots diff`, list the plot with the reason and draw the rest.
                     unreadable.append(f"Not drawn for {labels[side].label}: {describe(exc)}")
+                elif no_data(exc):
+                    # Not pulled, and not in the remote (or it could not be asked): the
+                    # other revision is drawn, the file is listed with the report's problems.
+                    not_read.setdefault(
+                        (side, src), Problem(src, labels[side], no_data_reason(exc))
+                    )
+                    unreadable.append(f"Not drawn for {labels[side].label}: {src} was not read.")
                 elif not not_produced(exc, src, labels[side]):
                     raise UserError(
                         f"plot file {src} does not parse at {labels[side].label}: {describe(exc)}"
@@ -440,4 +473,4 @@ def plots(
         plot = _data_plot(renderer, props, problems, notes, max_points, thinned_files)
         if plot.points or problems:
             out.append(plot)  # with no drawable data at all, it is listed with the reason
-    return tuple(out)
+    return tuple(out), tuple(not_read.values())

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dvc_cml.collect import internals
 from dvc_cml.errors import UserError
 from dvc_cml.model import Revision
 
@@ -54,10 +56,11 @@ def find_root(path: Path) -> Path | None:
 
 
 @contextlib.contextmanager
-def open_project(path: Path) -> Iterator[Repo]:
+def open_project(path: Path, offline: bool = False) -> Iterator[Repo]:
     """The DVC repo at or above `path`, with the working directory at its root.
 
-    Explains what is missing when `path` is not a git + DVC project.
+    Explains what is missing when `path` is not a git + DVC project.  `offline`: without its
+    default DVC remote, at every revision, so data not in the local cache is not asked for.
     """
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
@@ -75,7 +78,7 @@ def open_project(path: Path) -> Iterator[Repo]:
             "run it from your project's clone or pass -C PATH)"
         ) from None
     try:
-        repo = Repo(str(path))
+        repo = Repo(str(path), config={"core": {"remote": ""}} if offline else None)
     except NotDvcRepoError:
         raise UserError(
             f"{path} is a git repository but not a DVC project (no .dvc directory found; "
@@ -99,18 +102,52 @@ def describe(exc: BaseException) -> str:
     mark = getattr(cause, "problem_mark", None)  # ruamel.yaml's MarkedYAMLError
     if (problem := getattr(cause, "problem", None)) and mark is not None:
         return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(cause, RecursionError):  # the parser's own stack, not a bug in the file
+        return "nested too deep to read (Python's recursion limit)"
     text = str(cause) or type(cause).__name__
     return " ".join(text.split())
 
 
+# How every "no data" reason ends, so the pull's report can tell them apart (`no_data_reason`).
+NO_DATA_END = (
+    "in neither the local cache nor the DVC remote (was `dvc push` run where it was produced?)"
+)
+NO_DATA = f"not read: its data is {NO_DATA_END}"
+
+
+def no_data_reason(error: BaseException) -> str:
+    """Why a `no_data` file was not read; naming the directory whose listing is missing,
+    since the file itself may be in the remote."""
+    if folder := missing_directory(error):
+        where = f"it is inside {folder}/, a DVC-tracked directory"
+        return f"not read: {where} whose listing is {NO_DATA_END}"
+    return NO_DATA
+
+
+def no_data(error: BaseException) -> bool:
+    """DVC tracks the file at this revision, but has its data in neither the local cache nor
+    the remote (or was told not to ask the remote): it costs that file, not the report.
+
+    DVC says so for a file ("No storage files available"), or, for a file in a directory
+    output, cannot load the directory's listing (`<md5>.dir`) from either.
+    """
+    if isinstance(error, internals.directory_listing_error()):
+        return isinstance(error.__cause__, FileNotFoundError)
+    return isinstance(error, FileNotFoundError) and "No storage files available" in str(error)
+
+
 def not_produced(error: BaseException, path: str, rev: Revision) -> bool:
-    """True for a file that does not exist at `rev`; raises if its data is only unreachable."""
-    if not isinstance(error, FileNotFoundError):
-        return False
-    if "No storage files available" in str(error):
-        # DVC tracks it at this revision, but neither the cache nor the remote has the data.
-        raise UserError(
-            f"{path} at {rev.label} is tracked by DVC, but its data is in neither the local "
-            "cache nor the DVC remote (was `dvc push` run where it was produced?)"
-        )
-    return True
+    """True for a file that does not exist at `rev` (declared in dvc.yaml, never written)."""
+    return isinstance(error, FileNotFoundError) and not no_data(error)
+
+
+def missing_directory(error: BaseException) -> str | None:
+    """The directory output whose listing DVC could not load (`no_data`), as a path."""
+    import ast
+
+    found = re.fullmatch(r"failed to load directory (\(.*\))", str(error))
+    try:
+        key = ast.literal_eval(found.group(1)) if found else None
+    except (ValueError, SyntaxError):
+        key = None
+    return "/".join(map(str, key)) if isinstance(key, tuple) and key else None

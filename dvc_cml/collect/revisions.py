@@ -72,11 +72,15 @@ def resolve_revision(
         if problem and sha:  # not every server serves a bare SHA: its branch brings it along
             problem = git.fetch(root, name)
         found = _try_resolve(repo, wanted) or _try_resolve(repo, f"origin/{wanted}")
-        if found is None:
-            shallow = " (this clone is shallow)" if git.is_shallow(root) else ""
+        if found is None and git.is_shallow(root):
             raise UserError(
-                f"revision {wanted!r} is not in {repo.root_dir}{shallow} and fetching it from "
-                f"origin failed ({problem}); {deeper}"
+                f"revision {wanted!r} is not in {repo.root_dir} (this clone is shallow) and "
+                f"fetching it from origin failed ({problem}); {deeper}"
+            )
+        if found is None:  # a full clone lacks nothing: more history would not help
+            raise UserError(
+                f"revision {wanted!r} does not exist in {repo.root_dir} or on origin (no "
+                f"branch, tag, commit or experiment by that name; fetching it said: {problem})"
             )
     if found is None:
         raise UserError(

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dvc_cml.collect import internals
+from dvc_cml.collect import guard, internals
 from dvc_cml.collect.plotdata import joined_files, thinned
+from dvc_cml.collect.project import describe
 from dvc_cml.model import Output
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ class Snapshot:
     data_keys: set[Any] = field(default_factory=set)
     outputs: dict[str, Output] = field(default_factory=dict)
     lock: dict[str, Any] = field(default_factory=dict)  # stage address -> its dvc.lock entry
+    # Files the guard kept DVC from reading (or cut short), taken out of the results above:
+    # (path from the project root, the reason), for the report's "Not read" list.
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _result(read: Callable[[], Any]) -> Result:
@@ -51,10 +55,19 @@ def _result(read: Callable[[], Any]) -> Result:
         return {"error": exc}
 
 
-def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
+def _plots(
+    repo: Repo, max_points: int, sampled: dict[str, int], refused: list[tuple[str, str]]
+) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
     they load (see `plotdata.thinned`)."""
     definitions = internals.plot_definitions(repo)
+    if _mixed_paths(definitions.get("error")):
+        # One absolute plot id costs DVC every plot of the revision: name it, draw the rest.
+        error = definitions["error"]
+        for dvcfile, plot_id in internals.drop_absolute_plot_ids(repo):
+            where = repo.fs.relpath(dvcfile, repo.root_dir)
+            refused.append((where, f"plot {plot_id} not read: DVC says: {describe(error)}"))
+        definitions = internals.plot_definitions(repo)
     if not definitions:
         return {}
     sources = internals.plot_sources(repo, definitions)
@@ -68,6 +81,11 @@ def _plots(repo: Repo, max_points: int, sampled: dict[str, int]) -> Result:
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
     return data
+
+
+def _mixed_paths(error: BaseException | None) -> bool:
+    """DVC's error for a plot id that is an absolute path among relative ones."""
+    return isinstance(error, ValueError) and "absolute and relative" in str(error)
 
 
 def _tracked(repo: Repo, snapshot: Snapshot) -> None:
@@ -118,16 +136,46 @@ def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
     return stages if isinstance(stages, dict) else {}
 
 
+def _take_refused(snapshot: Snapshot) -> None:
+    """Move the files `guard` refused out of DVC's results into `snapshot.refused`, so the
+    rest of the revision is compared as if they were not there."""
+    per_file = [
+        (snapshot.metrics.get("data") or {}),
+        (snapshot.params.get("data") or {}),
+        snapshot.plots.get("sources", {}).get("data", {}),
+    ]
+    for results in per_file:
+        for path, result in list(results.items()):
+            if isinstance(result, dict) and (error := guard.refused(result.get("error"))):
+                del results[path]
+                snapshot.refused.append((path, error.reason))
+    # Metrics and params files with too many values (the first ones are kept) or too deep.
+    for results in per_file[:2]:
+        for path, result in list(results.items()):
+            if isinstance(result, dict) and "data" in result:
+                result["data"], cut = guard.bounded(result["data"])
+                if cut:
+                    snapshot.refused.append((path, cut))
+                if result["data"] is None:
+                    del results[path]
+    # A directory of plots refused while DVC listed it: the error is the dvc.yaml's.
+    for content in snapshot.plots.get("definitions", {}).get("data", {}).values():
+        if isinstance(content, dict) and (error := guard.refused(content.get("error"))):
+            del content["error"]
+            snapshot.refused.append((error.name, error.reason))
+
+
 def read(repo: Repo, key: str, max_points: int) -> Snapshot:
     """Everything the diff needs from revision `key` (a full SHA or "workspace")."""
     from dvc.exceptions import NotDvcRepoError
 
     snapshot = Snapshot()
     try:
-        with repo.switch(key), internals.skip_graph_checks(repo):
+        with repo.switch(key), internals.skip_graph_checks(repo), guard.guarded(repo):
             snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
             snapshot.params = _result(lambda: internals.gather_params(repo))
-            snapshot.plots = _plots(repo, max_points, snapshot.thinned)
+            snapshot.plots = _plots(repo, max_points, snapshot.thinned, snapshot.refused)
+            _take_refused(snapshot)
             if "error" not in snapshot.metrics:  # else the index is broken: reported later
                 _tracked(repo, snapshot)
     except NotDvcRepoError:

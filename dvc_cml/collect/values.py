@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dvc_cml.collect.project import describe, not_produced
+from dvc_cml.collect import guard
+from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Revision, Row, Value, metric_direction
+from dvc_cml.model import MISSING, Direction, Problem, Revision, Row, Value, metric_direction
 
 Files = dict[str, dict[str, Value]]  # {path: {dotted key: value}}
 
@@ -34,20 +35,32 @@ def _culprit(exc: BaseException) -> str:
     return str(path).lstrip("./") if str(path).startswith("..") else str(path)
 
 
-def file_values(kind: str, result: Mapping[str, Any], rev: Revision) -> Files:
-    """{path: {dotted key: value}} from one revision's metrics or params result."""
+def file_values(
+    kind: str, result: Mapping[str, Any], rev: Revision
+) -> tuple[Files, tuple[Problem, ...]]:
+    """{path: {dotted key: value}} from one revision's metrics or params result, and the
+    files whose data DVC could not get (neither in the cache nor from the remote)."""
     if error := result.get("error"):
+        if refusal := guard.refused(error):  # dvc.yaml reads it (`vars`, or params.yaml)
+            raise UserError(
+                f"{refusal.name} at {rev.label}: {refusal.reason}, and DVC cannot load "
+                "the revision without it"
+            )
         if culprit := _culprit(error):
             raise UserError(f"{culprit} does not parse at {rev.label}: {describe(error)}")
         raise UserError(f"could not read {kind} at {rev.label}: {describe(error)}")
     files: Files = {}
+    problems: list[Problem] = []
     for path, file_result in (result.get("data") or {}).items():
         if error := file_result.get("error"):
             if not_produced(error, path, rev):
                 continue  # a file declared in dvc.yaml but not produced at this revision
+            if no_data(error):
+                problems.append(Problem(path, rev, no_data_reason(error)))
+                continue
             raise UserError(f"{kind} file {path} does not parse at {rev.label}: {describe(error)}")
         files[path] = flatten(file_result.get("data", {}))
-    return files
+    return files, tuple(problems)
 
 
 def rows(base: Files, head: Files, with_direction: bool) -> tuple[Row, ...]:

@@ -27,6 +27,19 @@ class PublishError(UserError):
         self.reason = reason
 
 
+def refuse_secrets(token: str | None, report_path: Path, *payloads: str | bytes) -> None:
+    """Defence in depth, before anything is sent: no upload or comment may carry the token's
+    value.  The report is built from what a branch committed, and a stage it ran or a file
+    it linked may have read the job's environment; then nothing at all is posted."""
+    if token and any(token in p if isinstance(p, str) else token.encode() in p for p in payloads):
+        raise PublishError(
+            "the report holds the value of the token, so nothing was sent (a file of the "
+            "branch, or a stage it ran, read the job's environment?); the files on disk "
+            "have it masked",
+            report_path,
+        )
+
+
 def capped_retry(base: Any, max_wait: float) -> Any:
     """urllib3's `Retry` (or PyGithub's subclass of it) honouring a Retry-After header for at
     most `max_wait` seconds: a server asking for an hour must not hang the job."""

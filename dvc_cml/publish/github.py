@@ -29,6 +29,7 @@ from dvc_cml.publish.common import (
     Posted,
     PublishError,
     capped_retry,
+    refuse_secrets,
     transport_failure,
 )
 from dvc_cml.render import comment
@@ -602,6 +603,14 @@ def publish(
             "dry run", "GitHub not contacted (no token or repository)", None, body, dry_run=True
         )
 
+    if not settings.dry_run:
+        # Every file, the charts' specs too (their text is drawn into the PNGs).
+        refuse_secrets(
+            settings.token.value,
+            report_path,
+            _body(settings, report, plots, report_path),
+            *files.values(),
+        )
     api = GitHub(settings, report_path)
     name = settings.repo
     assert name is not None  # _check_config

@@ -22,6 +22,7 @@ from dvc_cml.publish.common import (
     Posted,
     PublishError,
     capped_retry,
+    refuse_secrets,
     transport_failure,
 )
 from dvc_cml.publish.local import HTML_FILE
@@ -393,6 +394,14 @@ def publish(
         where = "GitLab not contacted (no token, URL or project)"
         return Posted("dry run", where, None, body, dry_run=True)
 
+    if not settings.dry_run:
+        # Every file, the charts' specs too (their text is drawn into the PNGs).
+        refuse_secrets(
+            settings.token.value,
+            report_path,
+            _body(settings, report, plots, report_path),
+            *files.values(),
+        )
     api = GitLab(settings, report_path)
     project_id = settings.project
     assert project_id is not None

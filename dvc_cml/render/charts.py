@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from dvc_cml.model import DataPlot, PlotKind
+from dvc_cml.render.confusion import class_order as _class_order
+from dvc_cml.render.confusion import counts as confusion_counts
 
 WIDTH, HEIGHT = 560, 300
 PANEL = 220
@@ -114,28 +116,12 @@ def _xy_chart(plot: DataPlot, labels: Mapping[str, str], notes: list[str]) -> An
     return mark.properties(width=WIDTH, height=HEIGHT, title=_title(plot, notes))
 
 
-def confusion_counts(plot: DataPlot) -> dict[tuple[str, str], Counter[tuple[str, str]]]:
-    """{(rev, file): Counter({(x value, y value): n})}, counted per revision and per file."""
-    counts: dict[tuple[str, str], Counter[tuple[str, str]]] = {}
-    for p in plot.points:
-        counts.setdefault((p.rev, p.series), Counter())[(str(p.x), str(p.y))] += p.count
-    return counts
-
-
 def _normalise(counter: Counter[tuple[str, str]]) -> dict[tuple[str, str], float]:
     # DVC's confusion_normalized divides each cell by the total of its x (actual) value.
     totals: Counter[str] = Counter()
     for (x, _), n in counter.items():
         totals[x] += n
     return {(x, y): round(n / totals[x], 4) for (x, y), n in counter.items()}
-
-
-def _class_order(label: str) -> tuple[int, float, str]:
-    """Numeric class labels in numeric order (2 before 10), then the rest alphabetically."""
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
 
 
 def _grid(panel_rows: list[list[dict[str, Any]]], title: dict[str, Any]) -> dict[str, Any]:

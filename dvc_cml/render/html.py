@@ -84,6 +84,7 @@ summary { cursor: pointer; }
 img { max-width: 100%; }
 .vega-chart { display: block; overflow-x: auto; margin: 8px 0; }
 .vega-chart.failed { color: #d1242f; }
+.mark { vertical-align: -0.125em; }
 """
 
 
@@ -97,6 +98,43 @@ def _to_html(markdown: str) -> str:
         markdown, options=Options.CMARK_OPT_UNSAFE
     )
     return rendered
+
+
+# The report's marks drawn, not typed: report.md keeps ✅/❌/⚠️ (GitLab and GitHub draw
+# emoji themselves), but a browser draws them with a system font, and machines without an
+# emoji font (CI runners, servers, minimal desktops) show one empty box for all three.  Here
+# each is an inline SVG, its meaning in its shape and its colour (and its label for screen
+# readers), with no font involved.
+_MARK = (
+    '<svg class="mark {name}" viewBox="0 0 16 16" width="1em" height="1em" role="img" '
+    'aria-label="{label}">{paths}</svg>'
+)
+_STROKE = 'fill="none" stroke-width="2.5" stroke-linecap="round" stroke-linejoin="round"'
+MARKS = {
+    "✅": _MARK.format(
+        name="good",
+        label="good",
+        paths=f'<path d="M2.5 8.5l3.5 3.5 7.5-8" stroke="#1a7f37" {_STROKE}/>',
+    ),
+    "❌": _MARK.format(
+        name="bad",
+        label="bad",
+        paths=f'<path d="M3.5 3.5l9 9M12.5 3.5l-9 9" stroke="#d1242f" {_STROKE}/>',
+    ),
+    "⚠️": _MARK.format(
+        name="warning",
+        label="warning",
+        paths='<path d="M8 1.5L15 14.5H1z" fill="#bf8700"/>'
+        f'<path d="M8 6v4M8 12.5v.01" stroke="#fff" {_STROKE}/>',
+    ),
+}
+# A mark in text, not in a tag (an image's alt text, say): the next `<` comes before any `>`.
+_MARK_TEXT = re.compile(f"({'|'.join(map(re.escape, MARKS))})(?![^<]*>)")
+
+
+def _draw_marks(body: str) -> str:
+    """✅, ❌ and ⚠️ in the page's text (never inside a tag) as the inline marks above."""
+    return _MARK_TEXT.sub(lambda found: MARKS[found.group(1)], body)
 
 
 # cmark-gfm writes every image as `<img src="..." alt="..." />`, attributes HTML-escaped.
@@ -166,7 +204,8 @@ def render(
         # The spec beside the PNG is not beside a page that travels alone; vega-embed's menu
         # shows the chart's source instead.
         markdown = markdown.replace(f"<sub>[Vega-Lite spec]({spec})</sub>\n\n", "")
-    body = IMAGE.sub(image, _to_html(markdown))
+    # Marks first: the images' data URIs, megabytes of them, need no looking through.
+    body = IMAGE.sub(image, _draw_marks(_to_html(markdown)))
     title = html.escape(_title(body))
 
     out = [

@@ -15,6 +15,7 @@ from dvc_cml.model import (
     Output,
     RenderedPlot,
     Report,
+    Reproduced,
     Revision,
     Row,
     StageChange,
@@ -92,6 +93,17 @@ def _stage(stage: StageChange) -> dict[str, Any]:
     }
 
 
+def _reproduced(done: Reproduced | None) -> dict[str, Any] | None:
+    """`--repro`: every stage DVC took, in its order, and what happened to it (null without
+    --repro)."""
+    if done is None:
+        return None
+    return {
+        "stages": [{"stage": s.name, "outcome": s.outcome} for s in done.stages],
+        "skipped": done.skipped or None,
+    }
+
+
 def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
     def path(rel: str | None) -> str | None:
         return str(out_dir / rel) if rel else None
@@ -111,6 +123,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], out_dir: Path) -> str:
             {"path": p.path, "rev": p.rev.name, "sha": p.rev.sha, "reason": p.reason}
             for p in report.problems
         ],
+        "reproduced": _reproduced(report.reproduced),
         "metrics": [_row(r, "metric") for r in report.metrics],
         "params": [_row(r, "param") for r in report.params],
         "data": {"tracked": report.tracked, "changed": [_data(c) for c in report.data]},

@@ -13,7 +13,6 @@ from dvc_cml.model import (
     Problem,
     RenderedPlot,
     Report,
-    Reproduced,
     Row,
     StageChange,
     Status,
@@ -51,13 +50,6 @@ def _header(report: Report) -> str:
         sha = f" ({code(r.short_sha)})" if r.short_sha else ""
         parts.append(f"**{escape(r.name)}**{sha}")
     return f"## DVC report: {parts[0]} → {parts[1]}"
-
-
-def _pipeline(done: Reproduced) -> str:
-    def names(stages: Sequence[str]) -> str:
-        return ", ".join(code(s) for s in stages) or "none"
-
-    return f"Pipeline reproduced first: ran {names(done.ran)}; up to date {names(done.up_to_date)}."
 
 
 @dataclass(frozen=True)
@@ -275,7 +267,7 @@ def render(report: Report, plots: Sequence[RenderedPlot], trim: Trim | None = No
     trim = trim or Trim()
     out = [_header(report), "", f"**{escape(summary.line(report.summary(plots)))}**", ""]
     if report.reproduced:
-        out += [_pipeline(report.reproduced), ""]
+        out += [fmt.reproduced(report.reproduced, code), ""]
     if report.gates:
         out += [gates.markdown(report.gates)]
     out += _problems(report.problems, trim)

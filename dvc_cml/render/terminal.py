@@ -1,14 +1,17 @@
-"""The terminal view: rich tables with coloured changes, plots with sparklines.
+"""The terminal view: rich tables with coloured changes, plots with sparklines and counts.
 
-On a terminal it is coloured; piped or redirected it has no colour codes, ASCII table borders
-and a fixed width, so logs and tests see the same stable characters.
+On a terminal it is coloured and as wide as the terminal; piped or redirected it has no
+colour codes, ASCII table borders and a fixed width (`PLAIN_WIDTH`), so logs and tests see
+the same stable characters.  Lines that hold a path are never cut or wrapped (they must stay
+copy-pasteable); the plot lines are laid out to fit the width, their columns computed from
+what they hold.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -23,15 +26,20 @@ from dvc_cml.model import (
     Verdict,
     biggest_change,
 )
-from dvc_cml.render import summary
+from dvc_cml.render import confusion, summary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 BARS = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 32
-PLAIN_WIDTH = 100
+SPARK_WIDTH = 32  # at most; less on a narrow terminal, never under MIN_SPARK
+MIN_SPARK = 16
+MIN_NAME = 8  # a revision or series name is shortened to no less than this, with "…"
+PLAIN_WIDTH = 80  # piped or redirected output
+INDENT = "    "
 MAX_ROWS = 40  # metrics shown on a terminal; the report file has them all
+MAX_CLASSES = 8  # confusion matrices with more classes are summarised, not drawn as a grid
+CLASS_WIDTH = 12  # a class name as a grid's row label, at most (a column's: MIN_NAME)
 _STYLES = {Verdict.BETTER: "green", Verdict.WORSE: "red", Verdict.NEUTRAL: "yellow"}
 
 
@@ -49,23 +57,148 @@ def sparkline(values: Sequence[float], lo: float, hi: float, width: int = SPARK_
     return "".join(chars)
 
 
-def sparklines(plot: DataPlot, labels: dict[str, str]) -> list[tuple[str, str, str, str]]:
-    """(revision, series, sparkline, last value) per series and revision of a line plot."""
+def is_steps(xs: Sequence[float]) -> bool:
+    """A step series: every x a whole number (a step, an epoch, an iteration), none twice.
+
+    Its last point is where training ended, so its y there means something ("the loss at the
+    last epoch").  A ROC or precision-recall curve's x is a rate: its "last" point is only
+    the one that sorts last, and says nothing.
+    """
+    return len(set(xs)) == len(xs) and all(float(x).is_integer() for x in xs)
+
+
+Series = tuple[str, str, list[float], str]  # revision label, series, ys by x, last value
+
+
+def _series(plot: DataPlot, labels: Mapping[str, str]) -> tuple[list[Series], float, float]:
+    """Each series at each revision with numbers on both axes, and one scale for all."""
     numeric = [
-        p for p in plot.points if isinstance(p.x, (int, float)) and isinstance(p.y, (int, float))
+        p
+        for p in plot.points
+        if isinstance(p.x, (int, float))
+        and isinstance(p.y, (int, float))
+        and not isinstance(p.x, bool)
     ]
     if not numeric:
-        return []
-    lo = min(float(p.y) for p in numeric)
-    hi = max(float(p.y) for p in numeric)
-    out = []
+        return [], 0.0, 0.0
+    out: list[Series] = []
     for series in sorted({p.series for p in numeric}):
         for rev in plot.revs():
+            if rev not in labels:
+                continue
             pts = sorted((p.x, float(p.y)) for p in numeric if p.rev == rev and p.series == series)
             if pts:
-                ys = [y for _, y in pts]
-                out.append((labels[rev], series, sparkline(ys, lo, hi), fmt.number(ys[-1])))
-    return out
+                xs, ys = [x for x, _ in pts], [y for _, y in pts]
+                last = fmt.number(ys[-1]) if is_steps(xs) else ""
+                out.append((labels[rev], series, ys, last))
+    ys = [float(p.y) for p in numeric]
+    return out, min(ys), max(ys)
+
+
+def sparklines(
+    plot: DataPlot, labels: Mapping[str, str], width: int = SPARK_WIDTH
+) -> list[tuple[str, str, str, str]]:
+    """(revision, series, sparkline, value at the last step) per series and revision of a
+    line plot; the value is "" unless the series is a step series (`is_steps`)."""
+    rows, lo, hi = _series(plot, labels)
+    return [(rev, name, sparkline(ys, lo, hi, width), last) for rev, name, ys, last in rows]
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` cut to `width` at its end: "workspace (22…"."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _fit_end(text: str, width: int) -> str:
+    """`text` cut to `width` at its start, for a series, whose field comes last:
+    "…/train/loss.tsv: loss"."""
+    return text if len(text) <= width else "…" + text[len(text) - max(width - 1, 0) :]
+
+
+def spark_lines(plot: DataPlot, labels: Mapping[str, str], width: int) -> list[str]:
+    """The sparklines laid out in `width` columns: revision, series, sparkline, last value.
+
+    Columns are as wide as what they hold; on a narrow terminal the names give way (cut
+    with "…", a series from its start) before the sparkline gets shorter than MIN_SPARK.
+    """
+    rows, lo, hi = _series(plot, labels)
+    if not rows:
+        return []
+    rev_w = max(len(r[0]) for r in rows)
+    name_w = max(len(r[1]) for r in rows)
+    value_w = max(len(r[3]) for r in rows)
+    tail = value_w + 1 if value_w else 0
+
+    def room() -> int:
+        return width - len(INDENT) - rev_w - 1 - name_w - 1 - tail
+
+    # A narrow terminal: the names give way, the series first, before the sparkline does.
+    name_w -= min(max(MIN_SPARK - room(), 0), max(name_w - MIN_NAME, 0))
+    rev_w -= min(max(MIN_SPARK - room(), 0), max(rev_w - MIN_NAME, 0))
+    spark_w = max(1, min(SPARK_WIDTH, room()))
+    sparks = [sparkline(ys, lo, hi, spark_w) for _, _, ys, _ in rows]
+    drawn_w = max(map(len, sparks))
+    lines = []
+    for (rev, name, _, last), spark in zip(rows, sparks, strict=True):
+        line = f"{INDENT}{_fit(rev, rev_w):<{rev_w}} {_fit_end(name, name_w):<{name_w}} "
+        lines.append(f"{line}{spark:<{drawn_w}} {last}".rstrip())
+    return lines
+
+
+def confusion_lines(plot: DataPlot, labels: Mapping[str, str], width: int) -> list[str]:
+    """Each revision's counts (and each file's, with several): a grid of actual (rows) by
+    predicted (columns) when it fits `width` and has at most MAX_CLASSES classes, else the
+    largest mistakes; always how many fall on the diagonal."""
+    counted = confusion.counts(plot)
+    classes = sorted(
+        {c for cells in counted.values() for pair in cells for c in pair}, key=confusion.class_order
+    )
+    files = sorted({file for _, file in counted})
+    order = [rev for rev in plot.revs() if rev in labels]
+    lines = [f"{INDENT}rows: {plot.x_label}, columns: {plot.y_label}"]
+    for rev in order:
+        for file in files:
+            cells = counted.get((rev, file))
+            if not cells:
+                continue
+            total = sum(cells.values())
+            right = sum(n for (a, b), n in cells.items() if a == b)
+            share = f"{100 * right / total:.1f}%" if total else "-"
+            where = f" {file}" if len(files) > 1 else ""
+            lines.append(
+                f"{INDENT}{labels[rev]}{where}: {right} of {total} on the diagonal ({share})"
+            )
+            lines += _grid(cells, classes, width) or _mistakes(cells, width)
+    return lines
+
+
+def _grid(cells: Mapping[tuple[str, str], int], classes: list[str], width: int) -> list[str]:
+    """The counts as a grid, or [] when it would not fit."""
+    if len(classes) > MAX_CLASSES:
+        return []
+    label_w = max(len(_fit(c, CLASS_WIDTH)) for c in classes)
+    cell_w = max([len(_fit(c, MIN_NAME)) for c in classes] + [len(str(n)) for n in cells.values()])
+    indent = INDENT + "  "
+    if len(indent) + label_w + len(classes) * (cell_w + 1) > width:
+        return []
+    header = " ".join(f"{_fit(c, MIN_NAME):>{cell_w}}" for c in classes)
+    lines = [f"{indent}{'':<{label_w}} {header}"]
+    for actual in classes:
+        counts = " ".join(f"{cells.get((actual, p), 0):>{cell_w}}" for p in classes)
+        lines.append(f"{indent}{_fit(actual, CLASS_WIDTH):<{label_w}} {counts}")
+    return lines
+
+
+def _mistakes(cells: Mapping[tuple[str, str], int], width: int, top: int = 3) -> list[str]:
+    """The largest off-diagonal counts, as many as fit in `width` (at least one)."""
+    wrong = sorted(((n, a, b) for (a, b), n in cells.items() if a != b and n), reverse=True)
+    line = f"{INDENT}  most often mistaken:"
+    for count, (n, a, b) in enumerate(wrong[:top]):
+        item = f"{' ' if count == 0 else ', '}{a} as {b}: {n}"
+        if count and len(line) + len(item) > width:
+            break
+        line += item
+    return [line] if wrong else []
 
 
 def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bool) -> Any:
@@ -153,16 +286,19 @@ def _data(report: Report, plain: bool) -> list[Any]:
 
 
 def renderables(
-    report: Report, plots: Sequence[RenderedPlot], out_dir: Path, plain: bool
+    report: Report,
+    plots: Sequence[RenderedPlot],
+    out_dir: Path,
+    plain: bool,
+    width: int = PLAIN_WIDTH,
 ) -> list[RenderableType]:
     from rich.text import Text
 
     labels = {"base": report.base.label, "head": report.head.label}
     items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
     items.append(Text(summary.line(report.summary(plots))))
-    if done := report.reproduced:
-        ran, fresh = ", ".join(done.ran) or "none", ", ".join(done.up_to_date) or "none"
-        items.append(Text(f"Pipeline reproduced first: ran {ran}; up to date {fresh}."))
+    if report.reproduced:
+        items.append(Text(fmt.reproduced(report.reproduced)))
     for problem in report.problems:
         where = f"{problem.path} at {problem.rev.label}"
         items.append(Text(f"Not read: {where}: {problem.reason}", style="yellow"))
@@ -186,6 +322,22 @@ def renderables(
     elif report.params:
         items.append(Text(f"Params: none of {len(report.params)} changed."))
     items += _stages(report, plain) + _data(report, plain)
+    items += _plot_lines(report, plots, out_dir, labels, width)
+    return items
+
+
+def _plot_lines(
+    report: Report,
+    plots: Sequence[RenderedPlot],
+    out_dir: Path,
+    labels: Mapping[str, str],
+    width: int,
+) -> list[Any]:
+    """Each plot drawn: its files, its notes, a sparkline per series and revision of a line
+    plot, and each revision's counts of a confusion matrix (revisions named by `labels`)."""
+    from rich.text import Text
+
+    items: list[Any] = []
     data_plots = {p.name: p for p in report.plots if isinstance(p, DataPlot)}
     if plots:
         items.append(Text("Plots", style="bold"))
@@ -201,8 +353,9 @@ def renderables(
             items.append(Text(f"    {note}", style="yellow"))
         data = data_plots.get(plot.name)
         if data is not None and data.kind in (PlotKind.LINE, PlotKind.SMOOTH):
-            for rev, series, spark, last in sparklines(data, labels):
-                items.append(Text(f"    {rev:<22} {series:<28} {spark} {last}"))
+            items += [Text(line) for line in spark_lines(data, labels, width)]
+        elif data is not None and data.kind is PlotKind.CONFUSION:
+            items += [Text(line) for line in confusion_lines(data, labels, width)]
     if skipped := sum(not (p.changed or p.drawn) for p in plots):
         items.append(Text(f"  {skipped} unchanged plot(s) not drawn (--all-plots draws them)"))
     return items
@@ -214,13 +367,16 @@ def show(
     out_dir: Path,
     report_path: Path,
     stream: TextIO,
+    width: int | None = None,
 ) -> None:
-    console = make_console(stream)
+    """The view on `stream`, `width` columns wide (default: the terminal's, or PLAIN_WIDTH
+    when piped)."""
+    console = make_console(stream, width)
     plain = not console.is_terminal
     from rich.text import Text
 
     # Lines of text (paths above all) are never wrapped: they must stay copy-pasteable.
-    for item in renderables(report, plots, out_dir, plain):
+    for item in renderables(report, plots, out_dir, plain, console.width):
         console.print(item, soft_wrap=isinstance(item, Text))
     console.print(Text(f"Report written to {report_path}"), soft_wrap=True)
 
