@@ -28,7 +28,7 @@ def skip_graph_checks(repo: Repo) -> Iterator[None]:
     """`Repo._skip_graph_checks`: reading needs no validated pipeline graph, and building one
     costs networkx's import.  The public API has no switch for it (DVC sets it itself while
     collecting experiments).
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     old = getattr(repo, "_skip_graph_checks", False)
     repo._skip_graph_checks = True
@@ -42,7 +42,7 @@ def gather_metrics(repo: Repo) -> Any:
     """`dvc.repo.metrics.show._gather_metrics`: the metrics of the revision the repo is
     switched to, per file ({"data"} or {"error"}).  `repo.metrics.show` walks revisions and
     rebuilds the index for each; this reads the current one.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.metrics.show import _gather_metrics
 
@@ -51,7 +51,7 @@ def gather_metrics(repo: Repo) -> Any:
 
 def gather_params(repo: Repo) -> Any:
     """`dvc.repo.params.show._gather_params`: as `gather_metrics`, for params.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.params.show import _gather_params
 
@@ -62,7 +62,7 @@ def plot_definitions(repo: Repo) -> Any:
     """`dvc.repo.plots._collect_definitions` (with `onerror_collect`): the plot definitions of
     the current revision, errors kept per file.  `repo.plots.show` collects data for every
     revision at once and has no way to thin large files while loading.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.plots import _collect_definitions, onerror_collect
 
@@ -73,7 +73,9 @@ def drop_absolute_plot_ids(repo: Repo) -> list[tuple[str, str]]:
     """`Index._plots`: take the top-level plot entries whose id is an absolute path out of
     the current revision's index; (dvc.yaml path, id) of each.  One such entry fails the
     collection of every plot of the revision ("Can't mix absolute and relative paths"), and
-    `_collect_definitions` has no way to skip one entry."""
+    `_collect_definitions` has no way to skip one entry.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
     import posixpath
 
     index = repo.index
@@ -94,7 +96,7 @@ def drop_absolute_plot_ids(repo: Repo) -> list[tuple[str, str]]:
 def plot_sources(repo: Repo, definitions: Any) -> Any:
     """`Plots._collect_data_sources` over `dvc.repo.plots._get_data_targets`: the data files
     the definitions name, with lazy loaders (`data_source`) that `thinned` can wrap.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.plots import _get_data_targets, onerror_collect
 
@@ -106,7 +108,7 @@ def plot_sources(repo: Repo, definitions: Any) -> Any:
 def resolve_plot_sources(data: Mapping[str, Any]) -> None:
     """`dvc.repo.plots._resolve_data_sources`: run the loaders, in place, as `plots.show`
     does after collecting.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.plots import _resolve_data_sources
 
@@ -116,7 +118,7 @@ def resolve_plot_sources(data: Mapping[str, Any]) -> None:
 def plot_metric_type_error() -> type[Exception]:
     """`dvc.repo.plots.PlotMetricTypeError`: a definition DVC cannot read as data (say, an
     id that names no file).  Not exported by `dvc.exceptions`.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.plots import PlotMetricTypeError
 
@@ -126,7 +128,9 @@ def plot_metric_type_error() -> type[Exception]:
 def directory_listing_error() -> type[Exception]:
     """`dvc_data.index.index.DataIndexDirError`: DVC could not load a directory output's
     listing (`<md5>.dir`) from the cache or the remote.  Not exported by `dvc_data.index`;
-    the only sign that a file in a directory output has no data here."""
+    the only sign that a file in a directory output has no data here.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
     from dvc_data.index.index import DataIndexDirError
 
     return DataIndexDirError
@@ -136,7 +140,7 @@ def infer_plot_sources(plot_id: str, props: Any) -> list[str]:
     """`dvc.repo.plots.infer_data_sources`: the files a top-level plot entry reads (its id,
     or the files of its `x`/`y`).  Called with `props=None` for a plain-path entry, which
     DVC before 3.63 does not accept: then the entry names its own file.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.plots import infer_data_sources
 
@@ -149,7 +153,7 @@ def top_level_files(repo: Repo) -> tuple[Any, Any, Any]:
     """`Index._plots`, `Index._metrics`, `Index._params`: the top-level `plots:`, `metrics:`
     and `params:` entries of every dvc.yaml, by file.  The public index exposes the outputs
     and stages only.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     index = repo.index
     return index._plots, index._metrics, index._params
@@ -157,7 +161,7 @@ def top_level_files(repo: Repo) -> tuple[Any, Any, Any]:
 
 def lockfile_of(stage: Any) -> Any:
     """`ProjectFile._lockfile`: the dvc.lock of a pipeline stage (None for a .dvc file).
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     return getattr(stage.dvcfile, "_lockfile", None)
 
@@ -165,7 +169,7 @@ def lockfile_of(stage: Any) -> Any:
 def data_diff(old: Any, new: Any, keys: set[Any]) -> Any:
     """`dvc.repo.diff._diff`: `dvc diff` between two data indexes that are already built.
     `Repo.diff` builds both revisions' indexes again.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.diff import _diff
 
@@ -175,7 +179,7 @@ def data_diff(old: Any, new: Any, keys: set[Any]) -> Any:
 def squash_plot_properties(group: Any) -> Any:
     """`dvc.render.match._squash_plots_properties`: one plot id's properties, merged over its
     definitions as `dvc plots diff` merges them.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.render.match import _squash_plots_properties
 
@@ -185,7 +189,7 @@ def squash_plot_properties(group: Any) -> Any:
 def find_template(name: str, templates_dir: str) -> str | None:
     """`dvc_render.vega_templates._find_template`: where a custom template's file is (by name
     in .dvc/plots, or by path); the public `get_template` parses it as DVC's own kind.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc_render.vega_templates import _find_template
 
@@ -196,7 +200,7 @@ def find_template(name: str, templates_dir: str) -> str | None:
 def experiment_refs(repo: Repo, name: str) -> list[Any]:
     """`dvc.repo.experiments.utils.exp_refs_by_names`: the refs of an experiment by the name
     `dvc exp show` lists; `dvc.api.exp_show` returns whole tables, not commits.
-    Checked on DVC 3.44.0, 3.45.0, 3.49.0, 3.50.0 and 3.67.1.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
     from dvc.repo.experiments.utils import exp_refs_by_names
 
@@ -207,7 +211,9 @@ def reproduce_stage(stage: Any, **kwargs: Any) -> Any:
     """`dvc.repo.reproduce._reproduce_stage`: what `Repo.reproduce` does to one stage (run,
     restore or skip it, then write dvc.lock).  Passed back through `Repo.reproduce`'s
     `repro_fn` hook, as `dvc exp run` does, to see each stage in the order DVC takes them:
-    the public call returns the stages that ran or were restored, in no telling which."""
+    the public call returns the stages that ran or were restored, in no telling which.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
     from dvc.repo.reproduce import _reproduce_stage
 
     return _reproduce_stage(stage, **kwargs)
@@ -235,6 +241,7 @@ def run_cache_restores() -> Iterator[set[str]]:
     DVC says so only in its log (logger `dvc.stage.cache`, the message above): `Repo.reproduce`
     returns restored and run stages alike.  The logger is opened at INFO for this block, and
     kept from DVC's own handlers (which would print to stdout).
+    Checked on DVC 3.63.0 and 3.67.1.
     """
     logger = logging.getLogger("dvc.stage.cache")
     handler = _Restored()
