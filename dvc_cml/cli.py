@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shlex
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from dvc_cml import __version__
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.errors import EXIT_USAGE, error_boundary
+from dvc_cml.errors import EXIT_USAGE, LOG_NAME, error_boundary
 from dvc_cml.settings import DEFAULT_IMAGES_BRANCH, DEFAULT_PULL_TIMEOUT
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
@@ -28,7 +29,6 @@ if TYPE_CHECKING:  # the commands' modules are imported when they run: --help st
     from dvc_cml.settings import ForgeSettings
 
 DEFAULT_OUT = "dvc-cml-report"
-LOG_NAME = "dvc-cml.log"
 # More arguments for `dvc-cml diff`, after the command line's: how the CI templates pass their
 # `args` input / DVC_CML_ARGS variable, split here as a shell would (quotes work, nothing is
 # expanded), since a shell's own word splitting keeps the quotes.
@@ -44,7 +44,7 @@ exit codes:
   5    a regression gate failed (after the report was written and posted)
   6    --repro: a stage's command failed (its own exit status is in the message)
   7    --pull: data could not be pulled; the report was written from what could be read
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C, or SIGTERM)
 """
 
 CHECK_EPILOG = """\
@@ -525,6 +525,10 @@ def _forge_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ForgeSe
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def console() -> None:
     """The `dvc-cml` command: `main`, then a quick exit.
 
@@ -532,6 +536,9 @@ def console() -> None:
     returns; what is left is the interpreter tearing down DVC's, altair's and vl-convert's
     modules, 0.1-0.2 s of every run.  Tests call `main` and keep the normal exit.
     """
+    # SIGTERM (a CI job cancelled, a timeout) ends a run as Ctrl-C does: the chart workers
+    # are stopped, one line says so, exit 130.
+    signal.signal(signal.SIGTERM, _interrupt)
     code = main()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`dvc-cml diff | head`)

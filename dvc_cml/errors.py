@@ -29,6 +29,8 @@ EXIT_STAGE_FAILED = 6
 EXIT_NOT_PULLED = 7
 EXIT_INTERRUPTED = 130
 
+LOG_NAME = "dvc-cml.log"  # in the report directory: the traceback of an internal error
+
 
 # Values that must never be printed or logged (the forge token); see register_secret.
 _SECRETS: set[str] = set()
@@ -81,16 +83,17 @@ class UsageError(UserError):
 
 
 def _one_line(text: str) -> str:
-    return redact(" ".join(text.split()))
+    from dvc_cml.render.termtext import visible
+
+    return visible(redact(" ".join(text.split())))
 
 
 def write_log(log_path: Path, exc: BaseException) -> Path:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    from dvc_cml import files
+
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    with log_path.open("a", encoding="utf-8") as fd:
-        fd.write(f"### dvc-cml {stamp}\n")
-        fd.write(redact("".join(traceback.format_exception(exc))))
-        fd.write("\n")
+    trace = redact("".join(traceback.format_exception(exc)))
+    files.append(log_path, f"### dvc-cml {stamp}\n{trace}\n")
     return log_path
 
 
@@ -119,10 +122,13 @@ def error_boundary(log_path: Path, exit_code: list[int]) -> Iterator[None]:
 
 
 class _Redact(logging.Filter):
-    """Mask secrets in every log line, whatever library wrote it."""
+    """Mask secrets in every log line, whatever library wrote it, and show control
+    characters instead of sending them to the terminal."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        from dvc_cml.render.termtext import visible
+
+        record.msg, record.args = visible(redact(record.getMessage())), None
         return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import importlib
 import re
 import sys
@@ -38,6 +39,7 @@ from dvc_cml.publish.local import PLOTS_DIR
 from dvc_cml.pull import Pulled
 from dvc_cml.render.drawing import ChartProcess, Drawn, chart_process, draw
 from dvc_cml.render.mdtext import code
+from dvc_cml.render.termtext import visible
 from dvc_cml.settings import DEFAULT_PULL_TIMEOUT, ForgeSettings, JobSummary
 
 if TYPE_CHECKING:
@@ -69,12 +71,20 @@ class DiffOptions:
     open_page: bool = False  # open report.html in a web browser (never in CI)
 
 
+MAX_SLUG = 64  # characters of a file name's stem: far below any file system's 255 bytes
+
+
 def _slugs(names: list[str]) -> list[str]:
-    """File-name-safe, unique stems: only [A-Za-z0-9_-] (GitLab upload names must be tame)."""
+    """File-name-safe, unique stems: only [a-z0-9_-] (GitLab upload names must be tame), at
+    most MAX_SLUG characters; a longer one ends in a hash of the whole name, so it stays
+    apart from a name that differs only past the cut, and the same on every run."""
     seen: dict[str, int] = {}
     out = []
     for name in names:
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "plot"
+        if len(slug) > MAX_SLUG - 12:  # room for "-<hash>" and a "-N" of a repeated name
+            digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            slug = f"{slug[: MAX_SLUG - 21].rstrip('-')}-{digest}"
         seen[slug] = seen.get(slug, 0) + 1
         out.append(slug if seen[slug] == 1 else f"{slug}-{seen[slug]}")
     return out
@@ -211,8 +221,9 @@ def _masked(files: Mapping[str, bytes]) -> dict[str, bytes]:
 
 
 def say(message: str) -> None:
-    """One line per step on stderr: readable in CI logs, out of the way of --md/--json."""
-    print(f"dvc-cml: {message}", file=sys.stderr, flush=True)
+    """One line per step on stderr: readable in CI logs, out of the way of --md/--json.
+    Names in it are the branch's: a control character in one is shown, not obeyed."""
+    print(f"dvc-cml: {visible(message)}", file=sys.stderr, flush=True)
 
 
 def _prepare(
@@ -371,8 +382,10 @@ def run_diff(
         report, pulled = _compared(options, config, step)
         if report.empty:
             print(
-                f"Nothing to compare: no metrics, params or plots at {report.base.label} "
-                f"or {report.head.label}.",
+                visible(
+                    f"Nothing to compare: no metrics, params or plots at {report.base.label} "
+                    f"or {report.head.label}."
+                ),
                 file=stdout,
             )
             return EXIT_OK
@@ -388,7 +401,7 @@ def run_diff(
         stdout.write(redact(jsondoc.render(report, plots, options.out_dir)))
     else:
         terminal.show(report, plots, options.out_dir, report_path, cast(TextIO, Redacting(stdout)))
-        print(f"Interactive report: {report_path.with_name(HTML_FILE)}", file=stdout)
+        print(visible(f"Interactive report: {report_path.with_name(HTML_FILE)}"), file=stdout)
     if options.open_page:
         say(open_in_browser(report_path.with_name(HTML_FILE), options.env))
 
@@ -406,10 +419,10 @@ def run_diff(
                 problem = exc.reason
                 raise
             if posted.dry_run:
-                print(f"--- dry run: the comment for {posted.where} ---", file=sys.stderr)
+                print(visible(f"--- dry run: the comment for {posted.where} ---"), file=sys.stderr)
                 stdout.write(redact(posted.body))
             else:
-                print(f"dvc-cml: {posted.action} on {posted.where}: {posted.url}", file=sys.stderr)
+                say(f"{posted.action} on {posted.where}: {posted.url}")
     finally:
         if options.summary is not None:  # also when posting failed: the run's page shows it
             _write_summary(options.summary, report, plots, report_path, posted, problem)
@@ -461,9 +474,9 @@ def run_check(options: DiffOptions, write: bool, stdout: TextIO | None = None) -
         say("no gates to check: add --fail-on METRIC<CHANGE or `fail-on:` to .dvc-cml.yaml")
         return EXIT_OK
     report, _ = _compared(options, config)
-    print(f"Gates: {report.base.label} -> {report.head.label}", file=stdout)
+    print(visible(f"Gates: {report.base.label} -> {report.head.label}"), file=stdout)
     for line in _gate_lines(report):
-        print(line, file=stdout)
+        print(visible(line), file=stdout)
     if write:
         with chart_process() as charts:
             _, files, text, page = _render(report, options, None, charts)

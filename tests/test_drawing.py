@@ -6,18 +6,34 @@ each scenario runs in a fresh interpreter (this test process has long started th
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, clean_env
+from dvc_cml.model import DataPlot, Point
+from dvc_cml.pipeline import init_project
+from dvc_cml.render.charts import to_png
+from dvc_cml.render.drawing import Drawn, draw_apart, spec_text
+from tests.conftest import Project, clean_env, git, write_tree
+
+LINE = DataPlot(
+    "loss",
+    "loss",
+    "linear",
+    "step",
+    "loss",
+    tuple(Point(rev, "loss", step, step * 0.1) for rev in ("base", "head") for step in range(5)),
+)
 
 SCRIPT = """
 import json, math, sys
@@ -37,11 +53,18 @@ def plot(i):
     return DataPlot(f"p{i}", f"plot {i}", "linear", "step", "loss", points)
 
 plots = [plot(i) for i in range(count)]
+if mode == "crash":
+    # vl-convert aborts on a control character in a title.  chart_spec cleans every text
+    # of them; with the cleaning turned off (before the workers fork) the engine crashes on
+    # plot 1, as it would on anything no cleaning knows of.
+    from dvc_cml.render import charts as chart_module
+    chart_module.chart_text = lambda text: text
+    plots[1] = DataPlot("p1", "plot \x01 1", "linear", "step", "loss", plots[1].points)
 jobs = [(p, labels, [f"note {i}"]) for i, p in enumerate(plots)]
 out = {}
 with chart_process() as charts:
     assert charts is not None
-    if mode == "render":  # the report's own path, compared below with drawing in-process
+    if mode in ("render", "crash"):  # the report's own path, compared below with drawing in-process
         base, head = Revision("main", "1111111"), Revision("workspace", "2222222")
         report = Report(base, head, plots=tuple(plots))
         with_worker = render_plots(report, charts=charts)
@@ -60,7 +83,10 @@ with chart_process() as charts:
             process.kill()
             process.join()
         got = {index: drawn.rasterised() for index, drawn in batch.results()}
-if mode == "render":
+if mode == "crash":
+    out["pngs"] = sorted(name for name in with_worker[1] if name.endswith(".png"))
+    out["notes"] = {p.name: list(p.notes) for p in with_worker[0]}
+elif mode == "render":
     out["same"] = with_worker == render_plots(report)  # drawn here, start to finish
     out["pngs"] = sum(name.endswith(".png") for name in with_worker[1])
 else:
@@ -107,6 +133,35 @@ def test_a_worker_that_dies_loses_no_chart(victims: str) -> None:
     assert run(3, "kill", victims) == {"same": True, "pngs": 3}
 
 
+def test_a_chart_that_crashes_the_engine_costs_only_that_chart() -> None:
+    """The drawing worker dies on plot 1 (vl-convert aborts); the charts it had not sent
+    are drawn in a process of their own, where plot 1 crashes the engine again: it is
+    listed with the reason, and every other chart is drawn."""
+    result = run(4, "crash")
+    assert result["pngs"] == ["plots/p0.png", "plots/p2.png", "plots/p3.png"]
+    notes = result["notes"]
+    assert isinstance(notes, dict)
+    assert notes["p0"] == notes["p2"] == notes["p3"] == []
+    [reason] = notes["p1"]
+    assert reason.startswith(
+        "The chart could not be rendered: the chart engine crashed (killed by SIGABRT): "
+        "Failed to parse text SVG: ParsingFailed(NonXmlChar('\\u{1}'"
+    ), reason
+
+
+def test_drawing_apart_loses_only_the_chart_that_crashes() -> None:
+    """`draw_apart` with a spec that makes vl-convert abort between two good ones."""
+    good = spec_text(LINE, {"base": "main", "head": "feature"}, [])
+    bad = json.dumps({"mark": "point", "title": "a\x02b", "data": {"values": [{}]}}).encode()
+    drawn = dict(draw_apart([(0, good), (1, bad), (2, good)]))
+    assert sorted(drawn) == [0, 1, 2]
+    assert drawn[0] == drawn[2] == Drawn(good, to_png(json.loads(good)))
+    assert drawn[1].png is None and drawn[1].spec == bad
+    assert drawn[1].error is not None
+    assert drawn[1].error.startswith("the chart engine crashed (killed by SIGABRT): ")
+    assert "NonXmlChar" in drawn[1].error
+
+
 @pytest.mark.parametrize("delay", [0.4, 0.9, 1.5])
 def test_ctrl_c_ends_the_run_in_one_line_with_no_worker_left(
     make_project: Callable[[str], Project], delay: float
@@ -131,3 +186,114 @@ def test_ctrl_c_ends_the_run_in_one_line_with_no_worker_left(
     assert (run.returncode, err) in ((130, "dvc-cml: interrupted\n"), (0, ""))
     with pytest.raises(ProcessLookupError):  # nothing of the group is left running
         os.killpg(run.pid, 0)
+
+
+@pytest.fixture(scope="module")
+def big_charts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six scatter plots of 2,000 points: each chart's SVG outgrows a pipe's buffer, so a
+    worker whose caller is gone blocks for good sending it."""
+    root = tmp_path_factory.mktemp("big") / "project"
+    defs = "".join(f"  - plots/p{i}.csv:\n      template: scatter\n" for i in range(6))
+    write_tree(root, {"dvc.yaml": f"plots:\n{defs}"})
+
+    def data(shift: float) -> dict[str, str]:
+        rows = [f"{step},{math.sin(step / 50) + shift:.5f}" for step in range(2000)]
+        return {f"plots/p{i}.csv": "step,value\n" + "\n".join(rows) + "\n" for i in range(6)}
+
+    write_tree(root, data(0.0))
+    git(root, "init", "-q")
+    init_project(root)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    write_tree(root, data(0.5))
+    return root
+
+
+def _running(group: int) -> list[str]:
+    """The processes of `group` that are not zombies: `pid state command`."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat_file.read_text()
+            name_end = text.rindex(")")
+            state, _, pgrp = text[name_end + 2 :].split()[:3]
+            if int(pgrp) == group and state != "Z":
+                found.append(f"{stat_file.parent.name} {state} {text[: name_end + 1]}")
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    ("how", "after", "delay"),
+    [
+        (signal.SIGTERM, "opening the DVC project", 0.0),
+        (signal.SIGTERM, "matching plots", 0.5),
+        (signal.SIGKILL, "matching plots", 0.5),
+        (signal.SIGKILL, "matching plots", 2.0),
+    ],
+    ids=["term-at-start", "term-drawing", "kill-drawing", "kill-drawing-later"],
+)
+def test_the_workers_end_with_the_run_however_it_ends(
+    big_charts: Path, how: signal.Signals, after: str, delay: float
+) -> None:
+    """SIGTERM or SIGKILL to the main process alone (a CI job cancelled, the OOM killer), at
+    a step of the run: no process of its group is left, and its stdout pipe closes (a CI
+    job's log waits for every process holding it).  stderr is a terminal, whose spinner says
+    which step the run is at."""
+    import pty
+
+    terminal, stderr = pty.openpty()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dvc_cml", "diff", "main", "--no-post"],
+        cwd=big_charts,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=clean_env(),
+        start_new_session=True,
+    )
+    os.close(stderr)
+    said: list[bytes] = []
+    closed = threading.Event()
+
+    def read_terminal() -> None:
+        with contextlib.suppress(OSError):  # EIO: every writer has closed it
+            while chunk := os.read(terminal, 4096):
+                said.append(chunk)
+
+    def read_stdout() -> None:
+        assert run.stdout is not None
+        run.stdout.read()
+        closed.set()
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (read_terminal, read_stdout)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(600):
+            if after.encode() in b"".join(said) or run.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert after.encode() in b"".join(said), b"".join(said)
+        time.sleep(delay)
+        os.kill(run.pid, how)
+        assert closed.wait(120), f"stdout still open, held by: {_running(run.pid)}"
+        code = run.wait(60)
+        left = _running(run.pid)
+        for _ in range(100):
+            if not left:
+                break
+            time.sleep(0.1)
+            left = _running(run.pid)
+        assert left == []
+        if how is signal.SIGKILL:
+            assert code == -signal.SIGKILL
+        else:
+            assert code in (130, 0)  # interrupted, or done first
+            threads[0].join(10)
+            assert code == 0 or b"dvc-cml: interrupted" in b"".join(said)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        os.close(terminal)

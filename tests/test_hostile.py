@@ -15,21 +15,30 @@ The helpers are the module's API for more cases:
   as a separate `dvc-cml` process (whose /proc/self/environ holds the token);
 - `gitlab_env(fake)`, `github_env(fake, tmp_path, root)`: a merge-request job's variables;
 - `assert_contained(run, canary, *fakes)`.
+
+The reading side comes first (findings 1, 7, 9, 12), then the writing and drawing side
+(findings 2-6, 10: the report directory, `--out`, report.html, chart text, file names, the
+terminal and the log), then generated names for both.  Where the report directory itself
+holds links to the canary, a case checks the canary alone: reading the report would read it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +46,14 @@ from hypothesis import strategies as st
 
 from dvc_cml.cli import main
 from dvc_cml.pipeline import init_project
+from dvc_cml.render.termtext import visible
+from dvc_cml.report import _slugs
 from tests.conftest import FIXTURES, FakeGitHub, FakeGitLab, clean_env, git
+from tests.test_browser import ARGS as BROWSER_ARGS
+from tests.test_browser import CHROMIUM, _why_no_browser, wait_until_drawn
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 TOKEN = "glpat-hostile-Q7w8E9r0T1y2U3i4O5p6"  # the job's DVC_CML_TOKEN in every run here
 REPO = "octo-org/models"
@@ -846,6 +862,463 @@ def test_a_directory_listing_missing_from_cache_and_remote_says_so(
     assert problems(run) == [("eval/m.json", "main", why), ("eval/m.json", "workspace", why)]
 
 
+# ---------------------------------------------------------------------------- finding 2
+# The report writer never writes, replaces or deletes through a symlink.  The canary's
+# files stand for the runner's; a report directory the branch fills is refused before
+# anything is written (a folder dvc-cml did not make is not its report).
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int] | str]:
+    """Every entry below `folder`: a file's bytes and modification time, a link's target."""
+    out: dict[str, tuple[bytes, int] | str] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            out[rel] = f"-> {path.readlink()}"
+        elif path.is_file():
+            out[rel] = (path.read_bytes(), path.stat().st_mtime_ns)
+        else:
+            out[rel] = "dir"
+    return out
+
+
+REPORT_LINKS = {
+    "report-dir-itself": {"dvc-cml-report": "{outside}"},
+    "gitignore": {"dvc-cml-report/.gitignore": "{outside}/secret.yaml"},
+    "plots-folder": {"dvc-cml-report/plots": "{outside}/dir"},
+    "report-md": {"dvc-cml-report/report.md": "{outside}/secret.json"},
+    "relative-link": {"dvc-cml-report/report.html": "../../outside/secret.csv"},
+}
+
+
+@pytest.mark.parametrize("links", REPORT_LINKS.values(), ids=REPORT_LINKS.keys())
+def test_a_symlink_in_the_report_dir_is_never_written_through(
+    tmp_path: Path, canary: Canary, links: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = str(canary.folder)
+    root = hostile_branch(
+        tmp_path, symlinks={k: v.format(outside=outside) for k, v in links.items()}
+    )
+    run = run_ci(capsys, root, "main")
+    canary.assert_untouched()  # the report's own files are links to it: not read here
+    assert run.code == 1
+    error = one_line_error(run)
+    assert "dvc-cml-report" in error
+    assert "never writes through" in error or "is not a dvc-cml report" in error
+
+
+def test_a_fake_manifest_does_not_make_a_symlinked_folder_ours(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The branch writes a manifest of dvc-cml's listing plots/loss.png, and `plots` as a
+    link to a folder of the runner's: nothing there is deleted or written."""
+    canary.add("dir/loss-csv.png", b"\x89PNG the runner's")
+    manifest = f"{MANIFEST_HEADER}\nplots/loss-csv.png\nplots/acc-csv.png\nreport.md\n"
+    root = hostile_branch(tmp_path, symlinks={"dvc-cml-report/plots": canary.path("dir")})
+    (root / "dvc-cml-report" / MANIFEST).write_text(manifest)
+    run = run_ci(capsys, root, "main")
+    canary.assert_untouched()
+    assert run.code == 1
+    assert one_line_error(run).endswith(
+        "dvc-cml-report/plots is a symlink or not a directory, and dvc-cml never writes through one"
+    )
+
+
+def test_a_symlink_at_the_metrics_report_is_replaced_not_followed(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = hostile_branch(tmp_path, symlinks={"metrics.txt": canary.path("secret.yaml")})
+    run = run_ci(capsys, root, "main", "--metrics-report", "metrics.txt")
+    assert_contained(run, canary, codes={0})
+    written = root / "metrics.txt"
+    assert not written.is_symlink()
+    assert 'dvc_f1{file="scores.json"} 0.8\n' in written.read_text()
+
+
+def test_a_symlinked_folder_above_the_metrics_report_is_refused(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = hostile_branch(tmp_path, symlinks={"reports": str(canary.folder)})
+    run = run_ci(capsys, root, "main", "--md", "--metrics-report", "reports/m.txt")
+    assert_contained(run, canary, codes={1})
+    assert "reports is a symlink" in one_line_error(run)
+
+
+def test_the_error_log_is_not_written_through_a_symlink(tmp_path: Path) -> None:
+    from dvc_cml.errors import write_log
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep\n")
+    (tmp_path / ".git").mkdir()  # a repository: the report dir is the branch's to shape
+    report = tmp_path / "dvc-cml-report"
+    report.mkdir()
+    (report / "dvc-cml.log").symlink_to(outside)
+    with pytest.raises(OSError):
+        write_log(report / "dvc-cml.log", RuntimeError("boom"))
+    assert outside.read_text() == "keep\n"
+
+
+def test_the_job_summary_is_not_appended_through_a_symlink(tmp_path: Path) -> None:
+    from dvc_cml.errors import UserError
+    from dvc_cml.publish.local import append_summary
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep\n")
+    summary = tmp_path / "step_summary"
+    summary.symlink_to(outside)
+    with pytest.raises(UserError, match="cannot write the job summary"):
+        append_summary(summary, "## report")
+    assert outside.read_text() == "keep\n"
+    summary.unlink()
+    append_summary(summary, "## report")
+    append_summary(summary, "## again\n")
+    assert summary.read_text() == "## report\n## again\n"
+
+
+# ---------------------------------------------------------------------------- finding 3
+# --out replaces and removes only what dvc-cml wrote (the manifest).
+
+MANIFEST = ".dvc-cml-manifest"  # its name and first line: a format users' folders carry
+MANIFEST_HEADER = "# dvc-cml: the files it wrote here, and the only ones it replaces or removes"
+
+
+def test_out_at_a_folder_of_the_user_s_files_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = hostile_branch(tmp_path)
+    mine = tmp_path / "mine"
+    write_files(mine, {".gitignore": "my rules\n", "plots/keep.png": b"\x89PNG mine"})
+    before = snapshot(mine)
+    for _ in range(2):
+        run = run_ci(capsys, root, "main", "--out", str(mine))
+        assert run.code == 1
+        assert one_line_error(run).startswith(
+            f"{mine} is not empty and is not a dvc-cml report (.gitignore, plots); dvc-cml "
+            "only writes a report into a new or empty directory, or over its own earlier report"
+        )
+    assert snapshot(mine) == before
+
+
+def test_out_at_the_repository_root_touches_no_tracked_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = hostile_branch(tmp_path)
+    before = snapshot(root)
+    for _ in range(2):
+        run = run_ci(capsys, root, "main", "--out", ".")
+        assert run.code == 1
+        assert "is not empty and is not a dvc-cml report" in one_line_error(run)
+    after = snapshot(root)
+    assert {k: v for k, v in after.items() if not k.startswith(".dvc/tmp")} == {
+        k: v for k, v in before.items() if not k.startswith(".dvc/tmp")
+    }
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_an_earlier_report_is_replaced_and_the_user_s_files_in_it_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = hostile_branch(tmp_path)
+    out = tmp_path / "report"
+
+    def listed() -> list[str]:
+        return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+    assert run_ci(capsys, root, "main", "--out", str(out)).code == 0
+    ours = [".dvc-cml-manifest", ".gitignore", "report.html", "report.md"]
+    assert listed() == sorted([*ours, "plots/acc-csv.png", "plots/acc-csv.vl.json"])
+    write_files(out, {"notes.txt": "mine\n", "plots/keep.png": b"\x89PNG mine"})
+    mine = {k: v for k, v in snapshot(out).items() if k in {"notes.txt", "plots/keep.png"}}
+    # The plot's data is the same at both revisions now: no chart, the old one goes.
+    write_files(root, {"acc.csv": BASE["acc.csv"]})
+    run = run_ci(capsys, root, "main", "--out", str(out))
+    assert (run.code, run.err) == (0, "")
+    assert listed() == sorted([*ours, "notes.txt", "plots/keep.png"])
+    assert {k: v for k, v in snapshot(out).items() if k in mine} == mine
+    manifest = (out / MANIFEST).read_text().splitlines()
+    assert manifest == [MANIFEST_HEADER, ".gitignore", "report.html", "report.md"]
+
+
+def test_a_file_of_the_user_s_where_a_chart_goes_is_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = hostile_branch(tmp_path)
+    out = tmp_path / "report"
+    assert run_ci(capsys, root, "main", "--out", str(out)).code == 0
+    (out / "plots/acc-csv.png").unlink()
+    (out / "plots/acc-csv.png").write_bytes(b"mine")
+    manifest = (out / MANIFEST).read_text().replace("plots/acc-csv.png\n", "")
+    (out / MANIFEST).write_text(manifest)
+    run = run_ci(capsys, root, "main", "--out", str(out))
+    assert run.code == 1
+    assert one_line_error(run) == (
+        f"{out}/plots/acc-csv.png exists and dvc-cml did not write it: not replacing it"
+    )
+    assert (out / "plots/acc-csv.png").read_bytes() == b"mine"
+
+
+# ---------------------------------------------------------------------------- finding 4
+# report.html runs no script from a name and sends nothing anywhere.
+
+XSS = {
+    "plot": "<img src=x onerror=alert('plot')>",
+    "field": "</script><script>alert('field')</script>",
+    "x": '<svg onload=alert("x")>',
+    "category": "<img src=x onerror=alert('category')>",
+    "branch": "feat<svg/onload=alert(5)>",
+}
+
+
+@pytest.fixture
+def hostile_page(tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]) -> Path:
+    plot, x, field = (json.dumps(XSS[key]) for key in ("plot", "x", "field"))  # YAML scalars
+    defs = (
+        f"  - {plot}:\n      x: step\n      y:\n        loss.csv: loss\n"
+        f"  - xss.csv:\n      x: {x}\n      y: {field}\n"
+        "  - cat.csv:\n      template: bar_horizontal\n      x: n\n      y: class\n"
+    )
+    files = {
+        **CHANGED,
+        "dvc.yaml": f"{BASE['dvc.yaml']!s}{defs}",
+        "xss.csv": f"{XSS['x']},{XSS['field']}\n0,0.5\n1,0.4\n",
+        "cat.csv": f"class,n\n{XSS['category']},1\nok,2\n",
+    }
+    root = hostile_branch(tmp_path, files)
+    git(root, "branch", XSS["branch"])
+    run = run_ci(capsys, root, "main", XSS["branch"])
+    assert_contained(run, canary, codes={0})
+    return root / "dvc-cml-report" / "report.html"
+
+
+def test_report_html_allows_no_outside_origin(hostile_page: Path) -> None:
+    text = hostile_page.read_text()
+    [csp] = re.findall(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', text)
+    directives = dict(part.strip().split(" ", 1) for part in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["img-src"] == "data:"
+    assert directives["base-uri"] == directives["form-action"] == "'none'"
+    sources = directives["script-src"].split()
+    assert len(sources) == 2 and all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]+=*'", s) for s in sources)
+    assert not re.search(r"https?:|\*|unsafe-eval|connect-src|wss?:", csp)
+
+
+@pytest.mark.skipif(bool(_why_no_browser()), reason=_why_no_browser() or "")
+def test_every_embed_action_on_a_hostile_page_runs_nothing_and_sends_nothing(
+    hostile_page: Path,
+) -> None:
+    """Chromium opens the page from a hostile branch and clicks every item of every chart's
+    menu: no dialog, no popup, no request but the page itself, no script from a name."""
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    requests: list[str] = []
+    popups: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        context = browser.new_context(offline=True, accept_downloads=True)
+
+        def watch(page: Page) -> None:
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        context.on("page", watch)
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.add_init_script(
+            "window.violations = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            " (e) => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        context.on("page", lambda opened: popups.append(opened.url))
+        page.goto(hostile_page.as_uri())
+        wait_until_drawn(page)
+        menus = page.locator(".vega-embed details")
+        assert menus.count() == 4  # acc.csv and the three hostile plots
+        labels = []
+        for index in range(menus.count()):
+            menu = menus.nth(index)
+            actions = menu.locator(".vega-actions a")
+            menu.locator("summary").click()
+            labels.append(actions.all_inner_texts())
+            for number in range(actions.count()):
+                if not menu.evaluate("(el) => el.open"):
+                    menu.locator("summary").click()
+                action = actions.nth(number)
+                if action.inner_text().startswith("Save as"):
+                    with page.expect_download() as download:
+                        action.click()
+                    assert download.value.suggested_filename.startswith("visualization.")
+                else:  # what vega-embed offered before: a popup, or the Vega Editor
+                    action.click()
+                    page.wait_for_timeout(500)
+        page.wait_for_timeout(500)
+        drawn = page.evaluate("() => document.querySelectorAll('.vega-chart canvas').length")
+        violations = page.evaluate("() => window.violations")
+        injected = page.evaluate("() => document.querySelectorAll('[onerror], [onload]').length")
+        context.close()
+        browser.close()
+    assert labels == [["Save as SVG", "Save as PNG"]] * 4
+    assert dialogs == []
+    assert popups == []
+    assert [url for url in requests if not url.startswith(("data:", "blob:"))] == [
+        hostile_page.as_uri()
+    ]
+    assert drawn == 4
+    assert violations == []
+    assert injected == 0  # no element from a name: every one was escaped
+
+
+# ---------------------------------------------------------------------------- finding 5
+# Text a chart cannot hold never kills the run.
+
+
+def test_control_characters_and_backslashes_in_names_are_drawn(
+    tmp_path: Path, canary: Canary
+) -> None:
+    """vl-convert aborts the process on a control character in any chart text, and Vega-Lite
+    turns a backslash in a title into one; every chart is drawn all the same."""
+    defs = (
+        '  - "id\\x01\\x1b[31mred":\n      x: step\n      y:\n        loss.csv: loss\n'
+        '  - ctl.csv:\n      x: step\n      y: "lo\\x02ss"\n'
+        "  - esc.csv:\n      x: step\n      y: 'a\\x01b'\n"
+        "  - cat.csv:\n      template: bar_horizontal\n      x: n\n      y: class\n"
+    )
+    files = {
+        **CHANGED,
+        "dvc.yaml": f"{BASE['dvc.yaml']!s}{defs}",
+        "ctl.csv": "step,lo\x02ss\n0,0.5\n1,0.4\n",
+        "esc.csv": "step,a\\x01b\n0,0.5\n1,0.4\n",
+        "cat.csv": "class,n\nok\x0bthen,1\nbad\\x03,2\n",
+    }
+    root = hostile_branch(tmp_path, files)
+    run = run_process(root, "main", "--md")
+    assert_contained(run, canary, codes={0})
+    assert run.err == ""
+    pngs = sorted(p.name for p in (root / "dvc-cml-report" / "plots").glob("*.png"))
+    assert pngs == ["acc-csv.png", "cat-csv.png", "ctl-csv.png", "esc-csv.png", "id-31mred.png"]
+    assert "could not be rendered" not in run.out
+
+
+# ---------------------------------------------------------------------------- finding 6
+# A 300-character plot id gets a capped file name.
+
+
+def test_slugs_are_capped_and_stay_unique() -> None:
+    long_a, long_b = "a" * 300, "a" * 299 + "b"
+    slugs = _slugs([long_a, long_b, "loss", "Loss", "ünïcode/é"])
+    assert all(len(slug) <= 64 for slug in slugs)
+    assert len(set(slugs)) == 5
+    assert slugs[2:4] == ["loss", "loss-2"]
+    assert all(re.fullmatch(r"[a-z0-9_-]+", slug) for slug in slugs)
+    assert _slugs([long_a]) == slugs[:1]  # the same name, the same file, run after run
+
+
+def test_a_300_character_plot_id_is_drawn(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_ids = ["p" * 300, "p" * 299 + "q"]
+    defs = "".join(f"  - {i}:\n      x: step\n      y:\n        loss.csv: loss\n" for i in long_ids)
+    root = hostile_branch(tmp_path, {**CHANGED, "dvc.yaml": f"{BASE['dvc.yaml']!s}{defs}"})
+    run = run_ci(capsys, root, "main", "--md")
+    assert_contained(run, canary, codes={0})
+    pngs = sorted(p.name for p in (root / "dvc-cml-report" / "plots").glob("*.png"))
+    assert len(pngs) == 3, pngs  # acc.csv and the two long ids
+    assert all(len(name.encode()) <= 80 for name in pngs)
+    assert all(f"](plots/{name})" in run.out for name in pngs)
+
+
+def test_gitlab_upload_names_stay_tame() -> None:
+    from dvc_cml.publish.gitlab import upload_name
+
+    for name in _slugs(["a b<c>\x1b[31m" * 30, "../../x", "é"]):
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", upload_name(f"plots/{name}.png"))
+
+
+# ---------------------------------------------------------------------------- finding 10
+# Escape codes in names never reach the terminal or the CI log.
+
+ESCAPES = "\x1b[2K\x1b[31mfake\x1b]8;;http://evil.example\x07link\x1b]8;;\x07\r\u202e"
+SHOWN = "\\x1b[2K\\x1b[31mfake\\x1b]8;;http://evil.example\\x07link\\x1b]8;;\\x07\\r\\u202e"
+
+
+def test_visible_writes_every_control_character_as_its_escape() -> None:
+    assert visible(ESCAPES) == SHOWN
+    assert (
+        visible("a\nb\tc\x00\x7f\x9b31m\u200b\ufeff") == "a\\nb\\tc\\x00\\x7f\\x9b31m\\u200b\\ufeff"
+    )
+    assert visible("plain ünïcode ✅ [link=x] \\x1b") == "plain ünïcode ✅ [link=x] \\x1b"
+
+
+def test_the_terminal_view_and_the_log_show_escape_codes_from_names(
+    tmp_path: Path, canary: Canary
+) -> None:
+    """A branch names a metric, a param value, a plot and a gate with escape codes: the
+    terminal view (stdout) and every stderr line show them, none is sent."""
+    dvc_yaml = str(BASE["dvc.yaml"]).replace("  - loss.csv:\n", f"  - {json.dumps(ESCAPES)}:\n")
+    dvc_yaml = dvc_yaml.replace("      y: loss\n", "      y:\n        loss.csv: loss\n")
+    files = {
+        **CHANGED,
+        "scores.json": json.dumps({"f1": 0.8, f"x{ESCAPES}": 1}) + "\n",
+        "config.yaml": f"batch: 32\nnote: {json.dumps(ESCAPES)}\n",
+        "dvc.yaml": dvc_yaml,
+        ".dvc-cml.yaml": f"fail-on:\n  - {json.dumps('x' + ESCAPES + '<-5')}\n",
+    }
+    run = run_process(hostile_branch(tmp_path, files), "main")
+    assert_contained(run, canary, codes={0})
+    for stream in (run.out, run.err):
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", stream), stream
+    # The metric's row, the param's row (both cut to fit the table), the plot's title.
+    shown = [line for line in run.out.splitlines() if "\\x1b" in line]
+    assert len(shown) == 3, run.out
+    assert f"  {SHOWN} [line]" in shown
+    assert run.err.splitlines() == [
+        f"dvc-cml: PASS  x{SHOWN}<-5: x{SHOWN} is a new metric, no base value to compare (head 1)",
+        "dvc-cml: 1 of 1 gate passed.",
+    ]
+
+
+def test_an_error_line_shows_escape_codes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from dvc_cml.errors import UserError, error_boundary
+
+    code = [0]
+    with error_boundary(tmp_path / "log", code):
+        raise UserError(f"cannot read {ESCAPES}.yaml")
+    # One line: line breaks are spaces there.
+    one_line = SHOWN.replace("\\r", " ")
+    assert capsys.readouterr().err == f"dvc-cml: error: cannot read {one_line}.yaml\n"
+    assert code == [1]
+
+
+def test_the_progress_line_shows_names_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spinner's step (on a terminal) is a name, never rich markup or an escape code."""
+    import pty
+
+    from dvc_cml.render import terminal
+
+    terminal_fd, stderr_fd = pty.openpty()
+    said = b""
+    with os.fdopen(stderr_fd, "w", encoding="utf-8") as stderr:
+        monkeypatch.setattr(sys, "stderr", stderr)
+        with terminal.progress() as step:
+            step(f"rendering chart 1/1: [link=http://evil.example]x[/link]{ESCAPES}")
+            time.sleep(0.3)
+    with contextlib.suppress(OSError):  # EIO once read to the end
+        while chunk := os.read(terminal_fd, 65536):
+            said += chunk
+    os.close(terminal_fd)
+    text = said.decode("utf-8", "replace").replace("\r\n", "")  # lines wrapped to fit
+    assert "[link=http://evil.example]x[/link]" + SHOWN in text
+    assert "\x1b]8;;http" not in text and "\x1b[31m" not in text
+
+
+def test_markdown_shows_no_control_or_bidi_character_from_a_name() -> None:
+    from dvc_cml.render.mdtext import code, escape
+
+    assert escape("a\x1b[31mb\x00\x7f\u202ec\td") == "a\ufffd\\[31mb\ufffd\ufffd\ufffdc d"
+    assert code("a\x1b[2Kb\u2066") == "`a\ufffd[2Kb\ufffd`"
+
+
 # ---------------------------------------------------------------------------- generated
 
 # Names and contents a branch may commit: control characters, terminal escapes, HTML,
@@ -896,5 +1369,163 @@ def test_generated_names_and_values_are_read_as_written(
         read = {r["key"]: r["head"] for r in doc["params"] if r["path"] == "config.yaml"}
         assert found == {"f1": None, **metrics}  # f1: at main only
         assert read == {"batch": None, **params}
+
+    check()
+
+
+# Names for the writing side: where they go out (report.md, the comment, report.html, the
+# terminal, the log, file names), drawn per part of a project a branch names.
+OUT_TOKENS = [
+    "loss", "a.b", "é✅", "\x1b[31m", "\x1b[2K", "\x1b]8;;http://evil.example\x07link\x1b]8;;\x07",
+    "\r", "\n", "\t", "\x01", "\x7f", "\x9b", "\u202e", "\ufffe",
+    "<script>alert(1)</script>", "</script><script>alert(2)</script>",
+    "<img src=x onerror=alert(3)>", "[x](javascript:alert(4))", "|", "*_`~", "@all",
+    "/label ~bug", "&amp;", "'", '"', "\\", "\\x02", "x" * 300,
+]  # fmt: skip
+OUT_NAMES = st.lists(st.sampled_from(OUT_TOKENS), min_size=1, max_size=5).map("".join)
+# Branch names git accepts (no control character, space, `~^:?*[\`, `..`, `@{`).
+BRANCH_TOKENS = ["feat", "<img/src=x/onerror=alert(5)>", "</script>", "\"'&|", "%1b", "{x}", "=;!"]
+BRANCHES = st.lists(st.sampled_from(BRANCH_TOKENS), min_size=1, max_size=4).map("".join)
+OUR_TAGS = {"details", "summary", "sub", "br"}  # the HTML report.md and the comment use
+HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _csv(rows: list[list[object]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+class _Page(HTMLParser):
+    """What report.html holds: its tags, attributes and inline scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script" and dict(attrs).get("type") != "application/json"
+        if self._in_script:
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def _check_markdown(text: str) -> None:
+    assert not HIDDEN.search(text), text
+    tags = {match.lower() for match in re.findall(r"</?([A-Za-z][A-Za-z0-9-]*)", text)}
+    assert tags <= OUR_TAGS, tags
+    assert not re.search(r"(?<!\\)\]\(javascript:", text)
+    assert not re.search(r"@all\b", text)
+    assert not re.search(r"^/label", text, re.M)
+
+
+def _check_page(text: str) -> None:
+    import base64
+    import hashlib
+
+    page = _Page()
+    page.feed(text)
+    [csp] = [a["content"] for tag, a in page.tags if tag == "meta" and a.get("http-equiv")]
+    assert csp is not None and "http" not in csp and "unsafe" not in csp.split("style-src")[0]
+    hashes = {
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+        for s in page.scripts
+    }
+    assert hashes == set(re.findall(r"'sha256-[^']+'", csp))
+    for tag, attrs in page.tags:
+        assert tag not in {"iframe", "object", "embed", "form", "base", "link"}, tag
+        if tag == "svg":  # the page's own ✅/❌/⚠️ marks, nothing else
+            assert (attrs.get("class") or "").startswith("mark "), attrs
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        for name in ("href", "src"):
+            assert not (attrs.get(name) or "").strip().lower().startswith("javascript:")
+        if tag == "img":
+            assert (attrs.get("src") or "").startswith("data:image/")
+
+
+def test_generated_names_keep_every_output_safe(
+    tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The writing side of hostile names: metric, param, value, plot-id, field, category and
+    branch names, posted to the fake GitLab.  The run ends with 0 (or 1, in one line, for a
+    name DVC itself refuses), never a crash; report.md and the comment hold no markup and no
+    control character of a name's; report.html runs no script of one and loads nothing; the
+    terminal and the log show no escape code; nothing is written outside the report
+    directory, whose file names are tame."""
+    import yaml
+
+    root = hostile_branch(tmp_path, {}, {})
+    env = gitlab_env(fake_gitlab)
+
+    @settings(
+        max_examples=25,  # each example is a commit and a run posting to the fake GitLab
+        deadline=None,
+        derandomize=True,  # the same examples on every CI run
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        metric=OUT_NAMES,
+        param=OUT_NAMES,
+        value=OUT_NAMES,
+        plot=OUT_NAMES,
+        field=OUT_NAMES,
+        category=OUT_NAMES,
+        branch=BRANCHES,
+    )
+    def check(
+        metric: str, param: str, value: str, plot: str, field: str, category: str, branch: str
+    ) -> None:
+        if metric == "f1" or param == "batch" or field == "step":
+            return  # not a new name
+        dvc_yaml = yaml.safe_load(str(BASE["dvc.yaml"]))
+        dvc_yaml["plots"] += [
+            {plot: {"x": "step", "y": {"h.csv": field}}},
+            {"cat.csv": {"template": "bar_horizontal", "x": "n", "y": "class"}},
+        ]
+        git(root, "checkout", "-q", "-B", branch, "main")
+        write_files(
+            root,
+            {
+                **CHANGED,
+                "dvc.yaml": yaml.safe_dump(dvc_yaml, allow_unicode=True),
+                "scores.json": json.dumps({"f1": 0.8, metric: 1.5}),
+                "config.yaml": yaml.safe_dump({"batch": 32, param: value}, allow_unicode=True),
+                "h.csv": _csv([["step", field], [0, 0.5], [1, 0.25]]),
+                "cat.csv": _csv([["class", "n"], [category, 1], ["ok", 2]]),
+            },
+        )
+        git(root, "add", "-A", "--force", ".", ":!dvc-cml-report")
+        git(root, "commit", "-q", "-m", "hostile names")
+        run = run_ci(capsys, root, "main", branch, env=env)
+        git(root, "checkout", "-q", "main")
+        notes = [n for n in fake_gitlab.notes(42, 7) if "dvc-cml:report" in n["body"]]
+        assert_contained(run, canary, fake_gitlab, codes={0, 1})
+        assert not HIDDEN.search(run.out) and not HIDDEN.search(run.err), (run.out, run.err)
+        if run.code == 1:  # a name DVC itself refuses: one line, as any problem you can fix
+            one_line_error(run)
+            return
+        report = root / "dvc-cml-report"
+        _check_markdown((report / "report.md").read_text())
+        _check_markdown(notes[-1]["body"])
+        _check_page((report / "report.html").read_text())
+        files = [p.relative_to(report).as_posix() for p in report.rglob("*") if p.is_file()]
+        assert all(re.fullmatch(r"[A-Za-z0-9._/-]{1,100}", rel) for rel in files), files
+        # Nothing written in the repository but the (self-ignoring) report directory and
+        # DVC's own .dvc/tmp.
+        status = git(root, "status", "--porcelain", "--ignored", "--untracked-files=all")
+        written = [line for line in status.splitlines() if not line.startswith("!! .dvc/tmp/")]
+        assert written == [f"!! dvc-cml-report/{rel}" for rel in sorted(files)]
 
     check()

@@ -1,16 +1,77 @@
-"""The report directory: report.md, report.html, and the charts and specs they link to."""
+"""The report directory: report.md, report.html, and the charts and specs they link to.
+
+dvc-cml replaces and removes only the files it wrote there, as its manifest lists them; a
+directory that holds anything else is refused.  Nothing is written through a symlink (see
+`dvc_cml.files`).
+"""
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from dvc_cml.errors import UserError
+from dvc_cml import files as fs
+from dvc_cml.errors import LOG_NAME, UserError
 
 REPORT_FILE = "report.md"
 HTML_FILE = "report.html"
 PLOTS_DIR = "plots"
+GITIGNORE = ".gitignore"
+# What dvc-cml wrote in the directory, one path a line: the only files it will replace or
+# remove there, and how it knows the directory as a report of its own.
+MANIFEST = ".dvc-cml-manifest"
+MANIFEST_HEADER = "# dvc-cml: the files it wrote here, and the only ones it replaces or removes"
+# A manifest lists names dvc-cml makes: file-name-safe parts, nothing else is believed.
+_PART = r"(?!\.{1,2}(?:/|$))[A-Za-z0-9._-]+"  # never "." or ".."
+_OURS = re.compile(rf"{_PART}(?:/{_PART})*")
+_ALWAYS_OURS = {LOG_NAME}  # appended by the error boundary, never replaced or removed
+
+
+def _previous(root: int) -> set[str] | None:
+    """The files an earlier run wrote (from its manifest); None if it is not a report."""
+    data = fs.read(root, PurePosixPath(MANIFEST), 4 << 20)
+    if data is None:
+        return None
+    lines = data.decode("utf-8", "replace").splitlines()
+    if not lines or lines[0] != MANIFEST_HEADER:
+        return None
+    return {line for line in lines[1:] if _OURS.fullmatch(line) and line != MANIFEST}
+
+
+def _manifest(paths: set[str]) -> bytes:
+    return "\n".join([MANIFEST_HEADER, *sorted(paths), ""]).encode()
+
+
+def _check(root: int, out_dir: Path, before: set[str] | None, wanted: list[str]) -> set[str]:
+    """What an earlier run wrote here; a UserError, before anything is written, if the
+    directory is not empty and not a report, or a file to write is not one of ours."""
+    if before is None:
+        others = sorted(set(os.listdir(root)) - _ALWAYS_OURS)
+        if others:
+            shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+            raise UserError(
+                f"{out_dir} is not empty and is not a dvc-cml report ({shown}); dvc-cml only "
+                "writes a report into a new or empty directory, or over its own earlier report"
+            )
+        before = set()
+    for rel in wanted:
+        kind = fs.entry(root, PurePosixPath(rel))
+        if kind is not None and (rel not in before or kind == "dir"):
+            raise UserError(
+                f"{out_dir / rel} exists and dvc-cml did not write it: not replacing it"
+            )
+    return before
+
+
+def _named(folder: Path, exc: OSError, itself: str | None = None) -> str:
+    """The path a SymlinkError names: absolute as found, or inside `folder`; `itself` when
+    it is `folder`."""
+    name = Path(str(exc.filename))
+    if itself and name == Path(os.path.normpath(folder.absolute())):
+        return itself
+    return str(name if name.is_absolute() else folder / name)
 
 
 def write_report_dir(
@@ -18,37 +79,49 @@ def write_report_dir(
 ) -> Path:
     """Write report.md, report.html (`page`) and `files` (paths relative to `out_dir`).
 
-    Returns report.md's path.  Charts from an earlier run are removed first so the directory
-    never links stale images; only a directory that already holds a report.md is treated as
-    ours to clean.
+    Returns report.md's path.  The charts of an earlier run that this one did not draw are
+    removed, so the directory never links stale images; only files listed in the earlier
+    run's manifest are replaced or removed.  Each file is written whole, then renamed into
+    place: report.md and report.html last, the manifest first and last.
     """
+    new = dict(files)
+    if page is not None:
+        new[HTML_FILE] = page.encode("utf-8")
+    new[REPORT_FILE] = markdown.encode("utf-8")
+    # Keep the default report dir, which lives inside the project, out of `git status`.
+    new[GITIGNORE] = b"# written by dvc-cml\n*\n"
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        plots = out_dir / PLOTS_DIR
-        ours = (out_dir / REPORT_FILE).exists()
-        if ours and plots.is_dir():
-            shutil.rmtree(plots)
-        if ours and page is None:
-            (out_dir / HTML_FILE).unlink(missing_ok=True)
-        for rel, data in files.items():
-            target = out_dir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        report = out_dir / REPORT_FILE
-        report.write_text(markdown, encoding="utf-8")
-        if page is not None:
-            (out_dir / HTML_FILE).write_text(page, encoding="utf-8")
-        # Keep the default report dir, which lives inside the project, out of `git status`.
-        (out_dir / ".gitignore").write_text("# written by dvc-cml\n*\n")
+        with fs.directory(out_dir) as root:
+            before = _check(root, out_dir, _previous(root), list(new))
+            fs.write(root, PurePosixPath(MANIFEST), _manifest(before | set(new)))
+            for rel, data in new.items():
+                fs.write(root, PurePosixPath(rel), data)
+            for rel in sorted(before - set(new)):
+                fs.remove(root, PurePosixPath(rel))
+            fs.write(root, PurePosixPath(MANIFEST), _manifest(set(new)))
+    except fs.SymlinkError as exc:
+        raise UserError(
+            f"cannot write the report to {out_dir}: {_named(out_dir, exc, 'it')} is a symlink or "
+            "not a directory, and dvc-cml never writes through one"
+        ) from None
     except OSError as exc:
         raise UserError(f"cannot write the report to {out_dir}: {exc.strerror or exc}") from None
-    return report
+    return out_dir / REPORT_FILE
 
 
 def write_metrics_report(path: Path, text: str) -> None:
+    """The OpenMetrics file: renamed into place, so a symlink there is replaced, never
+    written through."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        with fs.directory(path.parent) as folder:
+            if fs.entry(folder, PurePosixPath(path.name)) == "dir":
+                raise IsADirectoryError(21, "is a directory")
+            fs.write(folder, PurePosixPath(path.name), text.encode("utf-8"))
+    except fs.SymlinkError as exc:
+        raise UserError(
+            f"cannot write the metrics report {path}: {_named(path.parent, exc)} is a symlink "
+            "or not a directory, and dvc-cml never writes through one"
+        ) from None
     except OSError as exc:
         raise UserError(f"cannot write the metrics report {path}: {exc.strerror or exc}") from None
 
@@ -75,7 +148,6 @@ def open_in_browser(page: Path, env: Mapping[str, str]) -> str:
 def append_summary(path: Path, text: str) -> None:
     """Append to GitHub's job summary file (a step may write it more than once)."""
     try:
-        with path.open("a", encoding="utf-8") as fd:
-            fd.write(text if text.endswith("\n") else text + "\n")
+        fs.append(path, text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         raise UserError(f"cannot write the job summary {path}: {exc.strerror or exc}") from None

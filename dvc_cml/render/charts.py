@@ -7,11 +7,14 @@ Both functions are pure: a spec dict in, PNG bytes out; nothing touches the disk
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from dvc_cml.model import DataPlot, PlotKind
+from dvc_cml.model import DataPlot, PlotKind, Point
 from dvc_cml.render.confusion import class_order as _class_order
 from dvc_cml.render.confusion import counts as confusion_counts
 
@@ -23,6 +26,64 @@ DIFFERENCE = "difference (head − base)"
 
 class ChartError(Exception):
     """vl-convert could not render a spec."""
+
+
+# What a chart cannot hold.  vl-convert measures text through an SVG parser and aborts the
+# whole process (exit 134) on characters XML cannot hold: C0 controls, lone surrogates,
+# U+FFFE and U+FFFF.  Vega-Lite writes titles into tooltip expressions without escaping a
+# backslash, so `a\x02b` becomes a control character there (the same abort), and `\"` or a
+# line break ends the expression (the chart fails).
+_CHART_TEXT = re.compile("[\x00-\x1f\\\\\ud800-\udfff\ufffe\uffff\u2028\u2029]")
+_SPACES = dict.fromkeys("\t\n\r\x0b\x0c\u2028\u2029", " ")
+_REPLACEMENT = "\ufffd"  # what cannot be shown
+_BACKSLASH = "\u2216"  # SET MINUS: drawn as a backslash, and means nothing to Vega
+
+
+def _chart_char(found: re.Match[str]) -> str:
+    char = found.group()
+    return _BACKSLASH if char == "\\" else _SPACES.get(char, _REPLACEMENT)
+
+
+@functools.lru_cache(maxsize=4096)
+def chart_text(text: str) -> str:
+    """`text` as a chart can hold it: line breaks and tabs as spaces, a backslash as `∖`,
+    other characters a chart cannot hold as U+FFFD (the replacement character).
+
+    The one escaping function for text going into a chart: names, labels, titles, notes,
+    revisions and category values all pass through it in `chart_spec`.
+    """
+    return _CHART_TEXT.sub(_chart_char, text)
+
+
+def _chart_safe(plot: DataPlot) -> DataPlot:
+    """`plot` with every string a chart shows passed through `chart_text`.
+
+    The points are rebuilt only when one of their strings needs it: most plots are numbers
+    under a few series names, and this runs on every chart (10,000 points: ~2 ms).
+    """
+    points = plot.points
+    texts = {p.series for p in points}
+    texts.update(v for p in points for v in (p.x, p.y) if v.__class__ is str)
+    unsafe = {text: chart_text(text) for text in texts if _CHART_TEXT.search(text)}
+    if unsafe:
+        points = tuple(
+            Point(
+                p.rev,
+                unsafe.get(p.series, p.series),
+                unsafe.get(p.x, p.x) if p.x.__class__ is str else p.x,
+                unsafe.get(p.y, p.y) if p.y.__class__ is str else p.y,
+                p.count,
+            )
+            for p in points
+        )
+    return dataclasses.replace(
+        plot,
+        name=chart_text(plot.name),
+        title=chart_text(plot.title),
+        x_label=chart_text(plot.x_label),
+        y_label=chart_text(plot.y_label),
+        points=points,
+    )
 
 
 def _is_number(value: object) -> bool:
@@ -234,6 +295,9 @@ def chart_spec(
     plot: DataPlot, labels: Mapping[str, str], notes: list[str] | None = None
 ) -> dict[str, Any]:
     """The Vega-Lite spec (a plain dict, data inline) for one data plot."""
+    plot = _chart_safe(plot)
+    labels = {rev: chart_text(label) for rev, label in labels.items()}
+    notes = [chart_text(note) for note in notes or []]
     if plot.kind is PlotKind.CONFUSION:
         spec = _confusion_spec(plot, labels)
     else:

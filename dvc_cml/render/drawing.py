@@ -10,11 +10,14 @@ bench/bench_diff.py).  `draw` does all three in-process, for tests and as the fa
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -76,18 +79,48 @@ WAIT = 1.0  # seconds between checks that the workers are still alive
 NICENESS = 10  # how far the workers step back for the caller (see `_worker`)
 
 
-def _worker(body: Callable[..., None], *args: Any) -> None:
+PR_SET_PDEATHSIG = 1  # prctl(2)
+HELD = {signal.SIGINT, signal.SIGTERM}  # held back while forking: see ChartProcess
+
+
+def _die_with(parent: int) -> None:
+    """End this process when `parent` ends, however it ends (SIGTERM, SIGKILL, the OOM
+    killer), and never hold the caller's stdout: a CI job's log pipe stays open, and the job
+    waits, as long as any process holds it.
+
+    On Linux the kernel sends SIGKILL the moment the parent's thread that started this
+    process ends (ChartProcess is made in the main thread); elsewhere the sentinel watch in
+    `_next` ends a worker once it next waits for work.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the kernel was told
+        os._exit(0)
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno() if sys.stdout else 1)
+        os.close(null)
+
+
+def _worker(parent: int, body: Callable[..., None], *args: Any) -> None:
     """A worker's life: `body`, one step behind the caller, and quiet when it ends early.
 
     While the workers start up, the caller runs DVC, and no chart can start before DVC is
     done: three busy processes on two cores would otherwise share them evenly (measured on
     the example-get-started-shaped report: 0.25 s later).  Ctrl-C reaches the whole process
     group; the caller says it was interrupted, and a worker's traceback would only bury that.
+    SIGTERM ends a worker at once (the caller's own handler is not for it).
     """
+    _die_with(parent)
+    with contextlib.suppress(ValueError):  # forked from a thread other than the main one
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # KeyboardInterrupt: Ctrl-C, held back since the fork (see ChartProcess); EOFError and
     # BrokenPipeError: the caller is gone.
     with contextlib.suppress(KeyboardInterrupt, EOFError, BrokenPipeError):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
         with contextlib.suppress(OSError):
             os.nice(NICENESS)
         body(*args)
@@ -164,7 +197,9 @@ class Batch:
     def results(self) -> Iterator[tuple[int, Drawn]]:
         """(index, drawn) for every chart not stolen, in the order the worker draws them.
 
-        If a worker dies, what has not come back is drawn here: slower, never lost.
+        If a worker dies (killed, or its chart engine crashed on a chart), what has not come
+        back is drawn apart (`draw_apart`): slower, and a chart that crashes the engine again
+        costs only itself.
         """
         wanted = set(range(len(self._jobs))) - self._stolen
         while wanted:
@@ -173,8 +208,8 @@ class Batch:
             except (queue.Empty, EOFError, OSError):
                 if self._owner.alive():
                     continue
-                for index in sorted(wanted):
-                    yield index, draw(*self._jobs[index], raster=True)
+                specs = [(i, spec_text(*self._jobs[i])) for i in sorted(wanted)]
+                yield from draw_apart(specs)
                 return
             wanted.discard(index)
             yield index, drawn
@@ -210,13 +245,14 @@ class ChartProcess:
         specs_in, specs_out = context.Pipe(duplex=False)
         drawer = (specs_in, self.results, svgs, self.front, self.back, self.lock)
         writer = (jobs, specs_out, self.back)
+        me = os.getpid()
         self._processes = [  # the engine's start-up is the longer one: it goes first
-            context.Process(target=_worker, args=(_draw_specs, *drawer), daemon=True),
-            context.Process(target=_worker, args=(_write_specs, *writer), daemon=True),
+            context.Process(target=_worker, args=(me, _draw_specs, *drawer), daemon=True),
+            context.Process(target=_worker, args=(me, _write_specs, *writer), daemon=True),
         ]
-        # Ctrl-C is held back while forking: a worker lets it through once it can end
-        # quietly, and this process gets it as soon as both are started.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # Ctrl-C and SIGTERM are held back while forking: a worker lets them through once it
+        # can end quietly, and this process gets them as soon as both are started.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
         try:
             for process in self._processes:
                 process.start()
@@ -266,6 +302,68 @@ class ChartProcess:
             process.join()
         self.results.close()
         self._svgs.close()
+
+
+def _apart() -> None:
+    """The body of `draw_apart`'s process: specs on stdin, a frame before and after each
+    chart on stdout, so the caller knows which chart was being drawn if this process dies."""
+    frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # and nothing else writes there
+    _die_with(int(sys.argv[1]))
+    for index, text in pickle.load(sys.stdin.buffer):
+        pickle.dump(("start", index, None), frames)
+        frames.flush()
+        pickle.dump(("done", index, finish(text, raster=True)), frames)
+        frames.flush()
+
+
+def _crash(returncode: int, stderr: bytes) -> str:
+    """Why a drawing process ended: its signal, and a panic's message (else its last line
+    on stderr, say a Python error) if it printed one."""
+    how = f"exit status {returncode}"
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            how = f"killed by {signal.Signals(-returncode).name}"
+    lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    said = [lines[i + 1] for i, line in enumerate(lines[:-1]) if " panicked at " in line]
+    said += lines[-1:]
+    message = f": {said[0]}" if said else ""
+    return " ".join(f"the chart engine crashed ({how}){message}".split())[:300]
+
+
+def draw_apart(specs: list[tuple[int, bytes]]) -> Iterator[tuple[int, Drawn]]:
+    """Draw specs in a process of their own, started fresh (not forked: this process may
+    run vl-convert's engine).  A chart that ends that process (vl-convert aborts on what it
+    cannot draw) is returned with the reason and no PNG; the rest go on in a new one."""
+    left = list(specs)
+    while left:
+        command = [sys.executable, "-c", APART, str(os.getpid())]
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            out, err = process.communicate(pickle.dumps(left))
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        started = None
+        frames = io.BytesIO(out)
+        done: set[int] = set()
+        with contextlib.suppress(EOFError, pickle.UnpicklingError, ValueError):
+            while True:
+                what, index, drawn = pickle.load(frames)
+                started = index
+                if what == "done":
+                    done.add(index)
+                    yield index, drawn
+        lost = [i for i, _ in left if i not in done and (i == started or started is None)]
+        specs_by_index = dict(left)
+        for index in lost:
+            yield index, Drawn(specs_by_index[index], None, _crash(process.returncode, err))
+        left = [(i, text) for i, text in left if i not in done and i not in lost]
+
+
+APART = "from dvc_cml.render.drawing import _apart; _apart()"
 
 
 @contextlib.contextmanager

@@ -11,6 +11,8 @@ the whole page: it works offline, from a file or an artifact server, with no CDN
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import html
 import json
 import re
@@ -28,11 +30,15 @@ IMAGE_TYPES = {
 }
 
 # Canvas, not SVG: a page of 100 charts with a hover mark per point draws in about a third
-# of the time.  vega-embed's menu: saving as SVG/PNG and viewing the spec work offline; the
-# online editor does not, and the compiled Vega is noise for a reviewer.
+# of the time.  vega-embed's menu keeps saving as SVG/PNG only: "View Source" and "View
+# Compiled Vega" write the spec unescaped into a popup of this page's origin (any name in
+# a chart could run script there), and "Open in Vega Editor" sends the chart to another
+# site.  `ast`: Vega evaluates its expressions with its interpreter instead of compiling
+# them into functions, so the page needs no 'unsafe-eval' (see `policy`).
 EMBED_OPTIONS = {
     "renderer": "canvas",
-    "actions": {"export": True, "source": True, "compiled": False, "editor": False},
+    "ast": True,
+    "actions": {"export": True, "source": False, "compiled": False, "editor": False},
 }
 
 # Draws every chart.  A chart that fails says so in place (and on the console) instead of
@@ -163,6 +169,23 @@ def _script_text(script: str) -> str:
     return script.replace("</script", "<\\/script")
 
 
+@functools.lru_cache(maxsize=8)
+def _sha256(text: str) -> str:
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    )
+
+
+def policy(scripts: Sequence[str]) -> str:
+    """The page's Content-Security-Policy: nothing from anywhere else, no connection out,
+    and no script but the page's own (by hash: one injected into the page would not run)."""
+    run = " ".join(_sha256(script) for script in scripts) or "'none'"
+    return (
+        f"default-src 'none'; script-src {run}; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
 def _title(body: str) -> str:
     """The text of the first heading (the report's "DVC report: base → head")."""
     found = HEADING.search(body)
@@ -208,11 +231,15 @@ def render(
     body = IMAGE.sub(image, _draw_marks(_to_html(markdown)))
     title = html.escape(_title(body))
 
+    scripts = []
+    if charts:
+        scripts = [_script_text(script), EMBED_SCRIPT % json.dumps(EMBED_OPTIONS)]
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{policy(scripts)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="generator" content="dvc-cml">',
         f"<title>{title}</title>",
@@ -223,9 +250,7 @@ def render(
         body,
         "</main>",
     ]
-    if charts:
-        out += charts
-        out.append(f"<script>{_script_text(script)}</script>")
-        out.append(f"<script>{EMBED_SCRIPT % json.dumps(EMBED_OPTIONS)}</script>")
+    out += charts
+    out += [f"<script>{text}</script>" for text in scripts]
     out += ["</body>", "</html>", ""]
     return "\n".join(out)

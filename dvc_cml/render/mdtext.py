@@ -9,8 +9,15 @@ from collections.abc import Sequence
 # is backslash-escaped, so a metric called `a|b<script>` is shown as text, not markup.  A
 # zero-width joiner after `@` keeps `@all` or `@alice` in a name from notifying anyone: it
 # renders as typed, but GitLab's (and GitHub's) mention pattern no longer matches.
+# Control characters, and the invisible ones that reorder text around them (bidirectional
+# overrides), are never part of a name a reviewer should read: each becomes U+FFFD.
+_HIDDEN = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0), 0x61C, *range(0x200E, 0x2010)]))
+_HIDDEN += "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+_CONTROLS = str.maketrans(dict.fromkeys(_HIDDEN, "\ufffd"))
 _ESCAPES = str.maketrans(
     {
+        **dict.fromkeys(_HIDDEN, "\ufffd"),
+        "\t": " ",
         "&": "&amp;",
         "<": "&lt;",
         ">": "&gt;",
@@ -42,7 +49,7 @@ def code(text: str, in_table: bool = False) -> str:
     stripped from each side).  Line breaks would end a table row: they become spaces.  In a
     table cell `|` still splits the row, even in a code span, unless backslash-escaped.
     """
-    text = " ".join(text.splitlines()) or " "
+    text = " ".join(text.splitlines()).translate(_CONTROLS) or " "
     if in_table:
         text = text.replace("|", "\\|")
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)

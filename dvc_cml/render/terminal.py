@@ -27,6 +27,7 @@ from dvc_cml.model import (
     biggest_change,
 )
 from dvc_cml.render import confusion, summary
+from dvc_cml.render.termtext import visible
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -210,8 +211,8 @@ def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bo
     # Text cells, never markup strings: a value like "[/tmp]" must print as itself.
     table.add_column(Text("Path"))
     table.add_column(Text(noun))
-    table.add_column(Text(report.base.name), justify="right")
-    table.add_column(Text(report.head.name), justify="right")
+    table.add_column(Text(visible(report.base.name)), justify="right")
+    table.add_column(Text(visible(report.head.name)), justify="right")
     table.add_column("Change", justify="right")
     table.add_column("%", justify="right")
     words = {Verdict.BETTER: " better", Verdict.WORSE: " worse"}
@@ -223,7 +224,7 @@ def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bo
             style = "cyan"
         cells = [row.path, row.key, fmt.value(row.base), fmt.value(row.head)]
         table.add_row(
-            *(Text(cell) for cell in cells),
+            *(Text(visible(cell)) for cell in cells),
             Text(change, style="" if plain else style),
             Text(fmt.percent(row)),
         )
@@ -233,6 +234,7 @@ def _table(title: str, rows: Sequence[Row], report: Report, noun: str, plain: bo
 def _plain_table(
     title: str, header: Sequence[str], rows: Sequence[Sequence[str]], plain: bool
 ) -> Any:
+    """A table of cells already made `visible` (a cell's own line breaks are kept)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -253,14 +255,15 @@ def _stages(report: Report, plain: bool) -> list[Any]:
         return [Text(f"Pipeline: none of {total} stages changed.")] if total else []
     rows = [
         [
-            stage.name,
+            visible(stage.name),
             stage.status,
             "changed" if stage.command else "",
-            "\n".join(stage.deps),
+            "\n".join(visible(dep) for dep in stage.deps),
             "\n".join(
-                f"{p.name}: {fmt.value(p.base)} -> {fmt.value(p.head)}" for p in stage.params
+                visible(f"{p.name}: {fmt.value(p.base)} -> {fmt.value(p.head)}")
+                for p in stage.params
             ),
-            "\n".join(stage.outs),
+            "\n".join(visible(out) for out in stage.outs),
         ]
         for stage in report.stages
     ]
@@ -278,10 +281,15 @@ def _data(report: Report, plain: bool) -> list[Any]:
     for change in report.data:
         path = f"{change.old_path} -> {change.path}" if change.old_path else change.path
         rows.append(
-            [path, fmt.data_change(change), fmt.output(change.base), fmt.output(change.head)]
+            [
+                visible(path),
+                fmt.data_change(change),
+                fmt.output(change.base),
+                fmt.output(change.head),
+            ]
         )
     title = f"Data ({len(report.data)} of {report.tracked} DVC-tracked outputs changed)"
-    header = ["Path", "Change", report.base.name, report.head.name]
+    header = ["Path", "Change", visible(report.base.name), visible(report.head.name)]
     return [_plain_table(title, header, rows, plain)]
 
 
@@ -294,14 +302,14 @@ def renderables(
 ) -> list[RenderableType]:
     from rich.text import Text
 
-    labels = {"base": report.base.label, "head": report.head.label}
+    labels = {"base": visible(report.base.label), "head": visible(report.head.label)}
     items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
     items.append(Text(summary.line(report.summary(plots))))
     if report.reproduced:
-        items.append(Text(fmt.reproduced(report.reproduced)))
+        items.append(Text(visible(fmt.reproduced(report.reproduced))))
     for problem in report.problems:
-        where = f"{problem.path} at {problem.rev.label}"
-        items.append(Text(f"Not read: {where}: {problem.reason}", style="yellow"))
+        said = visible(f"{problem.path} at {problem.rev.label}: {problem.reason}")
+        items.append(Text(f"Not read: {said}", style="yellow"))
     if len(report.metrics) > MAX_ROWS:
         # A terminal is no place for thousands of rows: the biggest changes, and a count.
         changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
@@ -345,17 +353,17 @@ def _plot_lines(
         if not (plot.changed or plot.drawn):
             continue  # counted below
         status = "" if plot.changed else " (unchanged)"
-        items.append(Text(f"  {plot.title} [{plot.kind.value}]{status}"))
+        items.append(Text(f"  {visible(plot.title)} [{plot.kind.value}]{status}"))
         files = [plot.png] if plot.png else [path for _, path in plot.images]
         for rel in files:
-            items.append(Text(f"    {out_dir / rel}" if rel else "", style="dim"))
+            items.append(Text(f"    {visible(str(out_dir / rel))}" if rel else "", style="dim"))
         for note in plot.notes:
-            items.append(Text(f"    {note}", style="yellow"))
+            items.append(Text(f"    {visible(note)}", style="yellow"))
         data = data_plots.get(plot.name)
         if data is not None and data.kind in (PlotKind.LINE, PlotKind.SMOOTH):
-            items += [Text(line) for line in spark_lines(data, labels, width)]
+            items += [Text(visible(line)) for line in spark_lines(data, labels, width)]
         elif data is not None and data.kind is PlotKind.CONFUSION:
-            items += [Text(line) for line in confusion_lines(data, labels, width)]
+            items += [Text(visible(line)) for line in confusion_lines(data, labels, width)]
     if skipped := sum(not (p.changed or p.drawn) for p in plots):
         items.append(Text(f"  {skipped} unchanged plot(s) not drawn (--all-plots draws them)"))
     return items
@@ -378,7 +386,7 @@ def show(
     # Lines of text (paths above all) are never wrapped: they must stay copy-pasteable.
     for item in renderables(report, plots, out_dir, plain, console.width):
         console.print(item, soft_wrap=isinstance(item, Text))
-    console.print(Text(f"Report written to {report_path}"), soft_wrap=True)
+    console.print(Text(f"Report written to {visible(str(report_path))}"), soft_wrap=True)
 
 
 def make_console(stream: TextIO, width: int | None = None) -> Console:
@@ -402,7 +410,9 @@ def progress() -> Iterator[Callable[[str], None]]:
         yield lambda _: None
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True)
     with console.status("starting") as status:
-        yield lambda text: status.update(text)
+        # Text, not a string: rich would read `[link=…]` in a name as markup.
+        yield lambda text: status.update(Text(visible(text)))
