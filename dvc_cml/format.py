@@ -11,11 +11,13 @@ from collections.abc import Callable
 
 from dvc_cml.model import (
     MISSING,
+    UNREAD,
     DataChange,
     Gate,
     Output,
     Reproduced,
     Row,
+    StageChange,
     Status,
     Value,
     Verdict,
@@ -48,6 +50,8 @@ def number(value: float, sign: bool = False) -> str:
 def value(v: Value) -> str:
     if v is MISSING:
         return DASH
+    if v is UNREAD:
+        return "not read"
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -64,7 +68,7 @@ def change(row: Row) -> str:
     status = row.status
     if status in (Status.ADDED, Status.REMOVED):
         return str(status.value)
-    if status is Status.UNCHANGED:
+    if status in (Status.UNCHANGED, Status.UNREAD):
         return ""
     delta = row.change
     return "changed" if delta is None else number(delta, sign=True)
@@ -113,6 +117,15 @@ def data_change(change: DataChange) -> str:
     """ "modified (1 added, 1 deleted inside)": what happened to a tracked output."""
     inside = ", ".join(f"{n} {status}" for status, n in change.inside)
     return f"{change.status} ({inside} inside)" if inside else change.status
+
+
+NOT_REPRODUCED = "changed since dvc.lock: not reproduced"
+
+
+def stage_change(stage: StageChange) -> str:
+    """A stage's Change cell: added, removed, changed, or (the workspace) changed on disk
+    since dvc.lock, as `dvc status` says."""
+    return NOT_REPRODUCED if stage.not_reproduced else stage.status
 
 
 OUTCOMES = {

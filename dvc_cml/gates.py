@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from dvc_cml import format as fmt
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Gate, GateResult, Row, is_number
+from dvc_cml.model import MISSING, UNREAD, Direction, Gate, GateResult, Problem, Row, is_number
 
 YAML_CONFIG = ".dvc-cml.yaml"
 PYPROJECT = "pyproject.toml"
@@ -247,13 +247,14 @@ def resolve(gate_metric: str, rows: Sequence[Row]) -> Row | None:
     return matches[0] if matches else None
 
 
-def check(gate: Gate, row: Row | None) -> GateResult:
+def check(gate: Gate, row: Row | None, problems: Sequence[Problem] = ()) -> GateResult:
     """Judge one gate against its row.
 
     Anything that keeps a gate from being checked fails it, so a broken gate is noticed
-    instead of passing silently: a metric at neither revision ("missing"), one removed at
-    head, a value that is not a finite number.  A metric new at head passes: there is no
-    base to regress from.
+    instead of passing silently: a metric at neither revision ("missing"), one whose file
+    was not read at a revision (`problems`: "missing" there, never "new" or "removed"), one
+    removed at head, a value that is not a finite number.  A metric new at head passes:
+    there is no base to regress from.
 
     A relative gate over a base of 0 has no percentage to compare; the change is then
     treated as unbounded in its own direction: it fails when the metric moved the way the
@@ -261,8 +262,23 @@ def check(gate: Gate, row: Row | None) -> GateResult:
     """
     name = gate.metric
     if row is None or (row.base is MISSING and row.head is MISSING):
+        if problems:  # it may be in a file that was not read
+            files = ", ".join(f"{p.path} at {p.rev.label}" for p in problems)
+            return GateResult(gate, row, "missing", f"{name} was not found; not read: {files}")
         return GateResult(
             gate, row, "missing", f"{name} was not found at either revision (is the name right?)"
+        )
+    if UNREAD in (row.base, row.head):
+        side = "head" if row.head is UNREAD else "base"
+        # The file itself, or the directory output it is in (not pulled, say).
+        found = next(
+            (p for p in problems if row.path == p.path or row.path.startswith(f"{p.path}/")),
+            None,
+        )
+        where = found.rev.label if found else side
+        why = f" ({found.reason})" if found else ""
+        return GateResult(
+            gate, row, "missing", f"{name} is missing at {where}: {row.path} was not read{why}"
         )
     if row.base is MISSING:
         head = fmt.value(row.head)
@@ -304,9 +320,12 @@ def check(gate: Gate, row: Row | None) -> GateResult:
     return verdict(rel, fmt.percent(row) or "0%")
 
 
-def evaluate(gates: Sequence[Gate], rows: Sequence[Row]) -> tuple[GateResult, ...]:
-    """Check every gate, in order; an ambiguous metric name raises UserError."""
-    return tuple(check(gate, resolve(gate.metric, rows)) for gate in gates)
+def evaluate(
+    gates: Sequence[Gate], rows: Sequence[Row], problems: Sequence[Problem] = ()
+) -> tuple[GateResult, ...]:
+    """Check every gate, in order; an ambiguous metric name raises UserError.  `problems`:
+    the files not read, so a metric in one of them fails as missing instead of passing."""
+    return tuple(check(gate, resolve(gate.metric, rows), problems) for gate in gates)
 
 
 def failed(results: Sequence[GateResult]) -> bool:

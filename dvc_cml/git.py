@@ -1,4 +1,5 @@
-"""The git command line, for what DVC's Python API does not do: shallow fetches.
+"""The git command line, for what DVC's Python API does not do: shallow fetches, and
+`git status` of the project's folder.
 
 GitLab clones 20 commits deep and an MR pipeline fetches only its own ref, so the base branch
 is often missing; `git fetch origin main` in a single-branch clone would only set FETCH_HEAD,
@@ -48,3 +49,42 @@ def fetch(root: Path, name: str, depth: int = FETCH_DEPTH) -> str | None:
             return None
         errors.append(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
     return "; ".join(errors)
+
+
+def status(root: Path) -> list[tuple[str, str]] | None:
+    """`git status` of the folder `root`: (XY code, path from the repository's top) for each
+    changed tracked file and each untracked one (`??`); ignored files are left out, as git
+    leaves them.  None if git cannot tell."""
+    try:
+        done = subprocess.run(
+            # --no-optional-locks: `git status` would rewrite .git/index to refresh it; a
+            # report writes nothing in the repository.
+            [
+                "git",
+                "--no-optional-locks",
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+                "--",
+                ".",
+            ],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    items = iter(done.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    found = []
+    for item in items:
+        if not item:
+            continue
+        code, path = item[:2], item[3:]
+        if code[0] in "RC":
+            next(items, None)  # a rename's or copy's source follows it
+        found.append((code, path))
+    return found

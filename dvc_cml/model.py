@@ -14,15 +14,18 @@ Scalar = str | int | float | bool | None
 
 
 class _Missing(enum.Enum):
-    """A value that does not exist at a revision (distinct from a metric whose value is null)."""
+    """A value that does not exist at a revision (distinct from a metric whose value is null),
+    or that is unknown there because its file could not be read (a `Problem` says why)."""
 
     MISSING = "missing"
+    UNREAD = "not read"
 
     def __repr__(self) -> str:
-        return "MISSING"
+        return self.name
 
 
 MISSING = _Missing.MISSING
+UNREAD = _Missing.UNREAD
 Value = Scalar | list[Any] | dict[str, Any] | _Missing
 
 
@@ -30,14 +33,22 @@ Value = Scalar | list[Any] | dict[str, Any] | _Missing
 class Revision:
     name: str  # as the user named it: "main", "HEAD~1", "workspace"
     sha: str | None  # the commit; for the workspace, the commit it sits on
+    # The workspace: it has uncommitted changes in what the report reads, so it is not
+    # `sha` (as `git describe --dirty` says it).
+    dirty: bool = False
 
     @property
     def short_sha(self) -> str:
         return self.sha[:7] if self.sha else ""
 
     @property
+    def commit(self) -> str:
+        """The commit as the report names it: `2c932c9`, `2c932c9 + uncommitted changes`."""
+        return f"{self.short_sha} + uncommitted changes" if self.dirty else self.short_sha
+
+    @property
     def label(self) -> str:
-        return f"{self.name} ({self.short_sha})" if self.sha else self.name
+        return f"{self.name} ({self.commit})" if self.sha else self.name
 
 
 class Status(str, enum.Enum):
@@ -45,6 +56,7 @@ class Status(str, enum.Enum):
     REMOVED = "removed"
     CHANGED = "changed"
     UNCHANGED = "unchanged"
+    UNREAD = "not read"  # its file could not be read at a revision: neither added nor removed
 
 
 class Direction(str, enum.Enum):
@@ -113,6 +125,8 @@ class Row:
 
     @property
     def status(self) -> Status:
+        if UNREAD in (self.base, self.head):
+            return Status.UNREAD
         if self.base is MISSING:
             return Status.ADDED
         if self.head is MISSING:
@@ -326,7 +340,8 @@ class ParamChange:
 
 @dataclass(frozen=True)
 class StageChange:
-    """A stage of dvc.lock whose command, dependencies, params or outputs changed."""
+    """A stage of dvc.lock whose command, dependencies, params or outputs changed (or, in
+    the workspace, differ on disk from dvc.lock: changed since, not reproduced)."""
 
     name: str  # as DVC addresses it: "train", "sub/dvc.yaml:train", "train@model1"
     status: Literal["added", "removed", "changed"]
@@ -334,6 +349,9 @@ class StageChange:
     deps: tuple[str, ...] = ()  # dependencies (paths) whose content changed, added or removed
     params: tuple[ParamChange, ...] = ()
     outs: tuple[str, ...] = ()  # outputs (paths) whose content changed, added or removed
+    # The workspace only: its files differ from the stage's dvc.lock entry (`dvc status`),
+    # and the columns above compare them as they are on disk.
+    not_reproduced: bool = False
 
 
 @dataclass(frozen=True)
@@ -371,7 +389,7 @@ class Report:
         )
 
     def changed_params(self) -> list[Row]:
-        return [r for r in self.params if r.status is not Status.UNCHANGED]
+        return [r for r in self.params if r.status not in (Status.UNCHANGED, Status.UNREAD)]
 
     def summary(self, plots: Sequence[Plot | RenderedPlot] | None = None) -> Summary:
         """The counts behind the report's first line, from the same rows as its tables
@@ -394,10 +412,12 @@ class Report:
         )
 
 
-_BUCKETS = ("better", "worse", "changed", "unchanged", "new", "removed")
+_BUCKETS = ("better", "worse", "changed", "unchanged", "new", "removed", "not read")
 
 
 def _metric_bucket(row: Row) -> str:
+    if row.status is Status.UNREAD:
+        return "not read"
     if row.status is Status.ADDED:
         return "new"
     if row.status is Status.REMOVED:
@@ -411,7 +431,7 @@ def _metric_bucket(row: Row) -> str:
 class Summary:
     """How much changed, section by section."""
 
-    metrics: tuple[tuple[str, int], ...]  # (better/worse/changed/unchanged/new/removed, n)
+    metrics: tuple[tuple[str, int], ...]  # (bucket of _BUCKETS, n)
     params_changed: int
     gates_passed: int
     gates: int

@@ -286,7 +286,7 @@ def _judge(report: Report, config: Config, options: DiffOptions) -> Report:
     from dvc_cml import gates
 
     metrics = gates.apply_directions(report.metrics, config.directions)
-    results = gates.evaluate([*config.gates, *options.fail_on], metrics)
+    results = gates.evaluate([*config.gates, *options.fail_on], metrics, report.problems)
     return dataclasses.replace(report, metrics=metrics, gates=results)
 
 

@@ -157,6 +157,83 @@ def build(shape: Shape, where: Path, source: Path | None = None) -> Built:
     return Built(shape, root, remote, oracle)
 
 
+# --- projects whose files dvclive writes ------------------------------------------------
+
+TRAIN = FIXTURES / "dvclive-train" / "train.py"
+
+# The runs of fixtures/dvclive-train/train.py on `main` and on `head`, per layout.  `default`
+# is dvclive's own: the plots, metrics and params in the root dvc.yaml.  `nested` is a
+# project that moved to `Live(dvcyaml="dvclive/dvc.yaml")` after a first run in the default
+# layout, as the issue's project did: dvclive appends its entries to dvclive/dvc.yaml on
+# every run, and the root dvc.yaml still defines the same plots (DVC then qualifies each id
+# by its file, and lists the image that both define once).
+DVCLIVE_RUNS: dict[str, tuple[list[list[str]], list[list[str]]]] = {
+    "default": ([["--lr", "0.05"]], [["--lr", "0.1"]]),
+    "nested": (
+        [["--lr", "0.05"], ["--lr", "0.05", "--nested"], ["--lr", "0.05", "--nested"]],
+        [["--lr", "0.1", "--nested"]],
+    ),
+}
+
+
+def train(root: Path, *args: str) -> None:
+    """The fixture's training script in `root`, with this venv's Python and dvclive."""
+    done = subprocess.run(
+        [sys.executable, str(TRAIN), *args],
+        cwd=root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def build_dvclive(layout: str, where: Path) -> Built:
+    """A project trained with dvclive: `main` and the branch `head` (checked out), each
+    committed as the training script left it, pushed to a local DVC remote (dvclive caches
+    the images itself), with DVC's CLI as the oracle."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import quiet_dvc
+
+    quiet_dvc()
+    root, remote = where / "repo", where / "remote"
+    root.mkdir(parents=True)
+    git(root, "init", "-q")
+    Repo.init(str(root)).close()
+    (root / ".dvc" / "config").write_text(
+        "[core]\n    analytics = false\n    remote = store\n"
+        f"['remote \"store\"']\n    url = {remote}\n"
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "dvc init")  # dvclive wants a commit to start from
+    base_runs, head_runs = DVCLIVE_RUNS[layout]
+    for args in base_runs:
+        train(root, *args)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "train: lr 0.05")
+    _push(root)
+    git(root, "checkout", "-q", "-b", "head")
+    for args in head_runs:
+        train(root, *args)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "train: lr 0.1")
+    _push(root)
+    assert git(root, "status", "--porcelain") == "", "the training left files uncommitted"
+
+    plots = dvc_cli(root, "plots", "diff", "--json", "--split", "-o", str(where / "dvc"), "main")
+    oracle = Oracle(
+        metrics=dvc_cli(root, "metrics", "diff", "--json", "--all", "main"),
+        params=dvc_cli(root, "params", "diff", "--json", "--all", "main"),
+        plots=plots.get("data", {}),
+        plot_errors=plots.get("errors", []),
+    )
+    assert git(root, "status", "--porcelain") == "", "DVC's CLI changed the repository"
+    return Built(Shape(f"dvclive-{layout}"), root, remote, oracle)
+
+
 def shallow_clone(built: Built, dest: Path) -> Path:
     """What a merge-request pipeline has: `head`, one commit deep, an empty DVC cache."""
     git(

@@ -286,7 +286,8 @@ def test_confusion_numeric_classes_in_numeric_order() -> None:
 
 def test_loss_spec_overlays_both_revisions_and_files(scenario: Scenario) -> None:
     sha7 = git(scenario.project.root, "rev-parse", "main").strip()[:7]
-    base_label, head_label = f"main ({sha7})", f"workspace ({sha7})"
+    # head/ is laid over the workspace, uncommitted.
+    base_label, head_label = f"main ({sha7})", f"workspace ({sha7} + uncommitted changes)"
     spec = scenario.spec("plots/loss.vl.json")
     rows = inline_rows(spec, spec.get("data"))
 

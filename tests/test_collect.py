@@ -175,7 +175,8 @@ def test_plot_field_renamed_in_head_still_draws_base(make_project: MakeProject) 
     assert isinstance(unstable, DataPlot)
     assert unstable.revs() == ["base"]
     assert unstable.problems == (
-        f"Not drawn for workspace ({report.head.short_sha}): Could not find provided field "
+        f"Not drawn for workspace ({report.head.short_sha} + uncommitted changes): Could not "
+        "find provided field "
         "('value') in data fields ('step, reading').",
     )
 

@@ -11,7 +11,16 @@ from dvc_cml import format as fmt
 from dvc_cml import gates
 from dvc_cml.errors import UserError
 from dvc_cml.gates import Config, evaluate, failed, load_config, parse_gate
-from dvc_cml.model import MISSING, Direction, Gate, GateResult, Row
+from dvc_cml.model import (
+    MISSING,
+    UNREAD,
+    Direction,
+    Gate,
+    GateResult,
+    Problem,
+    Revision,
+    Row,
+)
 from dvc_cml.render import gates as render
 
 EXPECTED = 'expected METRIC<CHANGE or METRIC>CHANGE, e.g. "test.auc<-0.01" or "test.loss>+5%"'
@@ -571,3 +580,38 @@ def test_lines() -> None:
         "PASS  a|b_c>1: a|b_c is a new metric, no base value to compare (head 2)",
     ]
     assert render.summary(RESULTS) == "2 of 5 gates passed."
+
+
+# --- files not read -------------------------------------------------------------------------
+
+
+def test_a_metric_whose_file_was_not_read_is_missing_there_not_new_or_removed() -> None:
+    main, workspace = Revision("main", "1" * 40), Revision("workspace", "2" * 40, dirty=True)
+    cut = Problem("live/metrics.json", workspace, "does not parse: Expecting value")
+    broken = Problem("old.json", main, "does not parse: Expecting ','")
+    rows = [
+        Row("live/metrics.json", "acc", 0.9, UNREAD, Direction.HIGHER),
+        Row("old.json", "f1", UNREAD, 0.7, Direction.HIGHER),
+    ]
+    results = evaluate([gate("acc<-0.5"), gate("f1<-0.5"), gate("auc<0")], rows, [cut, broken])
+    assert [(r.status, r.detail) for r in results] == [
+        (
+            "missing",
+            "acc is missing at workspace (2222222 + uncommitted changes): live/metrics.json "
+            "was not read (does not parse: Expecting value)",
+        ),
+        (
+            "missing",
+            "f1 is missing at main (1111111): old.json was not read (does not parse: "
+            "Expecting ',')",
+        ),
+        (
+            "missing",
+            "auc was not found; not read: live/metrics.json at workspace (2222222 + "
+            "uncommitted changes), old.json at main (1111111)",
+        ),
+    ]
+    assert failed(results)
+    # Without the problems, the same rows would read as "new" (a pass) and "removed".
+    assert Row("x", "f1", MISSING, 0.7).status.value == "added"
+    assert rows[1].status.value == "not read"

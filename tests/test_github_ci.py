@@ -270,7 +270,7 @@ def test_pull_request_merge_commit_is_compared_with_the_prs_base_commit(
         return doc, {p["param"]: (p["base"], p["head"]) for p in doc["params"]}
 
     doc, values = params(env)
-    assert doc["base"] == {"rev": "main", "sha": base_sha}
+    assert doc["base"] == {"rev": "main", "sha": base_sha, "dirty": False}
     assert doc["head"]["sha"] == merge_sha
     assert values["threshold"] == (0.6, 0.6)  # main's own change is not the PR's
     assert values["train.lr"] == (0.01, 0.02)  # the PR's change

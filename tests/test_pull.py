@@ -276,8 +276,11 @@ def test_objects_missing_from_a_reachable_remote_are_named(
     assert code == EXIT_NOT_PULLED
     assert f"dvc-cml: not pulled: {why}\n" in err
     assert problems(doc) == [("eval", "workspace", f"not pulled: {why}")]
-    # eval/metrics.json is not read at head: no row says "removed" (or anything else).
-    assert doc["metrics"] == []
+    # eval/metrics.json is not read at head: its rows say so (main's value beside it), none
+    # says "removed".
+    assert [(m["path"], m["base"], m["head"], m["status"]) for m in doc["metrics"]] == [
+        ("eval/metrics.json", 0.1, None, "not read")
+    ]
     assert escape(f"not pulled: {why}") in summary
 
 

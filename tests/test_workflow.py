@@ -137,7 +137,10 @@ def test_base_data_missing_from_the_remote_is_named(
             "(was `dvc push` run where it was produced?)",
         }
     ]
-    assert not [m for m in doc["metrics"] if m["path"] == "metrics.json"]
+    # Its rows say "not read" at main (the workspace's value beside it), never "new".
+    rows = [m for m in doc["metrics"] if m["path"] == "metrics.json"]
+    assert rows and all((m["base"], m["status"]) == (None, "not read") for m in rows)
+    assert all(m["head"] is not None for m in rows)
     assert {p["name"] for p in doc["plots"]} >= {"loss", "accuracy"}
 
 
@@ -277,7 +280,7 @@ def test_merge_request_pipelines_compare_with_the_merge_base(
     code = main(["diff", "-C", str(pipeline.root), "--json"], env=env)
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert doc["base"] == {"rev": "main", "sha": fork_point}
+    assert doc["base"] == {"rev": "main", "sha": fork_point, "dirty": False}
     lr = next(p for p in doc["params"] if p["param"] == "train.lr")
     assert (lr["base"], lr["head"]) == (0.1, 0.2)  # not 0.9: main's later change is not ours
 

@@ -14,6 +14,7 @@ the revision.  Layout, along the data flow:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,12 @@ def collect_in(
             step(f"reading {labels[side].label}")
             snapshots[key] = snapshot.read(repo, key, max_points)
     base_snap, head_snap = snapshots[keys["base"]], snapshots[keys["head"]]
+    # The workspace with uncommitted changes is named so: it is not its commit.
+    labels = {s: replace(labels[s], dirty=snapshots[keys[s]].dirty) for s in keys}
+    base_rev, head_rev = labels["base"], labels["head"]
 
+    # A file that cannot be read at a revision (half-written by a training run, say) is
+    # a Problem: its rows are "not read" there, and everything else is reported.
     metrics = {
         s: values.file_values("metrics", snapshots[keys[s]].metrics, labels[s]) for s in keys
     }
@@ -66,35 +72,33 @@ def collect_in(
         {**base_snap.thinned, **head_snap.thinned},
         max_points,
         Path(repo.root_dir) / ".dvc" / "plots",
+        {"base": base_snap.cut, "head": head_snap.cut},
     )
     stages, stages_unchanged = changes.stage_changes(base_snap, head_snap)
-    label_of = {keys[side]: labels[side] for side in keys}
-    refused = tuple(
-        Problem(path, label_of[key], reason)
-        for key, snap in snapshots.items()
-        for path, reason in snap.refused
-    )
-    # A file whose data could not be had at one revision: its rows are left out at both
-    # (a value at one side only would read as added or removed); the problem says why.
-    problems = dict.fromkeys(p for s in keys for p in (*metrics[s][1], *params[s][1]))
-    unread = {p.path for p in problems}
-
-    def read(files: dict[str, values.Files]) -> dict[str, values.Files]:
-        return {s: {k: v for k, v in f.items() if k not in unread} for s, f in files.items()}
-
-    kept_metrics = read({s: metrics[s][0] for s in keys})
-    kept_params = read({s: params[s][0] for s in keys})
+    refused = {
+        s: [Problem(path, labels[s], reason) for path, reason in snapshots[keys[s]].refused]
+        for s in keys
+    }
+    # A file not read at a revision (it does not parse, DVC could not get its data, or the
+    # guard refused it): its values there are "not read", never "removed" or "new", and
+    # the problem says why.
+    unread = {s: {p.path for p in (*metrics[s][1], *params[s][1], *refused[s])} for s in keys}
+    problems = dict.fromkeys(p for s in keys for p in (*refused[s], *metrics[s][1], *params[s][1]))
     return Report(
         base=base_rev,
         head=head_rev,
-        metrics=values.rows(kept_metrics["base"], kept_metrics["head"], with_direction=True),
-        params=values.rows(kept_params["base"], kept_params["head"], with_direction=False),
+        metrics=values.rows(
+            metrics["base"][0], metrics["head"][0], True, (unread["base"], unread["head"])
+        ),
+        params=values.rows(
+            params["base"][0], params["head"][0], False, (unread["base"], unread["head"])
+        ),
         plots=plots,
         data=changes.data_changes(base_snap, head_snap),
         tracked=len(base_snap.outputs.keys() | head_snap.outputs.keys()),
         stages=stages,
         stages_unchanged=stages_unchanged,
-        problems=(*refused, *problems, *plot_problems),
+        problems=(*problems, *plot_problems),
     )
 
 

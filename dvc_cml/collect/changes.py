@@ -21,6 +21,7 @@ from dvc_cml.model import MISSING, DataChange, ParamChange, StageChange
 
 if TYPE_CHECKING:
     from dvc_cml.collect.snapshot import Snapshot
+    from dvc_cml.collect.workspace import Stale
 
 
 def _container(path: str, dirs: list[str]) -> str | None:
@@ -29,10 +30,24 @@ def _container(path: str, dirs: list[str]) -> str | None:
     return max(holders, key=len) if holders else None
 
 
+def _raw_diff(base: Snapshot, head: Snapshot) -> dict[str, list[Any]]:
+    """`dvc diff`'s result.  The workspace's outputs are compared as they are on disk where
+    they are there, and as dvc.lock records them where they are not (not pulled)."""
+    keys = base.data_keys | head.data_keys
+    if head.on_disk is None:
+        return dict(internals.data_diff(base.data_index, head.data_index, keys))
+    on_disk = keys & head.on_disk.on_disk
+    raw: dict[str, list[Any]] = {}
+    for new, roots in ((head.on_disk.index, on_disk), (head.data_index, keys - on_disk)):
+        for status, entries in internals.data_diff(base.data_index, new, roots).items():
+            raw.setdefault(status, []).extend(entries)
+    return raw
+
+
 def data_changes(base: Snapshot, head: Snapshot) -> tuple[DataChange, ...]:
     if base.data_index is None or head.data_index is None or base is head:
         return ()
-    raw = internals.data_diff(base.data_index, head.data_index, base.data_keys | head.data_keys)
+    raw = _raw_diff(base, head)
     dirs = [p for p in {*base.outputs, *head.outputs} if p.endswith("/")]
     inside: dict[str, Counter[str]] = {}
     changes: dict[str, DataChange] = {}
@@ -90,9 +105,35 @@ def _params(base: Any, head: Any) -> tuple[ParamChange, ...]:
     )
 
 
+def _as_on_disk(entry: Mapping[str, Any], stale: Stale) -> dict[str, Any]:
+    """A stage's dvc.lock entry with what differs on disk put in: the params as the files
+    have them now, and the deps, outputs and command that changed marked as changed."""
+    ahead = {"changed since dvc.lock": True}
+    params = {file: dict(values or {}) for file, values in (entry.get("params") or {}).items()}
+    for file, values in stale.params.items():
+        params.setdefault(file, {}).update(values)
+
+    def marked(items: Any, paths: list[str]) -> list[Any]:
+        listed = [dict(item) for item in items or [] if isinstance(item, Mapping)]
+        for item in listed:
+            if item.get("path") in paths:
+                item.update(ahead)
+        return listed
+
+    return {
+        **entry,
+        "cmd": ahead if stale.command else entry.get("cmd"),
+        "params": params,
+        "deps": marked(entry.get("deps"), stale.deps),
+        "outs": marked(entry.get("outs"), stale.outs),
+    }
+
+
 def stage_changes(base: Snapshot, head: Snapshot) -> tuple[tuple[StageChange, ...], int]:
     """(stages that were added, removed or changed, how many are unchanged): the stages of
-    dvc.yaml at either revision, compared by what dvc.lock recorded for them."""
+    dvc.yaml at either revision, compared by what dvc.lock recorded for them.  A workspace
+    stage whose files differ from its dvc.lock entry (`dvc status`) is compared as the files
+    are, and marked as not reproduced."""
     changes: list[StageChange] = []
     unchanged = 0
     for name in sorted(base.lock.keys() | head.lock.keys()):
@@ -100,6 +141,9 @@ def stage_changes(base: Snapshot, head: Snapshot) -> tuple[tuple[StageChange, ..
         if old is None or new is None:
             changes.append(StageChange(name, "added" if old is None else "removed"))
             continue
+        stale = head.stale.get(name) if head is not base else None
+        if stale:
+            new = _as_on_disk(new, stale)
         change = StageChange(
             name,
             "changed",
@@ -107,8 +151,9 @@ def stage_changes(base: Snapshot, head: Snapshot) -> tuple[tuple[StageChange, ..
             deps=_differing(_by_path(old.get("deps")), _by_path(new.get("deps"))),
             params=_params(old.get("params"), new.get("params")),
             outs=_differing(_by_path(old.get("outs")), _by_path(new.get("outs"))),
+            not_reproduced=bool(stale),
         )
-        if change.command or change.deps or change.params or change.outs:
+        if change.command or change.deps or change.params or change.outs or stale:
             changes.append(change)
         else:
             unchanged += 1

@@ -311,10 +311,11 @@ _OPENS = ("open",)
 _LISTS = ("ls", "find", "walk", "cat_file", "read_bytes", "read_text", "get_file")
 
 
-def outside(path: str, root: str) -> str | None:
-    """Why a workspace file must not be opened (it leads outside `root`), or None."""
+def outside(path: str, root: str, cache: str | None = None) -> str | None:
+    """Why a workspace file must not be opened (it leads outside `root`, and is no object
+    of the DVC `cache` directory), or None."""
     try:
-        _Workspace(root, lambda: None).resolve(path)
+        _Workspace(root, lambda: cache).resolve(path)
     except NotRead as exc:
         return exc.reason
     return None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -174,6 +174,24 @@ def data_diff(old: Any, new: Any, keys: set[Any]) -> Any:
     from dvc.repo.diff import _diff
 
     return _diff(old, new, keys)
+
+
+def workspace_data_index(repo: Repo, skip: Collection[str] = ()) -> Any:
+    """`dvc.repo.index.build_data_index(..., compute_hash=True)`: the DVC-tracked outputs as
+    they are on disk, hashed as `dvc diff` hashes the workspace (through `repo.state`, so a
+    file hashed before and unchanged since is not read again), but for the outputs in
+    `skip` (paths from the root).  The public API hashes the workspace only inside
+    `Repo.diff`, which also rebuilds the other revision's index.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
+    from dvc.repo.index import build_data_index
+
+    index: Any = repo.index
+    if skip:
+        index = index.targets_view(
+            None, outs_filter=lambda out: "/".join(out.index_key[1]) not in skip
+        )
+    return build_data_index(index, repo.root_dir, repo.fs, compute_hash=True)
 
 
 def squash_plot_properties(group: Any) -> Any:

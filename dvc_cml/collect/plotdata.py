@@ -20,13 +20,14 @@ from typing import Any
 
 from dvc_cml.collect import guard, internals
 from dvc_cml.collect.project import (
+    WORKSPACE,
     describe,
     missing_directory,
     no_data,
     no_data_reason,
     not_produced,
+    unreadable,
 )
-from dvc_cml.errors import UserError
 from dvc_cml.model import (
     TEMPLATE_KINDS,
     DataPlot,
@@ -325,6 +326,57 @@ def thinned(loader: Any, sampled: dict[str, int], max_points: int, cache: bool =
     return {"data": [{name: columns[j][i] for j, name in enumerate(header)} for i in chosen]}
 
 
+def drop_cut_rows(sources: Mapping[str, Any], workspace: bool) -> dict[str, int]:
+    """Drop the rows of CSV/TSV plot files that were cut short; {path: rows dropped}.
+
+    A file being written ends mid-row (dvclive appends one row per step): DVC keeps a row
+    `15` with no tab as `{"step": "15", "acc": None}`, which would be drawn as a point
+    without a value.  A row with fewer fields than the header is cut; in the `workspace`,
+    so is a last row whose last field is empty (`15<TAB>`).  The chart says how many rows
+    were left out.  A row cut inside its last value (`15<TAB>0.8` of `15<TAB>0.81`) cannot
+    be told from a whole one, and is kept, as DVC keeps it.
+    """
+    cut: dict[str, int] = {}
+    for path, source in sources.items():
+        rows = source.get("data") if isinstance(source, dict) else None
+        if not path.endswith((".csv", ".tsv")) or not isinstance(rows, list) or not rows:
+            continue
+        kept = [r for r in rows if not (isinstance(r, dict) and _short(r))]
+        last = kept[-1] if kept else None
+        ends_empty = isinstance(last, dict) and list(last.values())[-1:] == [""]
+        if workspace and last is rows[-1] and ends_empty:
+            kept.pop()
+        if len(kept) < len(rows):
+            cut[path] = len(rows) - len(kept)
+            source["data"] = kept
+    return cut
+
+
+def _short(row: dict[Any, Any]) -> bool:
+    """csv.DictReader fills the fields a row lacks with None."""
+    return any(value is None for value in row.values())
+
+
+def _cut_notes(
+    files: set[str], cut: Mapping[str, Mapping[str, int]], labels: Mapping[str, Revision]
+) -> tuple[str, ...]:
+    notes = []
+    for side, counts in cut.items():
+        for path, rows in sorted(counts.items()):
+            # DVC names a definition's files as written there (relative to its dvc.yaml).
+            if any(path == f or path.endswith(f"/{f}") for f in files):
+                noun = "row" if rows == 1 else "rows"
+                why = (
+                    "the file may still be being written"
+                    if labels[side].name == WORKSPACE
+                    else "fewer fields than its header"
+                )
+                notes.append(
+                    f"{rows} {noun} of {path} at {labels[side].label} cut short, left out ({why})."
+                )
+    return tuple(notes)
+
+
 def joined_files(rev_data: Mapping[str, Any]) -> set[str]:
     """Files a definition joins row by row (`x` from one, `y` from another): never thinned,
     since each file would keep different rows."""
@@ -417,9 +469,13 @@ def plots(
     thinned_files: Mapping[str, int],
     max_points: int,
     templates_dir: Path,
+    cut: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[tuple[Plot, ...], tuple[Problem, ...]]:
     """Plots from {"base": plots data, "head": plots data} (DVC's `plots.collect` shape),
-    and the plot files whose data DVC could not get (each once, however many plots use it)."""
+    and the plot files that could not be read (each once, however many plots use it): that
+    do not parse, or whose data DVC could not get.  `cut`: per revision, the CSV/TSV files
+    whose last rows were cut short (`drop_cut_rows`).
+    """
     from dvc.render.match import PlotsData, match_defs_renderers
 
     template_notes = _builtin_templates(data, templates_dir)
@@ -427,7 +483,7 @@ def plots(
         plot_id: internals.squash_plot_properties(group)
         for plot_id, group in PlotsData(data).group_definitions().items()
     }
-    out: list[Plot] = []
+    out: dict[str, Plot] = {}
     not_read: dict[tuple[str, str], Problem] = {}
     unreadable_type = internals.plot_metric_type_error()
     for side, rev_data in data.items():
@@ -439,38 +495,51 @@ def plots(
             not_read[(side, path)] = Problem(path, labels[side], no_data_reason(error))
 
     for found in match_defs_renderers(data=data):
-        unreadable = []
+        unread = []
         for side, errors in found.source_errors.items():
             for src, exc in errors.items():
                 if isinstance(exc, unreadable_type):
                     # Not a data file DVC reads (say, an id that names no file): like `dvc
                     # plots diff`, list the plot with the reason and draw the rest.
-                    unreadable.append(f"Not drawn for {labels[side].label}: {describe(exc)}")
+                    unread.append(f"Not drawn for {labels[side].label}: {describe(exc)}")
                 elif no_data(exc):
                     # Not pulled, and not in the remote (or it could not be asked): the
                     # other revision is drawn, the file is listed with the report's problems.
                     not_read.setdefault(
                         (side, src), Problem(src, labels[side], no_data_reason(exc))
                     )
-                    unreadable.append(f"Not drawn for {labels[side].label}: {src} was not read.")
+                    unread.append(f"Not drawn for {labels[side].label}: {src} was not read.")
                 elif not not_produced(exc, src, labels[side]):
-                    raise UserError(
-                        f"plot file {src} does not parse at {labels[side].label}: {describe(exc)}"
+                    # A file that does not parse (say, half-written by a training run)
+                    # costs its own data only: the other revision is drawn, and the file
+                    # is listed with the report's problems.
+                    not_read.setdefault((side, src), unreadable(src, labels[side], exc))
+                    unread.append(
+                        f"Not drawn for {labels[side].label}: {src} was not read "
+                        "(see the files not read)."
                     )
         # A definition that does not fit one revision's data (say, a field renamed in this
         # merge request) still draws the other revision; the chart says what is missing.
-        problems = tuple(unreadable) + tuple(
+        problems = tuple(unread) + tuple(
             f"Not drawn for {labels[side].label}: {describe(exc)}"
             for side, exc in found.definition_errors.items()
         )
         renderer = found.renderer
         if renderer.TYPE == "image":
-            out.append(_image_plot(renderer))
+            image = _image_plot(renderer)
+            # One file under several definitions (dvclive's nested dvc.yaml beside the root
+            # one: each id is qualified by its file, but an image keeps its own path as its
+            # name): DVC lists it once, so does the report, with each revision's image.
+            if isinstance(seen := out.get(image.name), ImagePlot):
+                image = ImagePlot(image.name, seen.base or image.base, seen.head or image.head)
+            out[image.name] = image
             continue
         props = user_props.get(renderer.name, {})
         written = props.get("dvc_cml_template")
-        notes = (template_notes[written],) if written in template_notes else ()
+        notes: tuple[str, ...] = (template_notes[written],) if written in template_notes else ()
+        files = {str(dp.get("filename")) for dp in renderer.datapoints} | {renderer.name}
+        notes += _cut_notes(files, cut or {}, labels)
         plot = _data_plot(renderer, props, problems, notes, max_points, thinned_files)
         if plot.points or problems:
-            out.append(plot)  # with no drawable data at all, it is listed with the reason
-    return tuple(out), tuple(not_read.values())
+            out[plot.name] = plot  # with no drawable data at all, listed with the reason
+    return tuple(out.values()), tuple(not_read.values())

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from dvc_cml.collect import internals
 from dvc_cml.errors import UserError
-from dvc_cml.model import Revision
+from dvc_cml.model import Problem, Revision
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -106,6 +106,21 @@ def describe(exc: BaseException) -> str:
         return "nested too deep to read (Python's recursion limit)"
     text = str(cause) or type(cause).__name__
     return " ".join(text.split())
+
+
+def unreadable(path: str, rev: Revision, exc: BaseException) -> Problem:
+    """A file DVC could not read at `rev`, as a Problem: the report goes on without it, as
+    `dvc metrics show` warns and goes on.  In the workspace a file that does not parse is
+    most often one that a training run (dvclive) is rewriting at that moment."""
+    import csv
+
+    from dvc.utils.serialize import ParseError
+
+    what = "does not parse" if isinstance(exc, (ParseError, csv.Error)) else "not read"
+    reason = f"{what}: {describe(exc)}"
+    if rev.name == WORKSPACE:
+        reason += " (it may still be being written)"
+    return Problem(path, rev, reason)
 
 
 # How every "no data" reason ends, so the pull's report can tell them apart (`no_data_reason`).

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dvc_cml.collect import guard, internals
-from dvc_cml.collect.plotdata import joined_files, thinned
-from dvc_cml.collect.project import describe
+from dvc_cml.collect import guard, internals, workspace
+from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, thinned
+from dvc_cml.collect.project import WORKSPACE, describe
 from dvc_cml.model import Output
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class Snapshot:
     params: Result = field(default_factory=dict)
     plots: Result = field(default_factory=dict)  # {"definitions": ..., "sources": ...}
     thinned: dict[str, int] = field(default_factory=dict)  # plot file -> rows before thinning
+    cut: dict[str, int] = field(default_factory=dict)  # CSV/TSV plot file -> rows cut short
     # For `dvc diff`: DVC's data index of the tracked outputs, its roots, and each output
     # as its .dvc file or dvc.lock describes it (no data is read or downloaded).
     data_index: Any = None
@@ -44,6 +45,12 @@ class Snapshot:
     # Files the guard kept DVC from reading (or cut short), taken out of the results above:
     # (path from the project root, the reason), for the report's "Not read" list.
     refused: list[tuple[str, str]] = field(default_factory=list)
+    # The workspace only: its outputs hashed on disk, and the stages whose files differ
+    # from their dvc.lock entries (not reproduced since).
+    on_disk: workspace.DataOnDisk | None = None
+    stale: dict[str, workspace.Stale] = field(default_factory=dict)
+    dirty: bool = False  # uncommitted changes in what the report reads
+    stages: dict[str, Any] = field(default_factory=dict)  # stage address -> DVC's stage
 
 
 def _result(read: Callable[[], Any]) -> Result:
@@ -55,11 +62,11 @@ def _result(read: Callable[[], Any]) -> Result:
         return {"error": exc}
 
 
-def _plots(
-    repo: Repo, max_points: int, sampled: dict[str, int], refused: list[tuple[str, str]]
-) -> Result:
+def _plots(repo: Repo, max_points: int, snapshot: Snapshot, on_disk: bool) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
-    they load (see `plotdata.thinned`)."""
+    they load (see `plotdata.thinned`) and rows cut short left out (`drop_cut_rows`;
+    `on_disk`: the workspace, whose files may be being written)."""
+    sampled, refused = snapshot.thinned, snapshot.refused
     definitions = internals.plot_definitions(repo)
     if _mixed_paths(definitions.get("error")):
         # One absolute plot id costs DVC every plot of the revision: name it, draw the rest.
@@ -80,6 +87,7 @@ def _plots(
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
+    snapshot.cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
     return data
 
 
@@ -117,6 +125,50 @@ def _tracked(repo: Repo, snapshot: Snapshot) -> None:
         where = repo.fs.relpath(stage.dvcfile.path, repo.root_dir)
         address = stage.name if where == "dvc.yaml" else f"{where}:{stage.name}"
         snapshot.lock[address] = locks[lockfile.path].get(stage.name) or {}
+        snapshot.stages[address] = stage
+
+
+def _on_disk(repo: Repo, snapshot: Snapshot) -> None:
+    """The workspace's outputs and stages as the files on disk are (`dvc diff`, `dvc
+    status`), after `_tracked` read them from dvc.lock.
+
+    Hashing reads whole files of any size and kind, so it runs outside `guard` (which
+    bounds what a parser may read); an output that leads outside the repository (a
+    symlink, at its root or inside it) is not hashed: it is compared as dvc.lock records
+    it, and listed as not read.  The stages' params files are read through the guard.
+    """
+    outside = workspace.leading_outside(repo, list(snapshot.outputs))
+    for path, reason in outside.items():
+        snapshot.refused.append((path, reason))
+    keys = {key for key in snapshot.data_keys if "/".join(key) not in outside}
+    disk = snapshot.on_disk = workspace.data_on_disk(repo, keys, set(outside))
+    for key in disk.on_disk:
+        entry = disk.index[key]
+        path = "/".join(key) + ("/" if entry.meta and entry.meta.isdir else "")
+        snapshot.outputs.pop(path.rstrip("/"), None)
+        snapshot.outputs.pop(path.rstrip("/") + "/", None)
+        snapshot.outputs[path] = Output(
+            path,
+            size=entry.meta.size if entry.meta else None,
+            files=entry.meta.nfiles if entry.meta else None,
+            digest=entry.hash_info.value if entry.hash_info else None,
+        )
+    with guard.guarded(repo):
+        for address, stage in snapshot.stages.items():
+            if snapshot.lock.get(address) and (found := workspace.stale(stage, disk)):
+                snapshot.stale[address] = found
+
+
+def _uncommitted(repo: Repo, snapshot: Snapshot) -> bool:
+    """The workspace has uncommitted changes in what the report reads."""
+    reads = {*snapshot.metrics.get("data", {}), *snapshot.params.get("data", {})}
+    reads |= set(snapshot.plots.get("sources", {}).get("data", {}))
+    reads |= {path for path, _ in snapshot.refused}
+    on_disk = snapshot.on_disk
+    changed = bool(snapshot.stale) or bool(
+        on_disk and workspace.outputs_differ(snapshot.data_index, on_disk)
+    )
+    return workspace.uncommitted(repo, reads, changed)
 
 
 def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
@@ -171,13 +223,18 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
 
     snapshot = Snapshot()
     try:
-        with repo.switch(key), internals.skip_graph_checks(repo), guard.guarded(repo):
-            snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
-            snapshot.params = _result(lambda: internals.gather_params(repo))
-            snapshot.plots = _plots(repo, max_points, snapshot.thinned, snapshot.refused)
-            _take_refused(snapshot)
-            if "error" not in snapshot.metrics:  # else the index is broken: reported later
-                _tracked(repo, snapshot)
+        with repo.switch(key), internals.skip_graph_checks(repo):
+            with guard.guarded(repo):
+                snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
+                snapshot.params = _result(lambda: internals.gather_params(repo))
+                snapshot.plots = _plots(repo, max_points, snapshot, key == WORKSPACE)
+                _take_refused(snapshot)
+                if "error" not in snapshot.metrics:  # else the index is broken: reported later
+                    _tracked(repo, snapshot)
+            if key == WORKSPACE:
+                if snapshot.data_index is not None:
+                    _on_disk(repo, snapshot)
+                snapshot.dirty = _uncommitted(repo, snapshot)
     except NotDvcRepoError:
         pass  # a commit from before `dvc init --subdir`: nothing to compare there, as in DVC
     return snapshot

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from dvc_cml.collect import guard
-from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced
+from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced, unreadable
 from dvc_cml.errors import UserError
-from dvc_cml.model import MISSING, Direction, Problem, Revision, Row, Value, metric_direction
+from dvc_cml.model import (
+    MISSING,
+    UNREAD,
+    Direction,
+    Problem,
+    Revision,
+    Row,
+    Value,
+    metric_direction,
+)
 
 Files = dict[str, dict[str, Value]]  # {path: {dotted key: value}}
 
@@ -39,7 +48,13 @@ def file_values(
     kind: str, result: Mapping[str, Any], rev: Revision
 ) -> tuple[Files, tuple[Problem, ...]]:
     """{path: {dotted key: value}} from one revision's metrics or params result, and the
-    files whose data DVC could not get (neither in the cache nor from the remote)."""
+    files that could not be read there: a file that does not parse (say, a metrics.json
+    half-written by a training run) or whose data DVC could not get (neither in the cache
+    nor from the remote) costs that file only.
+
+    A revision DVC cannot load at all (dvc.yaml interpolating a broken params.yaml) is a
+    UserError naming the file: there is nothing of that revision to report.
+    """
     if error := result.get("error"):
         if refusal := guard.refused(error):  # dvc.yaml reads it (`vars`, or params.yaml)
             raise UserError(
@@ -57,23 +72,32 @@ def file_values(
                 continue  # a file declared in dvc.yaml but not produced at this revision
             if no_data(error):
                 problems.append(Problem(path, rev, no_data_reason(error)))
-                continue
-            raise UserError(f"{kind} file {path} does not parse at {rev.label}: {describe(error)}")
+            else:
+                problems.append(unreadable(path, rev, error))
+            continue
         files[path] = flatten(file_result.get("data", {}))
     return files, tuple(problems)
 
 
-def rows(base: Files, head: Files, with_direction: bool) -> tuple[Row, ...]:
+def rows(
+    base: Files,
+    head: Files,
+    with_direction: bool,
+    unread: tuple[Collection[str], Collection[str]] = ((), ()),
+) -> tuple[Row, ...]:
+    """One row per key of either revision; `unread`: the files not read at base and at
+    head, whose keys there are UNREAD rather than MISSING (not removed, not new)."""
     out = []
     for path in sorted(base.keys() | head.keys()):
         old, new = base.get(path, {}), head.get(path, {})
+        absent = tuple(UNREAD if path in side else MISSING for side in unread)
         for key in sorted(old.keys() | new.keys()):
             out.append(
                 Row(
                     path=path,
                     key=key,
-                    base=old.get(key, MISSING),
-                    head=new.get(key, MISSING),
+                    base=old.get(key, absent[0]),
+                    head=new.get(key, absent[1]),
                     direction=metric_direction(key) if with_direction else Direction.UNKNOWN,
                 )
             )

@@ -62,7 +62,9 @@ def footer(
     elif job_name:  # GitHub Actions names its jobs but gives them no id of their own
         parts.append(f"job {escape(job_name)}")
     revs = " → ".join(
-        f"{escape(r.name)} {code(r.short_sha)}" if r.short_sha else escape(r.name)
+        f"{escape(r.name)} {code(r.short_sha)}{' + uncommitted changes' if r.dirty else ''}"
+        if r.short_sha
+        else escape(r.name)
         for r in (report.base, report.head)
     )
     return f"<sub>{', '.join(parts)}: {revs}</sub>"

@@ -11,6 +11,7 @@ from typing import Any
 from dvc_cml import format as fmt
 from dvc_cml.model import (
     MISSING,
+    UNREAD,
     DataChange,
     Output,
     RenderedPlot,
@@ -25,7 +26,7 @@ from dvc_cml.render import summary
 
 
 def _value(v: Value) -> Any:
-    if v is MISSING:
+    if v is MISSING or v is UNREAD:
         return None
     if isinstance(v, float) and not math.isfinite(v):
         return fmt.number(v)  # JSON has no NaN/Infinity: "NaN", "Infinity", "-Infinity"
@@ -47,7 +48,7 @@ def _row(row: Row, noun: str) -> dict[str, Any]:
 
 
 def _revision(rev: Revision) -> dict[str, Any]:
-    return {"rev": rev.name, "sha": rev.sha}
+    return {"rev": rev.name, "sha": rev.sha, "dirty": rev.dirty}
 
 
 _SUMMARY_FIELDS = (
@@ -84,6 +85,7 @@ def _stage(stage: StageChange) -> dict[str, Any]:
     return {
         "stage": stage.name,
         "status": stage.status,
+        "not_reproduced": stage.not_reproduced,  # the workspace differs from dvc.lock
         "command_changed": stage.command,
         "deps": list(stage.deps),
         "params": [

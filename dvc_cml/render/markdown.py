@@ -47,7 +47,8 @@ def _value_table(rows: Sequence[Row], noun: str, report: Report, with_markers: b
 def _header(report: Report) -> str:
     parts = []
     for r in (report.base, report.head):
-        sha = f" ({code(r.short_sha)})" if r.short_sha else ""
+        dirty = " + uncommitted changes" if r.dirty else ""
+        sha = f" ({code(r.short_sha)}{dirty})" if r.short_sha else ""
         parts.append(f"**{escape(r.name)}**{sha}")
     return f"## DVC report: {parts[0]} → {parts[1]}"
 
@@ -96,7 +97,9 @@ def _metrics(report: Report, trim: Trim) -> list[str]:
             "</details>",
             "",
         ]
-    summary = f"{len(changed)} of {len(report.metrics)} metrics changed."
+    unread = sum(r.status is Status.UNREAD for r in changed)
+    summary = f"{len(changed) - unread} of {len(report.metrics)} metrics changed"
+    summary += f", {unread} not read." if unread else "."
     if any(r.verdict is not Verdict.NEUTRAL for r in report.metrics):
         summary += " ✅ better, ❌ worse (direction guessed from the metric's name)."
     out += [summary, ""]
@@ -156,7 +159,7 @@ def _stage_cells(stage: StageChange) -> list[str]:
     )
     return [
         escape(stage.name),
-        stage.status,
+        fmt.stage_change(stage),
         "changed" if stage.command else "",
         "<br>".join(escape(d) for d in stage.deps),
         params,

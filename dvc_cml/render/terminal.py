@@ -256,7 +256,7 @@ def _stages(report: Report, plain: bool) -> list[Any]:
     rows = [
         [
             visible(stage.name),
-            stage.status,
+            fmt.stage_change(stage),
             "changed" if stage.command else "",
             "\n".join(visible(dep) for dep in stage.deps),
             "\n".join(

@@ -1,0 +1,296 @@
+"""The workspace is read as the files on disk are, as `dvc diff` and `dvc status` read it;
+a commit is read from its .dvc files and dvc.lock only.  And a workspace with uncommitted
+changes says so in its name (`workspace (2c932c9 + uncommitted changes)`), as `git
+describe --dirty` does.
+
+Project: the `changes` scenario (`dvc add`-ed raw data, a directory output, a model file,
+params, `dvc repro`-ed on `main` and on `feature`), checked out at `feature`; each test
+changes a copy of it.  Oracles: `dvc diff --json` and `dvc status --json`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dvc_cml.cli import main
+from dvc_cml.model import Report, Revision
+from dvc_cml.pipeline import init_project, reproduce
+from dvc_cml.render import comment, markdown, terminal
+from tests.conftest import SCENARIOS, Project, clean_env, git
+
+DVC = str(Path(sys.executable).parent / "dvc")
+DIRTY = " + uncommitted changes"
+
+
+def _add(root: Path, *targets: str) -> None:
+    from dvc_cml.collect import open_project
+
+    with open_project(root) as repo:
+        repo.add(list(targets))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    root = tmp_path_factory.mktemp("changes") / "project"
+    scenario = SCENARIOS / "changes"
+    shutil.copytree(scenario / "base", root)
+    git(root, "init", "-q")
+    init_project(root)
+    project = Project(root, scenario)
+    _add(root, "data/raw", "data/labels.csv")
+    reproduce(root, say=lambda _: None)
+    project.commit("baseline")
+    project.branch("feature")
+    project.apply_head()
+    _add(root, "data/raw", "data/labels.csv")
+    reproduce(root, say=lambda _: None)
+    project.commit("feature")
+    assert project.status() == ""
+    return project
+
+
+@pytest.fixture
+def project(built: Project, tmp_path: Path) -> Project:
+    """A copy of the built project (git history, DVC cache and all), to change."""
+    root = tmp_path / "project"
+    shutil.copytree(built.root, root, symlinks=True)
+    return Project(root, built.scenario)
+
+
+def report(project: Project, *revs: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc_cml", "diff", *revs, "-C", str(project.root), "--json"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    doc: dict[str, Any] = json.loads(done.stdout)
+    return doc
+
+
+def dvc(project: Project, *args: str) -> Any:
+    done = subprocess.run(
+        [DVC, *args, "--json"], cwd=project.root, capture_output=True, text=True, env=clean_env()
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout or "{}")
+
+
+def data_says(doc: dict[str, Any]) -> dict[str, str]:
+    return {c["path"]: c["status"] for c in doc["data"]["changed"]}
+
+
+def dvc_diff_says(project: Project) -> dict[str, str]:
+    """`dvc diff --json` (HEAD against the workspace), outputs as the report lists them:
+    files inside a tracked directory counted under it."""
+    found = dvc(project, "diff")
+    return {
+        entry["path"]: status
+        for status in ("added", "deleted", "modified")
+        for entry in found.get(status, [])
+        if entry["path"].endswith("/") or "/" not in entry["path"].removeprefix("data/")
+    }
+
+
+def stale_stages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["stage"]: s for s in doc["pipeline"]["changed"] if s["not_reproduced"]}
+
+
+def dvc_status_says(project: Project) -> dict[str, dict[str, Any]]:
+    """`dvc status --json` for the pipeline's stages (not the .dvc files): {stage: {"deps":
+    paths, "params": names, "outs": paths}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, entries in dvc(project, "status").items():
+        if name.endswith(".dvc"):
+            continue
+        found: dict[str, Any] = {"deps": [], "params": [], "outs": []}
+        for entry in entries:
+            for path, status in entry.get("changed deps", {}).items():
+                if isinstance(status, dict):
+                    found["params"] += sorted(status)
+                else:
+                    found["deps"].append(path)
+            found["outs"] += list(entry.get("changed outs", {}))
+        out[name] = found
+    return out
+
+
+def assert_pipeline_is_dvc_status(doc: dict[str, Any], project: Project) -> None:
+    ours = stale_stages(doc)
+    theirs = dvc_status_says(project)
+    assert ours.keys() == theirs.keys()
+    for name, stage in ours.items():
+        assert sorted(stage["deps"]) == sorted(theirs[name]["deps"]), name
+        assert sorted(stage["outs"]) == sorted(theirs[name]["outs"]), name
+        # dvc status names a whole params section (`train`); the report each value in it.
+        names = [p["name"] for p in stage["params"]]
+        assert all(any(n.startswith(t) for t in theirs[name]["params"]) for n in names)
+        assert bool(names) == bool(theirs[name]["params"])
+
+
+def test_a_clean_workspace_is_its_commit(project: Project) -> None:
+    doc = report(project, "HEAD")
+    assert dvc(project, "diff") == {} and dvc(project, "status") == {}
+    assert (doc["data"]["changed"], stale_stages(doc)) == ([], {})
+    assert doc["head"]["dirty"] is False
+    # The report directory it wrote (ignored by git) does not make the next run dirty.
+    assert report(project, "HEAD")["head"]["dirty"] is False
+
+
+def test_a_model_file_changed_on_disk(project: Project) -> None:
+    """`echo x >> model.bin`: `dvc diff` says modified, and so does the report."""
+    with (project.root / "model.bin").open("a") as f:
+        f.write("x\n")
+    doc = report(project, "HEAD")
+    assert data_says(doc) == dvc_diff_says(project) == {"model.bin": "modified"}
+    (change,) = doc["data"]["changed"]
+    assert change["head"]["size"] == (project.root / "model.bin").stat().st_size
+    assert change["base"]["size"] == change["head"]["size"] - 2
+    assert_pipeline_is_dvc_status(doc, project)
+    assert stale_stages(doc)["train"]["outs"] == ["model.bin"]
+    assert doc["head"]["dirty"] is True  # git ignores model.bin; the report does not
+    assert project.status() == ""
+
+
+def test_params_edited_without_reproducing(project: Project) -> None:
+    params = project.root / "params.yaml"
+    params.write_text(params.read_text().replace("lr: 0.05", "lr: 0.07"))
+    doc = report(project, "HEAD")
+    lr = next(r for r in doc["params"] if r["param"] == "train.lr")
+    assert (lr["base"], lr["head"]) == (0.05, 0.07)
+    # The Pipeline section shows the file's params too, and says the stage is not reproduced.
+    train = stale_stages(doc)["train"]
+    assert train["params"] == [{"name": "train.lr", "base": 0.05, "head": 0.07}]
+    assert train["status"] == "changed"
+    assert_pipeline_is_dvc_status(doc, project)
+    assert doc["data"]["changed"] == []
+    md = (project.root / "dvc-cml-report" / "report.md").read_text()
+    assert (
+        "| train | changed since dvc.lock: not reproduced |  |  | train.lr: 0.05 → 0.07 |  |"
+        in md.splitlines()
+    )
+
+
+def test_a_file_added_to_a_tracked_directory(project: Project) -> None:
+    (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
+    doc = report(project, "HEAD")
+    assert data_says(doc) == dvc_diff_says(project) == {"data/raw/": "modified"}
+    (raw,) = doc["data"]["changed"]
+    assert raw["inside"] == {"added": 1}
+    assert raw["head"]["files"] == raw["base"]["files"] + 1
+    assert_pipeline_is_dvc_status(doc, project)
+    assert stale_stages(doc)["prepare"]["deps"] == ["data/raw"]
+
+
+def test_everything_at_once_and_a_commit_still_reads_dvc_lock(project: Project) -> None:
+    before = report(project, "main", "feature")
+    with (project.root / "model.bin").open("a") as f:
+        f.write("x\n")
+    params = project.root / "params.yaml"
+    params.write_text(params.read_text().replace("lr: 0.05", "lr: 0.07"))
+    (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
+    doc = report(project, "HEAD")
+    assert data_says(doc) == dvc_diff_says(project)
+    assert_pipeline_is_dvc_status(doc, project)
+    # Two commits: nothing on disk counts.
+    after = report(project, "main", "feature")
+    assert (after["data"], after["pipeline"]) == (before["data"], before["pipeline"])
+    assert after["head"]["dirty"] is False
+
+
+def test_an_output_not_in_the_workspace_counts_as_dvc_lock_records_it(project: Project) -> None:
+    """Not pulled (a CI clone): `dvc diff` calls it deleted, which it is not."""
+    (project.root / "model.bin").unlink()
+    assert dvc_diff_says(project) == {"model.bin": "deleted"}
+    doc = report(project, "HEAD")
+    assert (doc["data"]["changed"], stale_stages(doc), doc["head"]["dirty"]) == ([], {}, False)
+
+
+# --- the dirty workspace's name ---------------------------------------------------------------
+
+
+def test_uncommitted_changes_are_named_in_every_output(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sha, main_sha = (git(project.root, "rev-parse", rev).strip() for rev in ("HEAD", "main"))
+    params = project.root / "params.yaml"
+    params.write_text(params.read_text().replace("lr: 0.05", "lr: 0.07"))
+    code = main(["diff", "main", "-C", str(project.root), "--no-post"], env=clean_env())
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0] == (
+        f"DVC report: main ({main_sha[:7]}) -> workspace ({sha[:7]}{DIRTY})"
+    )
+    md = (project.root / "dvc-cml-report" / "report.md").read_text()
+    assert md.splitlines()[0] == (
+        f"## DVC report: **main** (`{main_sha[:7]}`) → **workspace** (`{sha[:7]}`{DIRTY})"
+    )
+    doc = report(project)
+    assert doc["head"] == {"rev": "workspace", "sha": sha, "dirty": True}
+    assert doc["base"]["dirty"] is False
+
+
+def test_the_comment_footer_and_the_terminal_name_it_too() -> None:
+    base, head = Revision("main", "1" * 40), Revision("workspace", "2" * 40, dirty=True)
+    report = Report(base, head)
+    assert comment.footer(report, (None, None), (None, None, None)) == (
+        f"<sub>Posted by dvc-cml: main `1111111` → workspace `2222222`{DIRTY}</sub>"
+    )
+    assert markdown.render(report, []).startswith(
+        f"## DVC report: **main** (`1111111`) → **workspace** (`2222222`{DIRTY})"
+    )
+    stream = io.StringIO()
+    terminal.show(report, [], Path("out"), Path("out/report.md"), stream)
+    assert stream.getvalue().splitlines()[0] == (
+        f"DVC report: main (1111111) -> workspace (2222222{DIRTY})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "dirty"),
+    [
+        ("notes.txt", "a file DVC does not read\n", False),  # untracked, not read
+        ("metrics.json", '{"accuracy": 0.5}\n', True),  # tracked by git, changed
+        ("sub/dvc.yaml", "plots:\n  - curve.csv\n", True),  # untracked, read by DVC
+        ("data/raw/extra.csv", "id,text\n1,x\n", True),  # DVC-tracked: git ignores it
+    ],
+)
+def test_what_counts_as_uncommitted(project: Project, path: str, text: str, dirty: bool) -> None:
+    target = project.root / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    assert report(project)["head"]["dirty"] is dirty
+
+
+def test_an_output_with_a_link_leading_outside_is_not_hashed(
+    project: Project, tmp_path: Path
+) -> None:
+    """Hashing reads whole files: an output that leads outside the repository (a branch's
+    symlink to a device or a file of the machine's) is compared as dvc.lock records it, and
+    listed as not read."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the report\n")
+    (project.root / "data" / "raw" / "evil.csv").symlink_to(secret)
+    (project.root / "model.bin").unlink()
+    (project.root / "model.bin").symlink_to("/dev/zero")  # would never finish hashing
+    doc = report(project, "HEAD")
+    assert sorted((p["path"], p["rev"], p["reason"]) for p in doc["problems"]) == [
+        (
+            "data/raw",
+            "workspace",
+            "not read: a symlink leading outside the repository: data/raw/evil.csv",
+        ),
+        ("model.bin", "workspace", "not read: a symlink leading outside the repository"),
+    ]
+    assert doc["data"]["changed"] == []
