@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import re
+import shlex
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,10 @@ if TYPE_CHECKING:  # the commands' modules are imported when they run: --help st
     from dvc_cml.settings import ForgeSettings
 
 DEFAULT_OUT = "dvc-cml-report"
+# More arguments for `dvc-cml diff`, after the command line's: how the CI templates pass their
+# `args` input / DVC_CML_ARGS variable, split here as a shell would (quotes work, nothing is
+# expanded), since a shell's own word splitting keeps the quotes.
+ARGS_ENV = "DVC_CML_ARGS"
 
 EPILOG = """\
 exit codes:
@@ -118,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff = commands.add_parser(
         "diff",
         help="compare the workspace (or other revisions) with a base revision",
-        description="Compare metrics, params and plots of BASE and each REV: one report.",
+        description="Compare metrics, params and plots of BASE and each REV: one report. More "
+        f"arguments may come from ${ARGS_ENV}, added after these and split as a shell would "
+        "(quotes work, nothing is expanded): the CI templates pass theirs that way.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -378,12 +385,14 @@ def _output(args: argparse.Namespace) -> Output:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
     parser = build_parser()
     try:
         args = parse(parser, argv)
+        if args.command == "diff" and env.get(ARGS_ENV, "").strip():
+            args = _with_env_args(parser, sys.argv[1:] if argv is None else argv, env[ARGS_ENV])
     except SystemExit as exc:  # argparse exits on --help, --version and bad usage
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    env = os.environ if env is None else env
 
     if args.command == "demo":
         out_dir = Path(args.out)
@@ -393,6 +402,23 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     with error_boundary(out_dir.absolute() / LOG_NAME, code):
         code[0] = _dispatch(args, out_dir, env)
     return code[0]
+
+
+def _with_env_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str], extra: str
+) -> argparse.Namespace:
+    """The command line plus $DVC_CML_ARGS, split as a shell would."""
+    try:
+        words = shlex.split(extra)
+    except ValueError as exc:  # an unbalanced quote
+        print(f"dvc-cml: error: ${ARGS_ENV}: {exc}: {extra}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    try:
+        return parse(parser, [*argv, *words])
+    except SystemExit as exc:
+        if exc.code:  # not --help: say where the words argparse complained about came from
+            print(f"dvc-cml: (the arguments included ${ARGS_ENV}: {extra})", file=sys.stderr)
+        raise
 
 
 def _in_project(args: argparse.Namespace, path: str) -> Path:
@@ -448,9 +474,12 @@ def _diff_options(
         in_github_actions,
         in_gitlab_ci,
         job_summary,
+        not_posting,
     )
 
     post = args.post if args.post is not None else in_gitlab_ci(env) or in_github_actions(env)
+    if args.post is None and not (post or args.dry_run) and (why := not_posting(env)):
+        print(f"dvc-cml: {why}", file=sys.stderr)
     forge = _forge_settings(args, env) if post or args.dry_run else None
     if forge is not None:
         register_secret(forge.token.value)

@@ -36,6 +36,18 @@ def in_github_actions(env: Mapping[str, str]) -> bool:
     return truthy(env.get("GITHUB_ACTIONS"))
 
 
+def not_posting(env: Mapping[str, str]) -> str | None:
+    """Why a run given a merge request's variables posts nothing, when posting was left to
+    detection: a runner other than GitLab's (gitlab-ci-local) does not set GITLAB_CI."""
+    iid = env.get("CI_MERGE_REQUEST_IID", "").strip()
+    if not iid or in_gitlab_ci(env):
+        return None
+    return (
+        f"not posting to merge request !{iid}: GITLAB_CI is not true (a runner other than "
+        "GitLab's?); pass --post to post"
+    )
+
+
 def marker(report_id: str | None) -> str:
     """The hidden tag that makes the comment findable (and per --id, one per job)."""
     suffix = f":{report_id}" if report_id else ""
@@ -69,6 +81,7 @@ class GitLabSettings:
     job_id: str | None
     job_url: str | None
     job_name: str | None
+    project_dir: str | None = None  # $CI_PROJECT_DIR: where the job's artifacts:paths start
     timeout: float = 30.0
 
     @property
@@ -124,6 +137,7 @@ def gitlab_settings(
         job_id=env.get("CI_JOB_ID"),
         job_url=env.get("CI_JOB_URL"),
         job_name=env.get("CI_JOB_NAME"),
+        project_dir=env.get("CI_PROJECT_DIR") or None,
     )
 
 

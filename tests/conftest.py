@@ -175,3 +175,4 @@ def run_cli(
 
 
 from tests.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: E402, F401  (fixture re-export)
+from tests.runners import dvc_cml_wheel, job_python  # noqa: E402, F401  (fixture re-export)

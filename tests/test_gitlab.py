@@ -50,6 +50,8 @@ def ci_env(fake: FakeGitLab, **extra: str) -> dict[str, str]:
 def run(
     capsys: pytest.CaptureFixture[str], project: Project, env: dict[str, str], *args: str
 ) -> tuple[int, str, str]:
+    # The project is the job's directory, as a runner checks it out ($CI_PROJECT_DIR).
+    env = {"CI_PROJECT_DIR": str(project.root), **env}
     code = main(["diff", "main", "-C", str(project.root), "--md", *args], env=env)
     out, err = capsys.readouterr()
     return code, out, err
@@ -281,8 +283,9 @@ def expect_failure(
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     report = project.root / "dvc-cml-report" / "report.md"
-    assert lines[0].endswith(f"The report was not posted; it is at {report}")
-    assert report.exists()
+    page = report.with_name("report.html")  # the file the CI templates keep
+    assert lines[0].endswith(f"The report was not posted; it is at {page}")
+    assert report.exists() and page.exists()
     for fragment in fragments:
         assert fragment in lines[0]
     assert_no_token(out, err, report.read_text())

@@ -105,3 +105,25 @@ def test_private_dvc_names_only_in_the_internals_module() -> None:
             ):
                 found.append(f"{path.name}:{node.lineno}: .{node.attr}")
     assert found == []
+
+
+def test_each_private_dvc_name_says_the_dvc_versions_it_was_checked_on() -> None:
+    """Each door in `collect/internals.py` names the DVC versions it was checked on, the
+    oldest that pyproject.toml admits (which .ci/run tests) among them."""
+    import ast
+    import re
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    [dvc] = [r for r in map(Requirement, requires("dvc-cml") or []) if r.name == "dvc"]
+    [floor] = [spec.version for spec in dvc.specifier if spec.operator == ">="]
+    module = ast.parse((ROOT / "dvc_cml" / "collect" / "internals.py").read_text())
+    functions = [node for node in module.body if isinstance(node, ast.FunctionDef)]
+    assert functions
+    for function in functions:
+        doc = ast.get_docstring(function) or ""
+        found = re.search(r"Checked on DVC ([\d., and]+)\.", doc)
+        assert found, f"{function.name}: no 'Checked on DVC ...' line"
+        versions = re.findall(r"\d+\.\d+(?:\.\d+)?", found.group(1))
+        assert any(v == floor or v.startswith(f"{floor}.") for v in versions), function.name

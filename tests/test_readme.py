@@ -28,3 +28,46 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command in ci
     assert ".venv/bin/pip install -e '.[test]'" in ci
+
+
+def test_ci_tests_the_oldest_dvc_that_pyproject_admits() -> None:
+    """.ci/run reads the floor out of pyproject.toml with sed: the same version as the range."""
+    import subprocess
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    ci = (ROOT / ".ci" / "run").read_text()
+    [line] = [line for line in ci.splitlines() if line.startswith("dvc_floor=")]
+    done = subprocess.run(
+        ["bash", "-c", f"{line}; echo $dvc_floor"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # The installed metadata, made from pyproject.toml by `pip install -e .`.
+    [dvc] = [r for r in map(Requirement, requires("dvc-cml") or []) if r.name == "dvc"]
+    [floor] = [spec.version for spec in dvc.specifier if spec.operator == ">="]
+    assert done.stdout.strip() == floor
+    assert '"dvc==$dvc_floor"' in ci
+
+
+def test_readme_pictures_render_on_the_package_index_too() -> None:
+    """PyPI shows the README as the project's page but resolves no relative image: each
+    picture is an absolute raw link, under the project's Source URL at this release's tag, to
+    a file the repository holds."""
+    from importlib.metadata import metadata
+
+    meta = metadata("dvc-cml")
+    [source] = [
+        url.split(", ", 1)[1]
+        for url in meta.get_all("Project-URL") or []
+        if url.startswith("Source, ")
+    ]
+    prefix = f"{source}/-/raw/v{meta['Version']}/"
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", (ROOT / "README.md").read_text())
+    assert images
+    for url in images:
+        assert url.startswith(prefix), url
+        assert (ROOT / url.removeprefix(prefix)).is_file(), url

@@ -10,7 +10,6 @@ run the .pth files inside the directory it adds, so this venv's editable dvc-cml
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -35,19 +34,20 @@ def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> s
     return done.stdout
 
 
-def test_demo_runs_from_the_installed_wheel(tmp_path: Path) -> None:
-    # Build from a copy: an in-tree build leaves build/ and egg-info in the checkout.
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source)
-    shutil.copytree(
-        ROOT / "dvc_cml", source / "dvc_cml", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    dist = tmp_path / "dist"
+def test_the_wheel_ships_the_license(dvc_cml_wheel: Path) -> None:
+    wheel = zipfile.ZipFile(dvc_cml_wheel)
+    info = "dvc_cml-0.1.0.dist-info"
+    assert wheel.read(f"{info}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
+    metadata = wheel.read(f"{info}/METADATA").decode().splitlines()
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "License-File: LICENSE" in metadata
+    assert not [line for line in metadata if line.startswith("License:")]  # the old table form
+
+
+def test_demo_runs_from_the_installed_wheel(dvc_cml_wheel: Path, tmp_path: Path) -> None:
+    # Built once for the session from a copy (an in-tree build leaves build/ and egg-info).
+    wheel = dvc_cml_wheel
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    run(*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, ".", cwd=source)
-    [wheel] = dist.glob("dvc_cml-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for rel in ("dvc.yaml", "params.yaml", "train.py"):
         assert f"dvc_cml/example/{rel}" in names

@@ -6,7 +6,10 @@ entries, or list experiments by name.  What dvc-cml needs beyond it lives here, 
 name, each with what the public API lacks.  A DVC release that moves one of them is a
 change to this file only: nothing else in dvc_cml imports a private DVC name.
 
-Every name below was checked against the DVC versions that pyproject.toml admits.
+Every name below says the DVC versions it was checked on: the shape, collect and pipeline
+tests (which run every line of this module) passed on each.  .ci/run runs them on the oldest
+DVC that pyproject.toml admits and the whole suite on the newest; a name added here is
+checked on both before it lands.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ if TYPE_CHECKING:
 def skip_graph_checks(repo: Repo) -> Iterator[None]:
     """`Repo._skip_graph_checks`: reading needs no validated pipeline graph, and building one
     costs networkx's import.  The public API has no switch for it (DVC sets it itself while
-    collecting experiments)."""
+    collecting experiments).
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     old = getattr(repo, "_skip_graph_checks", False)
     repo._skip_graph_checks = True
     try:
@@ -36,14 +41,18 @@ def skip_graph_checks(repo: Repo) -> Iterator[None]:
 def gather_metrics(repo: Repo) -> Any:
     """`dvc.repo.metrics.show._gather_metrics`: the metrics of the revision the repo is
     switched to, per file ({"data"} or {"error"}).  `repo.metrics.show` walks revisions and
-    rebuilds the index for each; this reads the current one."""
+    rebuilds the index for each; this reads the current one.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.metrics.show import _gather_metrics
 
     return _gather_metrics(repo, on_error="return")
 
 
 def gather_params(repo: Repo) -> Any:
-    """`dvc.repo.params.show._gather_params`: as `gather_metrics`, for params."""
+    """`dvc.repo.params.show._gather_params`: as `gather_metrics`, for params.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.params.show import _gather_params
 
     return _gather_params(repo, on_error="return")
@@ -52,7 +61,9 @@ def gather_params(repo: Repo) -> Any:
 def plot_definitions(repo: Repo) -> Any:
     """`dvc.repo.plots._collect_definitions` (with `onerror_collect`): the plot definitions of
     the current revision, errors kept per file.  `repo.plots.show` collects data for every
-    revision at once and has no way to thin large files while loading."""
+    revision at once and has no way to thin large files while loading.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.plots import _collect_definitions, onerror_collect
 
     return _collect_definitions(repo, targets=[], onerror=onerror_collect)
@@ -62,7 +73,9 @@ def drop_absolute_plot_ids(repo: Repo) -> list[tuple[str, str]]:
     """`Index._plots`: take the top-level plot entries whose id is an absolute path out of
     the current revision's index; (dvc.yaml path, id) of each.  One such entry fails the
     collection of every plot of the revision ("Can't mix absolute and relative paths"), and
-    `_collect_definitions` has no way to skip one entry."""
+    `_collect_definitions` has no way to skip one entry.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
     import posixpath
 
     index = repo.index
@@ -82,7 +95,9 @@ def drop_absolute_plot_ids(repo: Repo) -> list[tuple[str, str]]:
 
 def plot_sources(repo: Repo, definitions: Any) -> Any:
     """`Plots._collect_data_sources` over `dvc.repo.plots._get_data_targets`: the data files
-    the definitions name, with lazy loaders (`data_source`) that `thinned` can wrap."""
+    the definitions name, with lazy loaders (`data_source`) that `thinned` can wrap.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.plots import _get_data_targets, onerror_collect
 
     return repo.plots._collect_data_sources(
@@ -92,7 +107,9 @@ def plot_sources(repo: Repo, definitions: Any) -> Any:
 
 def resolve_plot_sources(data: Mapping[str, Any]) -> None:
     """`dvc.repo.plots._resolve_data_sources`: run the loaders, in place, as `plots.show`
-    does after collecting."""
+    does after collecting.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.plots import _resolve_data_sources
 
     _resolve_data_sources({"rev": data}, "", cache=True)
@@ -100,7 +117,9 @@ def resolve_plot_sources(data: Mapping[str, Any]) -> None:
 
 def plot_metric_type_error() -> type[Exception]:
     """`dvc.repo.plots.PlotMetricTypeError`: a definition DVC cannot read as data (say, an
-    id that names no file).  Not exported by `dvc.exceptions`."""
+    id that names no file).  Not exported by `dvc.exceptions`.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.plots import PlotMetricTypeError
 
     return PlotMetricTypeError  # type: ignore[no-any-return]
@@ -109,7 +128,9 @@ def plot_metric_type_error() -> type[Exception]:
 def directory_listing_error() -> type[Exception]:
     """`dvc_data.index.index.DataIndexDirError`: DVC could not load a directory output's
     listing (`<md5>.dir`) from the cache or the remote.  Not exported by `dvc_data.index`;
-    the only sign that a file in a directory output has no data here."""
+    the only sign that a file in a directory output has no data here.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
     from dvc_data.index.index import DataIndexDirError
 
     return DataIndexDirError
@@ -118,7 +139,9 @@ def directory_listing_error() -> type[Exception]:
 def infer_plot_sources(plot_id: str, props: Any) -> list[str]:
     """`dvc.repo.plots.infer_data_sources`: the files a top-level plot entry reads (its id,
     or the files of its `x`/`y`).  Called with `props=None` for a plain-path entry, which
-    DVC before 3.63 does not accept: then the entry names its own file."""
+    DVC before 3.63 does not accept: then the entry names its own file.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.plots import infer_data_sources
 
     if props is None:
@@ -129,19 +152,25 @@ def infer_plot_sources(plot_id: str, props: Any) -> list[str]:
 def top_level_files(repo: Repo) -> tuple[Any, Any, Any]:
     """`Index._plots`, `Index._metrics`, `Index._params`: the top-level `plots:`, `metrics:`
     and `params:` entries of every dvc.yaml, by file.  The public index exposes the outputs
-    and stages only."""
+    and stages only.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     index = repo.index
     return index._plots, index._metrics, index._params
 
 
 def lockfile_of(stage: Any) -> Any:
-    """`ProjectFile._lockfile`: the dvc.lock of a pipeline stage (None for a .dvc file)."""
+    """`ProjectFile._lockfile`: the dvc.lock of a pipeline stage (None for a .dvc file).
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     return getattr(stage.dvcfile, "_lockfile", None)
 
 
 def data_diff(old: Any, new: Any, keys: set[Any]) -> Any:
     """`dvc.repo.diff._diff`: `dvc diff` between two data indexes that are already built.
-    `Repo.diff` builds both revisions' indexes again."""
+    `Repo.diff` builds both revisions' indexes again.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.diff import _diff
 
     return _diff(old, new, keys)
@@ -152,7 +181,9 @@ def workspace_data_index(repo: Repo, skip: Collection[str] = ()) -> Any:
     they are on disk, hashed as `dvc diff` hashes the workspace (through `repo.state`, so a
     file hashed before and unchanged since is not read again), but for the outputs in
     `skip` (paths from the root).  The public API hashes the workspace only inside
-    `Repo.diff`, which also rebuilds the other revision's index."""
+    `Repo.diff`, which also rebuilds the other revision's index.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
     from dvc.repo.index import build_data_index
 
     index: Any = repo.index
@@ -165,7 +196,9 @@ def workspace_data_index(repo: Repo, skip: Collection[str] = ()) -> Any:
 
 def squash_plot_properties(group: Any) -> Any:
     """`dvc.render.match._squash_plots_properties`: one plot id's properties, merged over its
-    definitions as `dvc plots diff` merges them."""
+    definitions as `dvc plots diff` merges them.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.render.match import _squash_plots_properties
 
     return _squash_plots_properties(group)
@@ -173,7 +206,9 @@ def squash_plot_properties(group: Any) -> Any:
 
 def find_template(name: str, templates_dir: str) -> str | None:
     """`dvc_render.vega_templates._find_template`: where a custom template's file is (by name
-    in .dvc/plots, or by path); the public `get_template` parses it as DVC's own kind."""
+    in .dvc/plots, or by path); the public `get_template` parses it as DVC's own kind.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc_render.vega_templates import _find_template
 
     found = _find_template(name, templates_dir)
@@ -182,7 +217,9 @@ def find_template(name: str, templates_dir: str) -> str | None:
 
 def experiment_refs(repo: Repo, name: str) -> list[Any]:
     """`dvc.repo.experiments.utils.exp_refs_by_names`: the refs of an experiment by the name
-    `dvc exp show` lists; `dvc.api.exp_show` returns whole tables, not commits."""
+    `dvc exp show` lists; `dvc.api.exp_show` returns whole tables, not commits.
+    Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
+    """
     from dvc.repo.experiments.utils import exp_refs_by_names
 
     return list(exp_refs_by_names(repo.scm, {name}).get(name, []))
@@ -192,7 +229,9 @@ def reproduce_stage(stage: Any, **kwargs: Any) -> Any:
     """`dvc.repo.reproduce._reproduce_stage`: what `Repo.reproduce` does to one stage (run,
     restore or skip it, then write dvc.lock).  Passed back through `Repo.reproduce`'s
     `repro_fn` hook, as `dvc exp run` does, to see each stage in the order DVC takes them:
-    the public call returns the stages that ran or were restored, in no telling which."""
+    the public call returns the stages that ran or were restored, in no telling which.
+    Checked on DVC 3.63.0 and 3.67.1.
+    """
     from dvc.repo.reproduce import _reproduce_stage
 
     return _reproduce_stage(stage, **kwargs)
@@ -220,6 +259,7 @@ def run_cache_restores() -> Iterator[set[str]]:
     DVC says so only in its log (logger `dvc.stage.cache`, the message above): `Repo.reproduce`
     returns restored and run stages alike.  The logger is opened at INFO for this block, and
     kept from DVC's own handlers (which would print to stdout).
+    Checked on DVC 3.63.0 and 3.67.1.
     """
     logger = logging.getLogger("dvc.stage.cache")
     handler = _Restored()

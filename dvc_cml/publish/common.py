@@ -9,15 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from dvc_cml.errors import EXIT_NOT_POSTED, UserError
+from dvc_cml.publish.local import HTML_FILE
 
 
 class PublishError(UserError):
-    """Posting failed; the report is on disk all the same, and the message says where."""
+    """Posting failed; the report is on disk all the same, and the message says where.
+
+    It names report.html, the whole report on one offline page: the file the CI templates
+    keep (GitLab's keeps only it), where report.md would need the charts beside it.
+    """
 
     exit_code = EXIT_NOT_POSTED
 
     def __init__(self, reason: str, report_path: Path) -> None:
-        super().__init__(f"{reason}. The report was not posted; it is at {report_path}")
+        page = report_path.with_name(HTML_FILE)
+        super().__init__(f"{reason}. The report was not posted; it is at {page}")
         self.reason = reason
 
 

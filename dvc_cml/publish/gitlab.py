@@ -243,18 +243,28 @@ def _upload_all(
     return out
 
 
-def _page_url(settings: GitLabSettings, report_path: Path, out_dir: Path) -> str | None:
+def artifact_path(path: Path, project_dir: str | None) -> str | None:
+    """`path` as the job's `artifacts:paths` name it: relative to $CI_PROJECT_DIR, else to the
+    directory the job runs in (gitlab-ci-local's shell executor runs jobs outside the
+    $CI_PROJECT_DIR it reports).  None outside both: GitLab keeps no artifact from there."""
+    path = path.resolve()
+    for base in (Path(project_dir) if project_dir else None, Path.cwd()):
+        if base is not None and path.is_relative_to(base.resolve()):
+            return path.relative_to(base.resolve()).as_posix()
+    return None
+
+
+def _page_url(settings: GitLabSettings, report_path: Path) -> str | None:
     """report.html in the job's artifacts (GitLab shows it in the browser where Pages is on)."""
-    if not settings.job_url:
+    rel = artifact_path(report_path.with_name(HTML_FILE), settings.project_dir)
+    if not (settings.job_url and rel):
         return None
-    page = report_path.with_name(HTML_FILE)
-    rel = page.relative_to(out_dir.parent) if out_dir.is_absolute() else page
-    return f"{settings.job_url}/artifacts/file/{rel.as_posix()}"
+    return f"{settings.job_url}/artifacts/file/{rel}"
 
 
-def _full_report_location(settings: GitLabSettings, report_path: Path, out_dir: Path) -> str:
+def _full_report_location(settings: GitLabSettings, report_path: Path) -> str:
     # The page, not report.md: the CI template keeps only report.html, to link it directly.
-    if url := _page_url(settings, report_path, out_dir):
+    if url := _page_url(settings, report_path):
         return f"[the job's artifacts]({url})"
     return code(str(report_path))
 
@@ -350,7 +360,6 @@ def _body(
     report: Report,
     plots: Sequence[RenderedPlot],
     report_path: Path,
-    out_dir: Path,
 ) -> str:
     footer = comment.footer(
         report,
@@ -362,8 +371,8 @@ def _body(
         plots,
         marker=settings.marker,
         footer_text=footer,
-        full_report=_full_report_location(settings, report_path, out_dir),
-        page_url=_page_url(settings, report_path, out_dir),
+        full_report=_full_report_location(settings, report_path),
+        page_url=_page_url(settings, report_path),
     )
 
 
@@ -381,7 +390,7 @@ def publish(
     body that would be posted is returned.
     """
     if settings.dry_run and not (settings.token.value and settings.url and settings.project):
-        body = _body(settings, report, plots, report_path, out_dir)
+        body = _body(settings, report, plots, report_path)
         where = "GitLab not contacted (no token, URL or project)"
         return Posted("dry run", where, None, body, dry_run=True)
 
@@ -390,7 +399,7 @@ def publish(
         refuse_secrets(
             settings.token.value,
             report_path,
-            _body(settings, report, plots, report_path, out_dir),
+            _body(settings, report, plots, report_path),
             *files.values(),
         )
     api = GitLab(settings, report_path)
@@ -405,7 +414,7 @@ def publish(
     )
     mr = _find_mr(api, project)
     posted_plots = list(plots) if settings.dry_run else _upload_all(api, project, plots, files)
-    body = _body(settings, report, posted_plots, report_path, out_dir)
+    body = _body(settings, report, posted_plots, report_path)
     if mr is None:
         sha = settings.commit_sha or report.head.sha or ""
         where = f"commit {sha[:8]} of {project.path_with_namespace}"
