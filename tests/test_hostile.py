@@ -188,17 +188,27 @@ def hostile_branch(
     base: Mapping[str, str | bytes] = BASE,
     remove: Iterable[str] = (),
     name: str = "repo",
+    remote: Path | None = None,
 ) -> Path:
     """A git + DVC repository at tmp_path/name: `base` committed on `main`, then on the
     branch `feature` (checked out) `files` written (CHANGED by default), `remove` deleted and
-    `symlinks` ({link: target, as written}) made, all committed."""
+    `symlinks` ({link: target, as written}) made, all committed.
+
+    With a `remote` (a local directory), `main` also has a DVC-cached metrics file,
+    `cached/cached.json`, pushed there and then gone from the cache and the workspace, as in a CI
+    clone: `--pull` has something to fetch."""
     root = tmp_path / name
     root.mkdir()
     write_files(root, base)
     git(root, "init", "-q")
     init_project(root)
+    if remote is not None:
+        cached_on_main(root, remote)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
+    if remote is not None:
+        shutil.rmtree(root / ".dvc" / "cache")
+        (root / CACHED_PATH).unlink()
     git(root, "checkout", "-q", "-b", "feature")
     write_files(root, CHANGED if files is None else files)
     for rel in remove:
@@ -214,6 +224,28 @@ def hostile_branch(
     git(root, "add", "-A", "--force", ".", ":!dvc-cml-report")
     git(root, "commit", "-q", "-m", "hostile")
     return root
+
+
+CACHED = '{"auc": 0.9}\n'
+CACHED_PATH = "cached/cached.json"
+
+
+def cached_on_main(root: Path, remote: Path) -> None:
+    """`cached/cached.json`, a metrics file DVC tracks, pushed to `remote` (the default
+    remote)."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import chdir
+
+    config = root / ".dvc" / "config"
+    config.write_text(
+        config.read_text() + f"    remote = store\n['remote \"store\"']\n    url = {remote}\n"
+    )
+    # In a dvc.yaml of its own: a branch that rewrites the root one keeps it.
+    write_files(root, {"cached/dvc.yaml": "metrics:\n  - cached.json\n", CACHED_PATH: CACHED})
+    with Repo(str(root)) as repo, chdir(root):
+        repo.add([CACHED_PATH])
+        repo.push()
 
 
 @dataclass
@@ -382,13 +414,21 @@ def outside_links(canary: Canary) -> tuple[dict[str, str | bytes], dict[str, str
     return files, links
 
 
+# As CI runs it: the GitLab template and the GitHub Action pull by default.
+PULLS = pytest.mark.parametrize("pull", [(), ("--pull",)], ids=["", "pull"])
+
+
+@PULLS
 def test_workspace_symlinks_leading_outside_are_listed_and_not_read(
-    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    pull: tuple[str, ...], tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files, links = outside_links(canary)
-    root = hostile_branch(tmp_path, files, links)
-    run = run_ci(capsys, root, "main", "--json")
+    root = hostile_branch(tmp_path, files, links, remote=tmp_path / "remote")
+    run = run_ci(capsys, root, "main", "--json", *pull)
     assert_contained(run, canary, codes={0})
+    if pull:
+        assert "dvc-cml: pulling cached/cached.json\n" in run.err
+        assert metrics(run)[(CACHED_PATH, "auc")] == (0.9, 0.9)
     assert sorted(problems(run)) == sorted(
         (path, "workspace", LINK)
         for path in (
@@ -473,22 +513,32 @@ def test_symlinks_at_a_commit_are_never_read_as_their_target(
     ],
 )
 @pytest.mark.parametrize("head", ["workspace", "feature"])
+@PULLS
 def test_a_link_dvc_cannot_load_the_revision_without_ends_in_one_line(
     link: str,
     extra: dict[str, str],
     head: str,
+    pull: tuple[str, ...],
     tmp_path: Path,
     canary: Canary,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    root = hostile_branch(tmp_path, {**CHANGED, **extra}, {link: canary.path("secret.yaml")})
-    run = run_ci(capsys, root, "main", *([head] if head != "workspace" else []))
+    root = hostile_branch(
+        tmp_path, {**CHANGED, **extra}, {link: canary.path("secret.yaml")}, remote=tmp_path / "r"
+    )
+    run = run_ci(capsys, root, "main", *([head] if head != "workspace" else []), *pull)
     assert_contained(run, canary, codes={1})
     sha = git(root, "rev-parse", "--short=7", "feature").strip()
-    assert one_line_error(run) == (
-        f"{link} at {head} ({sha}): not read: a symlink leading outside the repository, "
-        "and DVC cannot load the revision without it"
+    why = "not read: a symlink leading outside the repository"
+    last = run.err.strip().splitlines()[-1]
+    assert last == (
+        f"dvc-cml: error: {link} at {head} ({sha}): {why}, and DVC cannot load the revision "
+        "without it"
     )
+    if pull:  # DVC's index needs the file to know what to pull: nothing is
+        assert run.err.strip().splitlines()[:-1] == [f"dvc-cml: not pulling: {link}: {why}"]
+    else:
+        one_line_error(run)
 
 
 def test_symlinks_inside_the_repository_keep_working(
@@ -631,6 +681,66 @@ def test_a_custom_template_outside_the_repository_is_not_read(
     )
 
 
+# A DVC-tracked metrics file the workspace lacks is read from its object in the DVC cache:
+# the object, the cache folder, or a folder on its way committed as a link leading outside.
+CACHE_WAYS = {
+    "object": ({}, {".dvc/cache/files/md5/{h2}/{h30}": "{outside}/secret.json"}),
+    "cache-folder": ({}, {".dvc/cache": "{outside}/store"}),
+    "cache-dir-setting": (
+        {"config": "[cache]\n    dir = ../store\n"},
+        {"store": "{outside}/store"},
+    ),
+}
+
+
+@pytest.mark.parametrize("way", CACHE_WAYS.values(), ids=CACHE_WAYS.keys())
+@PULLS
+def test_a_cache_object_reached_through_a_link_leading_outside_is_not_read(
+    way: tuple[dict[str, str], dict[str, str]],
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import hashlib
+
+    content = (canary.folder / "secret.json").read_bytes()
+    oid = hashlib.md5(content).hexdigest()
+    canary.add(f"store/files/md5/{oid[:2]}/{oid[2:]}", content)
+    settings, links = way
+    fill = {"outside": str(canary.folder), "h2": oid[:2], "h30": oid[2:]}
+    dvc_yaml = str(BASE["dvc.yaml"]).replace(
+        "  - scores.json\n", "  - scores.json\n  - stolen.json\n"
+    )
+    files: dict[str, str | bytes] = {
+        **CHANGED,
+        "dvc.yaml": dvc_yaml,
+        "stolen.json.dvc": f"outs:\n- md5: {oid}\n  size: {len(content)}\n  hash: md5\n"
+        "  path: stolen.json\n",
+    }
+    remote = tmp_path / "remote"
+    root = hostile_branch(
+        tmp_path,
+        files,
+        {k.format(**fill): v.format(**fill) for k, v in links.items()},
+        remote=remote,
+    )
+    if extra := settings.get("config"):
+        config = root / ".dvc" / "config"
+        config.write_text(config.read_text() + extra)
+        git(root, "commit", "-q", "-am", "cache elsewhere")
+    run = run_ci(capsys, root, "main", "--json", *pull)
+    assert_contained(run, canary, codes={0})
+    assert ("stolen.json", "workspace", LINK) in problems(run)
+    assert metrics(run)[("scores.json", "f1")] == (0.7, 0.8)
+    if pull:  # a pull would write through the link, or copy what it leads to
+        (where,) = (k.format(**fill) for k in links)
+        assert (
+            f"dvc-cml: not pulling: the branch commits symlinks where DVC keeps data ({where});"
+            in run.err
+        )
+
+
 # ---------------------------------------------------------------------------- defence in depth
 
 
@@ -749,19 +859,27 @@ BOMB = alias_bomb(8)  # 9**8 values in 307 bytes: DVC's `vars` expand it (2.8 GB
 ALIASES = "not read: its YAML aliases stand for more than 100,000 values (an alias bomb?)"
 
 
+@PULLS
 def test_an_alias_bomb_in_params_yaml_ends_in_one_line_within_a_memory_bound(
-    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    pull: tuple[str, ...], tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert len(BOMB) < 484
-    root = hostile_branch(tmp_path, {**CHANGED, "params.yaml": BOMB})
+    root = hostile_branch(tmp_path, {**CHANGED, "params.yaml": BOMB}, remote=tmp_path / "r")
     sha = git(root, "rev-parse", "--short=7", "HEAD").strip()
     message = (
         f"params.yaml at workspace ({sha}): {ALIASES}, and DVC cannot load the revision without it"
     )
-    assert collect_bounded(root) == [f"error: {message}"]
-    run = run_ci(capsys, root, "main")  # as CI runs it: one line, exit 1
+    if not pull:
+        assert collect_bounded(root) == [f"error: {message}"]
+    run = run_ci(capsys, root, "main", *pull)  # as CI runs it: one line, exit 1
     assert_contained(run, canary, codes={1})
-    assert one_line_error(run) == message
+    if pull:
+        assert run.err.splitlines() == [
+            f"dvc-cml: not pulling: params.yaml: {ALIASES}",
+            f"dvc-cml: error: {message}",
+        ]
+    else:
+        assert one_line_error(run) == message
 
 
 def test_an_alias_bomb_in_a_metrics_file_is_listed_not_read(tmp_path: Path) -> None:

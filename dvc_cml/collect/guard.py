@@ -21,6 +21,7 @@ and read the rest, and `refused` finds it in their results for the report's "Not
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import functools
 import io
@@ -46,6 +47,7 @@ ALIAS_BOMB = (
 )
 TOO_DEEP = f"not read: nested more than {MAX_DEPTH} levels deep"
 LOOP = "not read: too many levels of symlinks"
+CACHE_LINK = "not read: its object in the DVC cache is a symlink (DVC makes none)"
 _MAX_HOPS = 40  # symlinks followed for one path, as Linux's ELOOP
 # What DVC parses as something other than YAML (its loaders default to YAML).
 _NOT_YAML = {".json", ".toml", ".py", ".csv", ".tsv", ".png", ".jpg", ".jpeg", ".gif", ".svg"}
@@ -149,7 +151,7 @@ class _Workspace:
         except RuntimeError:  # pathlib's word for ELOOP
             raise NotRead(path, LOOP) from None
         if _inside(real, self.root) or self._cache_object(real):
-            return path
+            return real  # opened as checked: a link swapped in meanwhile is not followed
         written_inside = _inside(absolute, self.given_root) or _inside(absolute, self.root)
         raise NotRead(path, OUTSIDE_LINK if written_inside else OUTSIDE_PATH)
 
@@ -211,6 +213,59 @@ class _Commit:
         return int(info.get("size") or 0) if info.get("type") == "file" else 0
 
 
+def escapes(folder: str, root: str) -> bool:
+    """Whether `folder`, written inside the repository at `root`, leads outside it (a link
+    the branch committed on its way: `.dvc/cache`, or where `cache.dir` points).  A folder
+    set outside the repository (a runner's shared cache) is where the setting says."""
+    written = os.path.normpath(Path(folder).absolute())
+    given = os.path.normpath(Path(root).absolute())
+    real_root = os.path.realpath(root)
+    if not (_inside(written, given) or _inside(written, real_root)):
+        return False
+    return not _inside(os.path.realpath(folder), real_root)
+
+
+def trusted_cache(repo: Repo) -> str | None:
+    """The real path of the local DVC cache whose objects a workspace link may lead to,
+    or None: none, or one the branch leads outside through a link of its own."""
+    path = getattr(getattr(repo.cache, "local", None), "path", None)
+    if not path or escapes(path, repo.scm.root_dir):
+        return None
+    return str(Path(path).resolve())
+
+
+class _Objects:
+    """Objects of DVC's local cache or of a local-directory remote (`files/md5/ab/cdef…`).
+
+    DVC reads a tracked file's object when the workspace lacks the file and at every
+    commit.  DVC never writes an object as a symlink, but a branch can commit one into the
+    cache (`git add -f .dvc/cache/...`) leading to any file: an object that is a link, or
+    whose real path leaves the store's real folder, is refused."""
+
+    def __init__(self, folder: str, root: str) -> None:
+        self.folder = os.path.realpath(folder)
+        self.root = os.path.realpath(root)
+        self.escapes = escapes(folder, root)
+
+    def resolve(self, path: str) -> str:
+        try:
+            link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            return path  # missing: DVC says so
+        if self.escapes:
+            raise NotRead(path, OUTSIDE_LINK)
+        try:
+            real = str(Path(path).resolve())
+        except RuntimeError:  # pathlib's word for ELOOP
+            raise NotRead(path, LOOP) from None
+        if link or not _inside(real, self.folder):
+            raise NotRead(path, CACHE_LINK if _inside(real, self.root) else OUTSIDE_LINK)
+        return real
+
+    def size(self, path: str) -> int:
+        return Path(path).stat().st_size
+
+
 def yaml_cost(data: bytes) -> str | None:
     """Why a YAML text would cost too much to load (None when it would not).
 
@@ -263,9 +318,20 @@ def _read(open_: Callable[..., Any], path: str) -> bytes:
 
 
 class _Guard:
-    def __init__(self, place: _Workspace | _Commit, name: Callable[[str], str]) -> None:
+    """Checks before a filesystem's `open`: `place` locates the path, `name` says it as the
+    report does, and `parsed_as` gives the name DVC parses the file by (its extension says
+    which parser), or None for a file no parser of the report reads (a cache object DVC
+    opens for itself, such as a directory's listing: located, not bounded)."""
+
+    def __init__(
+        self,
+        place: _Workspace | _Commit | _Objects,
+        name: Callable[[str], str],
+        parsed_as: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.place = place
         self.name = name
+        self.parsed_as = parsed_as or name
 
     def resolve(self, path: str) -> str:
         try:
@@ -277,9 +343,13 @@ class _Guard:
         @functools.wraps(method)
         def open_checked(path: Any, mode: str = "r", **kwargs: Any) -> Any:
             real = self.resolve(str(path))
+            parsed_as = self.parsed_as(str(path))
+            if parsed_as is None:
+                return method(real, mode=mode, **kwargs)
             try:
                 size = self.place.size(real)
-                yaml = posixpath.splitext(real)[1].lower() not in _NOT_YAML
+                # By the name DVC parses it by: `params.yaml -> p.json` is parsed as YAML.
+                yaml = posixpath.splitext(parsed_as)[1].lower() not in _NOT_YAML
                 data = _read(method, real) if yaml and size <= MAX_BYTES else None
             except OSError:  # missing, or a directory: DVC's own open says so
                 return method(real, mode=mode, **kwargs)
@@ -331,39 +401,127 @@ def leading_outside(repo: Repo, paths: list[str]) -> dict[str, str]:
     return found
 
 
+def committed_into_stores(repo: Repo) -> list[str]:
+    """Symlinks the branch committed into the local DVC cache, or into a local-directory
+    remote, where those folders lie in the repository (from the repository's top).
+
+    A pull copies an object it finds there to the workspace without reading it through
+    any filesystem the guard wraps (a reflink or a copy of whatever the link leads to).
+    """
+    from dvc_cml import git
+
+    top = os.path.realpath(repo.scm.root_dir)
+    folders = [repo.cache.local_cache_dir]
+    for remote in repo.config.get("remote", {}):
+        with contextlib.suppress(Exception):  # a remote DVC cannot build: the pull says so
+            found = repo.cloud.get_remote(remote)
+            if getattr(found.fs, "protocol", None) == "local":
+                folders.append(found.path)
+    # A folder that leads outside through a link: the pull would write through it.
+    leading = {_written(f, repo.scm.root_dir) for f in folders if escapes(f, repo.scm.root_dir)}
+    inside = sorted(
+        {os.path.relpath(real, top) for f in folders if _inside(real := os.path.realpath(f), top)}
+    )
+    return sorted(leading) + (git.tracked_symlinks(Path(top), inside) or [])
+
+
+def _written(folder: str, root: str) -> str:
+    """`folder` from the repository's top, as written (its links not followed)."""
+    written = os.path.normpath(Path(folder).absolute())
+    given = os.path.normpath(Path(root).absolute())
+    return os.path.relpath(written, given if _inside(written, given) else os.path.realpath(root))
+
+
+# The file DVC's reader asked its filesystem for (`repo.dvcfs.open`) while DVC opens that
+# file's object in the cache or a remote, under the object's own name.
+_PARSED_AS: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dvc_cml_parsed_as", default=None
+)
+
+
+def _naming(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def open_named(path: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _PARSED_AS.set(str(path))
+        try:
+            return method(path, *args, **kwargs)
+        finally:
+            _PARSED_AS.reset(token)
+
+    return open_named
+
+
+def _stores(repo: Repo) -> Iterator[tuple[Any, str]]:
+    """(filesystem, folder) of the local cache's object stores."""
+    for name in ("repo", "legacy"):
+        odb = getattr(repo.cache, name, None)
+        if odb is not None and getattr(odb.fs, "protocol", None) == "local":
+            yield odb.fs, repo.cache.local_cache_dir
+
+
 @contextlib.contextmanager
 def guarded(repo: Repo) -> Iterator[None]:
     """Every read of the revision `repo` is switched to goes through the checks above.
 
     `repo.switch` made a filesystem for this revision alone, dropped when it switches back:
-    its reading methods are wrapped on that instance only.
+    its reading methods are wrapped on that instance only.  So are the filesystems of the
+    local cache and of local-directory remotes, where DVC reads a tracked file's object
+    (at a commit, or when the workspace lacks it), with the name DVC reads it by.
     """
     from dvc.fs import GitFileSystem
 
     fs = repo.fs
     root = repo.root_dir
+    top = repo.scm.root_dir
     place: _Workspace | _Commit
     if isinstance(fs, GitFileSystem):
         place = _Commit(fs)
     else:
-
-        def cache() -> str | None:
-            path = getattr(getattr(repo.cache, "local", None), "path", None)
-            return str(Path(path).resolve()) if path else None
-
-        place = _Workspace(repo.scm.root_dir, cache)
+        place = _Workspace(top, lambda: trusted_cache(repo))
 
     def name(path: str) -> str:
         """As DVC names files: from the project root (a path outside: as written)."""
         return fs.relpath(path, root) if fs.isabs(path) and fs.isin(path, root) else path
 
+    def object_name(path: str) -> str:
+        """A DVC-tracked file by its name, else its object from the repository's top."""
+        named = _PARSED_AS.get()
+        return named if named is not None else os.path.relpath(path, top)
+
+    wrapped: list[tuple[Any, str]] = []
+
+    def wrap(target: Any, method: str, wrapper: Callable[..., Any]) -> None:
+        setattr(target, method, wrapper(getattr(target, method)))
+        wrapped.append((target, method))
+
     guard = _Guard(place, name)
     for method in _OPENS:
-        setattr(fs, method, guard.opening(getattr(fs, method)))
+        wrap(fs, method, guard.opening)
     for method in _LISTS:
-        setattr(fs, method, guard.listing(getattr(fs, method)))
+        wrap(fs, method, guard.listing)
+    wrap(repo.dvcfs, "open", _naming)
+
+    def objects(store: Any, folder: str) -> None:
+        if store is not fs and not any(store is done for done, _ in wrapped):
+            checks = _Guard(_Objects(folder, top), object_name, lambda _: _PARSED_AS.get())
+            wrap(store, "open", checks.opening)
+
+    for store, folder in _stores(repo):
+        objects(store, folder)
+
+    def remote_checked(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def get_remote(*args: Any, **kwargs: Any) -> Any:
+            remote = method(*args, **kwargs)
+            if getattr(remote.fs, "protocol", None) == "local":  # a folder: links work
+                objects(remote.fs, remote.path)
+            return remote
+
+        return get_remote
+
+    wrap(repo.cloud, "get_remote", remote_checked)
     try:
         yield
     finally:
-        for method in (*_OPENS, *_LISTS):
-            delattr(fs, method)  # the class's own again
+        for target, method in reversed(wrapped):
+            delattr(target, method)  # the class's own again
