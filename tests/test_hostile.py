@@ -741,6 +741,51 @@ def test_a_cache_object_reached_through_a_link_leading_outside_is_not_read(
         )
 
 
+DVC_OWN = {
+    ".dvc/config": "DVC's config",
+    ".dvc/config.local": "DVC's local config",
+    ".dvc/tmp": "where DVC writes its state files",
+}
+
+
+@pytest.mark.parametrize("link", DVC_OWN)
+@PULLS
+def test_dvc_s_own_files_linked_outside_are_refused_in_one_line(
+    link: str,
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """DVC reads its config and writes `btime` and its state in .dvc/tmp on opening."""
+    target = canary.path("dir") if link == ".dvc/tmp" else canary.path("secret.yaml")
+    root = hostile_branch(tmp_path, CHANGED, {link: target})
+    run = run_ci(capsys, root, "main", *pull)
+    assert_contained(run, canary, codes={1})
+    assert one_line_error(run) == (
+        f"{link} ({DVC_OWN[link]}) is a symlink leading outside the repository: "
+        "the project is not opened"
+    )
+
+
+@pytest.mark.parametrize(
+    "config", ["[core\n    {s} = 1\n", "[core]\n    {s} = 1\n", "['remote \"{s}\"']\n"]
+)
+def test_a_dvc_config_dvc_cannot_load_is_not_quoted(
+    config: str, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = f"quoted-{uuid.uuid4().hex}"
+    root = hostile_branch(tmp_path, {**CHANGED, ".dvc/config": config.format(s=marker)})
+    run = run_ci(capsys, root, "main")
+    assert_contained(run, canary, codes={1})
+    assert marker not in run.out + run.err
+    assert [name for name, data in run.report_files().items() if marker.encode() in data] == []
+    assert one_line_error(run) == (
+        "DVC cannot load its config (.dvc/config, .dvc/config.local or a user-level one): "
+        "not valid; see `dvc config --list --show-origin`"
+    )
+
+
 # ---------------------------------------------------------------------------- defence in depth
 
 
