@@ -786,6 +786,30 @@ def test_a_dvc_config_dvc_cannot_load_is_not_quoted(
     )
 
 
+DEEP_TEMPLATES = {
+    400: "Custom template `deep.json` drawn as the nearest built-in kind: confusion.",
+    100_000: "Template `deep.json` could not be read (nested too deep); drawn as a line chart.",
+}
+
+
+@pytest.mark.parametrize("depth", DEEP_TEMPLATES)
+def test_a_custom_template_nested_deep_costs_that_template_only(
+    depth: int, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deeper than Python's stack: JSON's parser, and the search for its marks."""
+    nested = '{"layer": [' * depth + '{"mark": "rect"}' + "]}" * depth
+    dvc_yaml = str(BASE["dvc.yaml"]).replace(
+        "      y: acc\n", "      y: acc\n      template: deep.json\n"
+    )
+    root = hostile_branch(tmp_path, {**CHANGED, "dvc.yaml": dvc_yaml, "deep.json": nested})
+    run = run_ci(capsys, root, "main", "--json")
+    assert_contained(run, canary, codes={0})
+    plots = {p["name"]: p for p in run.json()["plots"]}
+    assert plots["acc.csv"]["notes"] == [DEEP_TEMPLATES[depth]]
+    assert (root / plots["acc.csv"]["png"]).is_file()
+    assert len(plots) == 3
+
+
 # ---------------------------------------------------------------------------- defence in depth
 
 
