@@ -844,6 +844,48 @@ def test_a_report_holding_the_token_is_not_posted_to_github(
     assert "the report holds the value of the token" in summary
 
 
+def embedded(page: bytes) -> list[bytes]:
+    """The bytes of every base64 `data:` URI in a page (its images, as embedded)."""
+    import base64
+
+    return [
+        base64.b64decode(m) for m in re.findall(rb"data:[^;,\"]+;base64,([A-Za-z0-9+/=]+)", page)
+    ]
+
+
+def test_the_token_inside_an_image_is_neither_embedded_nor_posted(
+    tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report.html embeds images as base64: the token's bytes in one are not its text."""
+    root = hostile_branch(tmp_path, {**CHANGED, "img/conf.png": IMAGE + TOKEN.encode()})
+    run = run_ci(capsys, root, "main", "--md", env=gitlab_env(fake_gitlab))
+    assert_contained(run, canary, fake_gitlab, codes={4})
+    assert fake_gitlab.count() == 0
+    images = embedded(run.report_files()["report.html"])
+    assert len(images) == 2  # the image at both revisions
+    assert [i for i in images if TOKEN.encode() in i] == []
+    assert [i.endswith(b"[masked]") for i in images] == [False, True]
+
+
+def test_every_token_of_the_job_keeps_the_report_from_being_posted(
+    tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The job's own token (CI_JOB_TOKEN), not the one posting, in a metric's name."""
+    job_token = "job-token-7c1d2e3f4a5b6c7d"
+    root = hostile_branch(
+        tmp_path, {**CHANGED, "metrics.json": json.dumps({job_token: 1, "acc": 0.6})}
+    )
+    run = run_ci(
+        capsys, root, "main", "--md", env={**gitlab_env(fake_gitlab), "CI_JOB_TOKEN": job_token}
+    )
+    assert_contained(run, canary, fake_gitlab, codes={4})
+    assert fake_gitlab.count() == 0
+    assert [b for b in sent(fake_gitlab) if job_token.encode() in b] == []
+    texts = [run.out.encode(), run.err.encode(), *run.report_files().values()]
+    assert [t for t in texts if job_token.encode() in t] == []
+    assert one_line_error(run).startswith("the report holds the value of the token, so nothing")
+
+
 # ---------------------------------------------------------------------------- finding 7
 
 
