@@ -1003,6 +1003,20 @@ def test_an_alias_bomb_in_a_metrics_file_is_listed_not_read(tmp_path: Path) -> N
     assert collect_bounded(root) == [f"problem: bomb.yaml {ALIASES}", "metrics: 3 params: 2"]
 
 
+def test_a_yaml_file_of_too_many_nodes_is_listed_not_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No alias, nothing deep: only many keys, which DVC's pure-Python parser builds slowly."""
+    big = "".join(f"k{i}: {i}\n" for i in range(60_000))  # 120,001 nodes
+    dvc_yaml = str(BASE["dvc.yaml"]).replace("  - scores.json\n", "  - scores.json\n  - big.yaml\n")
+    root = hostile_branch(tmp_path, {**CHANGED, "dvc.yaml": dvc_yaml, "big.yaml": big})
+    run = run_ci(capsys, root, "main", "--json")
+    assert run.code == 0, run.err
+    reason = "not read: its YAML holds more than 100,000 keys and values"
+    assert problems(run) == [("big.yaml", "workspace", reason)]
+    assert metrics(run)[("scores.json", "f1")] == (0.7, 0.8)
+
+
 def test_a_million_metrics_in_one_file_are_cut_and_said(tmp_path: Path) -> None:
     many = json.dumps({f"m{i}": i for i in range(1_000_000)})
     root = hostile_branch(tmp_path, {**CHANGED, "metrics.json": many})

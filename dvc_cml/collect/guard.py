@@ -46,6 +46,12 @@ ALIAS_BOMB = (
     f"not read: its YAML aliases stand for more than {MAX_ALIAS_VALUES:,} values (an alias bomb?)"
 )
 TOO_DEEP = f"not read: nested more than {MAX_DEPTH} levels deep"
+# YAML nodes (keys, values, collections) DVC's parser may build from one file: ruamel.yaml,
+# pure Python, takes ~6 s and ~200 MiB for as many; 128 MiB of YAML would take most of an
+# hour.  No text shorter than _SMALL_YAML bytes holds as many (two bytes a node at least).
+MAX_YAML_NODES = 100_000
+_SMALL_YAML = 2 * MAX_YAML_NODES
+TOO_MANY_NODES = f"not read: its YAML holds more than {MAX_YAML_NODES:,} keys and values"
 LOOP = "not read: too many levels of symlinks"
 CACHE_LINK = "not read: its object in the DVC cache is a symlink (DVC makes none)"
 _MAX_HOPS = 40  # symlinks followed for one path, as Linux's ELOOP
@@ -270,11 +276,12 @@ def yaml_cost(data: bytes) -> str | None:
     """Why a YAML text would cost too much to load (None when it would not).
 
     Counted on libyaml's event stream, which never expands an alias: a collection's size is
-    known when it ends, and an alias weighs what its anchor did.
+    known when it ends, and an alias weighs what its anchor did.  It stops at the first
+    bound passed, so the count costs no more than the bound.
     """
     aliases = b"*" in data and b"&" in data
     deep = data.count(b"[") + data.count(b"{") > MAX_DEPTH or _DEEP_INDENT.search(data)
-    if not (aliases or deep):
+    if not (aliases or deep or len(data) > _SMALL_YAML):
         return None
     import yaml
 
@@ -307,6 +314,8 @@ def yaml_cost(data: bytes) -> str | None:
                     sizes[anchor] = size
             if expanded - written > MAX_ALIAS_VALUES:
                 return ALIAS_BOMB
+            if written > MAX_YAML_NODES:
+                return TOO_MANY_NODES
     except yaml.YAMLError:
         return None  # not YAML after all: DVC's own parser says so, in its words
     return None
