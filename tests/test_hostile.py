@@ -541,6 +541,37 @@ def test_a_link_dvc_cannot_load_the_revision_without_ends_in_one_line(
         one_line_error(run)
 
 
+@pytest.mark.parametrize("swapped", ["eval", "eval/metrics.json"])
+def test_a_link_swapped_in_after_the_check_is_not_followed(
+    swapped: str, tmp_path: Path, canary: Canary
+) -> None:
+    """A file checked, then a directory on its path (or the file) replaced by a link to
+    the outside before it is opened: what is opened is checked, not only the path."""
+    from dvc.fs import LocalFileSystem
+
+    from dvc_cml.collect import guard
+
+    root = tmp_path / "repo"
+    write_files(root, {"eval/metrics.json": '{"acc": 1}'})
+    target = canary.path("dir") if swapped == "eval" else canary.path("secret.json")
+
+    class Swapping(guard._Workspace):  # the other process, between the check and the open
+        def resolve(self, path: str) -> str:
+            real = super().resolve(path)
+            shutil.rmtree(root / "eval") if swapped == "eval" else (root / swapped).unlink()
+            (root / swapped).symlink_to(target)
+            return real
+
+    place = Swapping(str(root), lambda: None)
+    opening = guard._Guard(place, lambda p: os.path.relpath(p, root)).opening
+    with pytest.raises(guard.NotRead) as caught:
+        opening(LocalFileSystem().open)(str(root / "eval/metrics.json"), encoding="utf-8")
+    assert str(caught.value) == (
+        "eval/metrics.json: not read: it changed while it was checked (a symlink swapped in?)"
+    )
+    canary.assert_untouched()
+
+
 def test_symlinks_inside_the_repository_keep_working(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

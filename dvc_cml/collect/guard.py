@@ -31,7 +31,7 @@ import re
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -53,6 +53,7 @@ MAX_YAML_NODES = 100_000
 _SMALL_YAML = 2 * MAX_YAML_NODES
 TOO_MANY_NODES = f"not read: its YAML holds more than {MAX_YAML_NODES:,} keys and values"
 LOOP = "not read: too many levels of symlinks"
+RACED = "not read: it changed while it was checked (a symlink swapped in?)"
 CACHE_LINK = "not read: its object in the DVC cache is a symlink (DVC makes none)"
 _MAX_HOPS = 40  # symlinks followed for one path, as Linux's ELOOP
 # What DVC parses as something other than YAML (its loaders default to YAML).
@@ -161,6 +162,13 @@ class _Workspace:
         written_inside = _inside(absolute, self.given_root) or _inside(absolute, self.root)
         raise NotRead(path, OUTSIDE_LINK if written_inside else OUTSIDE_PATH)
 
+    def open_real(self, real: str) -> BinaryIO:
+        """`real` (a path `resolve` checked) opened, and checked again as opened: a link
+        swapped in after the check is not followed (see `_open_where`)."""
+        return _open_where(
+            real, lambda opened: _inside(opened, self.root) or self._cache_object(opened)
+        )
+
     def _cache_object(self, real: str) -> bool:
         """A link into the DVC cache's objects: `cache.type: symlink` with the cache
         elsewhere (a shared cache).  Only an object's own name counts, so a cache
@@ -219,6 +227,43 @@ class _Commit:
         return int(info.get("size") or 0) if info.get("type") == "file" else 0
 
 
+def _open_where(real: str, allowed: Callable[[str], bool]) -> BinaryIO:
+    """`real` opened for reading, where the file actually opened is `allowed` (its path as
+    the kernel has it for the open descriptor).  Checking a path and then opening it leaves
+    a moment when a directory on it can be swapped for a link; the descriptor cannot be.
+    A link at `real` itself is not followed (O_NOFOLLOW: `real` had none when checked)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(real, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRead(real, RACED) from None
+        raise  # missing: DVC's own open says so
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory: DVC's own open says so
+            raise IsADirectoryError(errno.EISDIR, "not a regular file", real)
+        try:
+            opened = str(Path(f"/proc/self/fd/{fd}").readlink())
+        except OSError:  # no /proc (not Linux): the path as checked
+            opened = real
+        if not allowed(opened):
+            raise NotRead(real, RACED)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _as_opened(file: BinaryIO, mode: str, kwargs: dict[str, Any]) -> Any:
+    """A binary file as `open(path, mode, **kwargs)` would have given it."""
+    if "b" in mode:
+        return file
+    encoding = kwargs.get("encoding") or "utf-8"
+    return io.TextIOWrapper(
+        file, encoding=encoding, errors=kwargs.get("errors"), newline=kwargs.get("newline")
+    )
+
+
 def escapes(folder: str, root: str) -> bool:
     """Whether `folder`, written inside the repository at `root`, leads outside it (a link
     the branch committed on its way: `.dvc/cache`, or where `cache.dir` points).  A folder
@@ -267,6 +312,9 @@ class _Objects:
         if link or not _inside(real, self.folder):
             raise NotRead(path, CACHE_LINK if _inside(real, self.root) else OUTSIDE_LINK)
         return real
+
+    def open_real(self, real: str) -> BinaryIO:
+        return _open_where(real, lambda opened: _inside(opened, self.folder))
 
     def size(self, path: str) -> int:
         return Path(path).stat().st_size
@@ -353,6 +401,14 @@ class _Guard:
         def open_checked(path: Any, mode: str = "r", **kwargs: Any) -> Any:
             real = self.resolve(str(path))
             parsed_as = self.parsed_as(str(path))
+            if isinstance(self.place, (_Workspace, _Objects)) and set(mode) <= set("rbt"):
+                try:
+                    file = self.place.open_real(real)
+                except NotRead as exc:
+                    raise NotRead(self.name(str(path)), exc.reason) from None
+                except OSError:  # missing, or a directory: DVC's own open says so
+                    return method(real, mode=mode, **kwargs)
+                return self._checked(file, str(path), parsed_as, mode, kwargs)
             if parsed_as is None:
                 return method(real, mode=mode, **kwargs)
             try:
@@ -374,6 +430,23 @@ class _Guard:
             return io.TextIOWrapper(io.BytesIO(data), encoding=kwargs.get("encoding") or "utf-8")
 
         return open_checked
+
+    def _checked(
+        self, file: BinaryIO, path: str, parsed_as: str | None, mode: str, kwargs: dict[str, Any]
+    ) -> Any:
+        """An opened file, bounded as `opening` bounds it, read from that one descriptor."""
+        with contextlib.ExitStack() as closing:
+            closing.callback(file.close)
+            size = os.fstat(file.fileno()).st_size
+            if parsed_as is not None and size > MAX_BYTES:
+                raise NotRead(self.name(path), too_large(size))
+            if parsed_as is None or posixpath.splitext(parsed_as)[1].lower() in _NOT_YAML:
+                closing.pop_all()
+                return _as_opened(file, mode, kwargs)
+            data = file.read()
+        if reason := yaml_cost(data):
+            raise NotRead(self.name(path), reason)
+        return _as_opened(io.BytesIO(data), mode, kwargs)
 
     def listing(self, method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
