@@ -449,16 +449,18 @@ def test_workspace_symlinks_leading_outside_are_listed_and_not_read(
     assert (root / plots["acc.csv"]["png"]).is_file()
 
 
+@PULLS
 def test_an_environment_linked_as_an_image_is_never_uploaded(
-    tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab
+    pull: tuple[str, ...], tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab
 ) -> None:
     """The critical case: `img/conf.png -> /proc/self/environ` in a job that posts."""
     root = hostile_branch(
         tmp_path,
         {**CHANGED, "img/conf.png": b""},
         {"img/conf.png": "/proc/self/environ", "metrics.json": canary.path("secret.json")},
+        remote=tmp_path / "remote",
     )
-    run = run_process(root, "main", env=gitlab_env(fake_gitlab))
+    run = run_process(root, "main", *pull, env=gitlab_env(fake_gitlab))
     assert run.code == 0, run.err
     [note] = [n for n in fake_gitlab.notes(42, 7) if "dvc-cml:report" in n["body"]]
     assert "| img/conf.png | workspace (" in note["body"]
@@ -482,18 +484,23 @@ def test_a_hostile_branch_posted_to_github_sends_nothing_from_outside(
 
 
 @pytest.mark.parametrize("side", ["head", "base"])
+@PULLS
 def test_symlinks_at_a_commit_are_never_read_as_their_target(
-    side: str, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    side: str,
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """HEAD given as a revision, or the links on the base side: DVC would read each link's
     blob, the target's path as text; here it is followed, and refused where it leads out."""
     files, links = outside_links(canary)
-    root = hostile_branch(tmp_path, files, links)
+    root = hostile_branch(tmp_path, files, links, remote=tmp_path / "remote")
     if side == "head":
-        run = run_ci(capsys, root, "main", "feature", "--json")
+        run = run_ci(capsys, root, "main", "feature", "--json", *pull)
     else:
         git(root, "checkout", "-q", "main")
-        run = run_ci(capsys, root, "feature", "--json")
+        run = run_ci(capsys, root, "feature", "--json", *pull)
     assert_contained(run, canary, codes={0})
     # Links to files are refused; a directory link at a commit has no files under it.
     assert sorted(problems(run)) == sorted(
@@ -602,12 +609,18 @@ def test_symlinks_inside_the_repository_keep_working(
 
 
 @pytest.mark.parametrize("head", ["workspace", "feature"])
+@PULLS
 def test_a_symlink_loop_is_listed_not_read(
-    head: str, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    head: str,
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     links = {"loop/a": "b", "loop/b": "a", "metrics.json": "loop/a"}
-    root = hostile_branch(tmp_path, None, links)
-    run = run_ci(capsys, root, "main", *([head] if head != "workspace" else []), "--json")
+    root = hostile_branch(tmp_path, None, links, remote=tmp_path / "remote")
+    revs = [head] if head != "workspace" else []
+    run = run_ci(capsys, root, "main", *revs, "--json", *pull)
     assert_contained(run, canary, codes={0})
     assert problems(run) == [("metrics.json", head, "not read: too many levels of symlinks")]
 
