@@ -162,6 +162,53 @@ def test_drawing_apart_loses_only_the_chart_that_crashes() -> None:
     assert "NonXmlChar" in drawn[1].error
 
 
+def test_drawing_apart_never_imports_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In CI the working directory is the merge request's checkout: `python -c` would put it
+    first on sys.path, and a branch's `dvc_cml/` or `pickle.py` there would run in the
+    drawing process, with the job's environment and token."""
+    ran = tmp_path / "ran"
+    plant = f"open({str(ran)!r}, 'a').write(__name__ + '\\n')\n"
+    checkout = tmp_path / "checkout"
+    write_tree(checkout, {"dvc_cml/__init__.py": plant, "pickle.py": plant, "json.py": plant})
+    monkeypatch.chdir(checkout)
+    good = spec_text(LINE, {"base": "main", "head": "feature"}, [])
+    drawn = dict(draw_apart([(0, good)]))
+    assert not ran.exists(), ran.read_text()
+    assert drawn == {0: Drawn(good, to_png(json.loads(good)))}
+
+
+FDS = """
+import json, os
+from dvc_cml.render.drawing import chart_process
+from tests.test_drawing import LINE
+
+with chart_process() as charts:
+    assert charts is not None
+    batch = charts.draw_all([(LINE, {"base": "main", "head": "feature"}, [])], raster=False)
+    assert [index for index, _ in batch.results()] == [0]  # both workers are at work
+    held = [[os.readlink(f"/proc/{p.pid}/fd/{fd}") for fd in (1, 2)] for p in charts._processes]
+print(json.dumps(held))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_hold_neither_stdout_nor_stderr() -> None:
+    """In CI both are one log pipe, which stays open (and the job waits) while any process
+    holds it."""
+    done = subprocess.run(
+        [sys.executable, "-c", FDS],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=Path(__file__).parent.parent,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [["/dev/null", "/dev/null"]] * 2
+
+
 @pytest.mark.parametrize("delay", [0.4, 0.9, 1.5])
 def test_ctrl_c_ends_the_run_in_one_line_with_no_worker_left(
     make_project: Callable[[str], Project], delay: float

@@ -614,6 +614,31 @@ def test_pull_never_writes_through_a_committed_symlink(
     assert ("eval/plot.csv", "workspace", LINK) in problems(run)
 
 
+def test_python_files_at_the_checkout_s_root_are_never_run(tmp_path: Path, canary: Canary) -> None:
+    """A branch commits `dvc_cml/__init__.py`, `pickle.py` and `json.py` at its root, and CI
+    runs the installed `dvc-cml` there: no process of dvc-cml's (the pull's worker, started
+    fresh, included) imports them.  `python -c` and multiprocessing's spawn put the working
+    directory first on sys.path."""
+    ran = tmp_path / "ran"
+    plant = f"open({str(ran)!r}, 'a').write(__name__ + '\\n')\n"
+    planted = {"dvc_cml/__init__.py": plant, "pickle.py": plant, "json.py": plant}
+    root = hostile_branch(tmp_path, {**CHANGED, **planted})
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dvc-cml")), "diff", "main", "--pull-all", "--json"],
+        cwd=root,
+        env=clean_env(**job_env()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    run = Run(done.returncode, done.stdout, done.stderr, root)
+    assert not ran.exists(), ran.read_text()
+    assert_contained(run, canary, codes={0})
+    # The worker's answer came back: our code ran there, not the branch's.
+    assert run.err == "dvc-cml: pulling everything\ndvc-cml: pulled: everything was up to date\n"
+    assert metrics(run)[("scores.json", "f1")] == (0.7, 0.8)
+
+
 def test_a_custom_template_outside_the_repository_is_not_read(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
+from dvc_cml import child
+
 if TYPE_CHECKING:  # the CLI starts the workers before the model's classes are built
     from dvc_cml.model import DataPlot
 
@@ -79,29 +81,24 @@ WAIT = 1.0  # seconds between checks that the workers are still alive
 NICENESS = 10  # how far the workers step back for the caller (see `_worker`)
 
 
-PR_SET_PDEATHSIG = 1  # prctl(2)
 HELD = {signal.SIGINT, signal.SIGTERM}  # held back while forking: see ChartProcess
 
 
-def _die_with(parent: int) -> None:
-    """End this process when `parent` ends, however it ends (SIGTERM, SIGKILL, the OOM
-    killer), and never hold the caller's stdout: a CI job's log pipe stays open, and the job
-    waits, as long as any process holds it.
+def _die_with(parent: int, *quiet: int) -> None:
+    """End this process when `parent` ends, however it ends (see `child.end_with`), and
+    point the descriptors `quiet` at /dev/null.  A worker holds neither the caller's stdout
+    nor its stderr (in CI one log pipe, which stays open, and the job waits, as long as any
+    process holds it); why a chart crashed the engine is told by `draw_apart`, which draws
+    it again with its own pipes.
 
-    On Linux the kernel sends SIGKILL the moment the parent's thread that started this
-    process ends (ChartProcess is made in the main thread); elsewhere the sentinel watch in
-    `_next` ends a worker once it next waits for work.
+    On Linux the kernel ends a worker the moment the parent's thread that started it ends
+    (ChartProcess is made in the main thread); elsewhere also the sentinel watch in `_next`.
     """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # it ended before the kernel was told
-        os._exit(0)
+    child.end_with(parent)
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno() if sys.stdout else 1)
+        for fd in quiet:
+            os.dup2(null, fd)
         os.close(null)
 
 
@@ -114,7 +111,7 @@ def _worker(parent: int, body: Callable[..., None], *args: Any) -> None:
     group; the caller says it was interrupted, and a worker's traceback would only bury that.
     SIGTERM ends a worker at once (the caller's own handler is not for it).
     """
-    _die_with(parent)
+    _die_with(parent, 1, 2)
     with contextlib.suppress(ValueError):  # forked from a thread other than the main one
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # KeyboardInterrupt: Ctrl-C, held back since the fork (see ChartProcess); EOFError and
@@ -307,8 +304,8 @@ class ChartProcess:
 def _apart() -> None:
     """The body of `draw_apart`'s process: specs on stdin, a frame before and after each
     chart on stdout, so the caller knows which chart was being drawn if this process dies."""
-    frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # and nothing else writes there
-    _die_with(int(sys.argv[1]))
+    frames = os.fdopen(os.dup(1), "wb")  # and nothing else writes there
+    _die_with(int(sys.argv[1]), 1)  # stderr is the caller's pipe: it says why this one died
     for index, text in pickle.load(sys.stdin.buffer):
         pickle.dump(("start", index, None), frames)
         frames.flush()
@@ -336,7 +333,8 @@ def draw_apart(specs: list[tuple[int, bytes]]) -> Iterator[tuple[int, Drawn]]:
     cannot draw) is returned with the reason and no PNG; the rest go on in a new one."""
     left = list(specs)
     while left:
-        command = [sys.executable, "-c", APART, str(os.getpid())]
+        # Not `python -c APART` alone: that would import from the working directory first.
+        command = child.command(APART, str(os.getpid()))
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
