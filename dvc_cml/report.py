@@ -80,16 +80,23 @@ MAX_SLUG = 64  # characters of a file name's stem: far below any file system's 2
 def _slugs(names: list[str]) -> list[str]:
     """File-name-safe, unique stems: only [a-z0-9_-] (GitLab upload names must be tame), at
     most MAX_SLUG characters; a longer one ends in a hash of the whole name, so it stays
-    apart from a name that differs only past the cut, and the same on every run."""
-    seen: dict[str, int] = {}
+    apart from a name that differs only past the cut, and the same on every run.  Lower case
+    (a file system may not tell case apart), and each one taken once: a name that cleans to
+    one already taken gets the first free "-N" ("a b", "a-b" and "a-b-2" ->
+    "a-b", "a-b-2", "a-b-2-2")."""
+    taken: set[str] = set()
     out = []
     for name in names:
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "plot"
         if len(slug) > MAX_SLUG - 12:  # room for "-<hash>" and a "-N" of a repeated name
             digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
             slug = f"{slug[: MAX_SLUG - 21].rstrip('-')}-{digest}"
-        seen[slug] = seen.get(slug, 0) + 1
-        out.append(slug if seen[slug] == 1 else f"{slug}-{seen[slug]}")
+        unique, number = slug, 1
+        while unique in taken:
+            number += 1
+            unique = f"{slug}-{number}"
+        taken.add(unique)
+        out.append(unique)
     return out
 
 

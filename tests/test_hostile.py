@@ -1237,6 +1237,14 @@ def test_slugs_are_capped_and_stay_unique() -> None:
     assert _slugs([long_a]) == slugs[:1]  # the same name, the same file, run after run
 
 
+def test_slugs_of_ids_that_clean_to_the_same_name_stay_apart() -> None:
+    """"a b" and "a-b" both clean to "a-b", whose "-2" is a third id's own slug; "Loss"
+    and "loss" are one file on a case-insensitive file system."""
+    ids = ["a b", "a-b", "a-b-2", "Loss", "loss", "LOSS-2", "a/b"]
+    assert _slugs(ids) == ["a-b", "a-b-2", "a-b-2-2", "loss", "loss-2", "loss-2-2", "a-b-3"]
+    assert _slugs(["a-b-2", "a b", "a-b"]) == ["a-b-2", "a-b", "a-b-3"]
+
+
 def test_a_300_character_plot_id_is_drawn(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
