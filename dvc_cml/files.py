@@ -30,12 +30,19 @@ class SymlinkError(OSError):
 
 def trusted_root(path: Path) -> Path:
     """The folder above which symlinks are the user's: the git work tree `path` is in (a
-    branch can commit anything below it, but never a `.git`), else `path`'s parent."""
+    branch can commit anything below it, but never a `.git`), else `path`'s parent.
+
+    Looked for from the top down, on the path as given (never resolved): below the first
+    work tree, a symlink ends the search, so a committed `sub -> /elsewhere` whose target
+    holds a `.git` cannot make `sub/...` a work tree of its own, trusted as far as it."""
     absolute = Path(os.path.normpath(path.absolute()))
-    for folder in absolute.parents:
-        if (folder / ".git").exists():
-            return folder
-    return absolute.parent
+    found: Path | None = None
+    for folder in reversed(absolute.parents):
+        if found is not None and folder.is_symlink():
+            break
+        if os.path.lexists(folder / ".git"):
+            found = folder
+    return found or absolute.parent
 
 
 def _open_below(fd: int, name: str, create: bool, shown: str) -> int:

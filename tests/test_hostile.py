@@ -949,6 +949,22 @@ def test_a_fake_manifest_does_not_make_a_symlinked_folder_ours(
     )
 
 
+def test_a_git_work_tree_behind_a_committed_link_is_not_trusted(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sub -> <outside>` where `<outside>/deeper` holds a `.git`: looked up through the link,
+    `sub/deeper` would be a work tree of its own, trusted, and the report written there."""
+    canary.add("deeper/.git/HEAD", "ref: refs/heads/main\n")
+    root = hostile_branch(tmp_path, symlinks={"sub": str(canary.folder)})
+    run = run_ci(capsys, root, "main", "--out", "sub/deeper/report")
+    canary.assert_untouched()
+    assert run.code == 1
+    assert one_line_error(run) == (
+        f"cannot write the report to {root}/sub/deeper/report: {root}/sub is a symlink or not "
+        "a directory, and dvc-cml never writes through one"
+    )
+
+
 def test_a_symlink_at_the_metrics_report_is_replaced_not_followed(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
