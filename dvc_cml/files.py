@@ -112,6 +112,25 @@ def entry(root: int, rel: PurePosixPath) -> str | None:
     return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
 
 
+def listing(root: int, rel: PurePosixPath) -> list[str] | None:
+    """The names in the folder `rel` below `root`; None if it is missing, or a symlink or a
+    file, or not reachable without following one."""
+    try:
+        parent = _parent(root, rel, create=False)
+    except (FileNotFoundError, SymlinkError):
+        return None
+    try:
+        fd = _open_below(parent, rel.name, False, str(rel))
+    except (FileNotFoundError, SymlinkError):
+        return None
+    finally:
+        os.close(parent)
+    try:
+        return os.listdir(fd)
+    finally:
+        os.close(fd)
+
+
 def read(root: int, rel: PurePosixPath, limit: int) -> bytes | None:
     """The first `limit` bytes of the regular file `rel` below `root`; None if it is missing,
     a symlink, or not reachable without following one."""

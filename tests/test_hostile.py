@@ -1080,6 +1080,48 @@ def test_an_earlier_report_is_replaced_and_the_user_s_files_in_it_are_kept(
     assert manifest == [MANIFEST_HEADER, ".gitignore", "report.html", "report.md"]
 
 
+def test_a_report_of_an_older_dvc_cml_without_a_manifest_is_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dvc-cml from before the manifest left report.md, report.html, .gitignore, plots/
+    and the GitLab template's metrics.txt: that is a previous report, not a foreign folder.
+    Anything more (or a .gitignore of someone else's) and it is not."""
+    root = hostile_branch(tmp_path)
+    out = tmp_path / "report"
+    args = ("main", "--out", str(out), "--metrics-report", str(out / "metrics.txt"))
+    assert run_ci(capsys, root, *args).code == 0
+    (out / MANIFEST).unlink()  # as an older dvc-cml left it
+    metrics = snapshot(out)["metrics.txt"]
+    write_files(root, {"acc.csv": BASE["acc.csv"]})  # no chart this time: the old one goes
+    run = run_ci(capsys, root, "main", "--out", str(out))
+    assert (run.code, run.err) == (0, "")
+    assert sorted(snapshot(out)) == [
+        MANIFEST,
+        ".gitignore",
+        "metrics.txt",
+        "report.html",
+        "report.md",
+    ]
+    assert snapshot(out)["metrics.txt"] == metrics  # not ours to remove or replace here
+    assert (out / MANIFEST).read_text().splitlines() == [
+        MANIFEST_HEADER,
+        ".gitignore",
+        "report.html",
+        "report.md",
+    ]
+    for extra in ({"notes.txt": "mine\n"}, {".gitignore": "*.png\n"}, {"plots/a.txt": "x"}):
+        (out / MANIFEST).unlink()
+        write_files(out, extra)
+        before = snapshot(out)
+        run = run_ci(capsys, root, "main", "--out", str(out))
+        assert run.code == 1
+        assert one_line_error(run).startswith(f"{out} is not empty and is not a dvc-cml report (")
+        assert snapshot(out) == before
+        for rel in extra:
+            (out / rel).unlink()
+        write_files(out, {".gitignore": "# written by dvc-cml\n*\n", MANIFEST: MANIFEST_HEADER})
+
+
 def test_a_file_of_the_user_s_where_a_chart_goes_is_not_replaced(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1254,7 +1296,7 @@ def test_slugs_are_capped_and_stay_unique() -> None:
 
 
 def test_slugs_of_ids_that_clean_to_the_same_name_stay_apart() -> None:
-    """"a b" and "a-b" both clean to "a-b", whose "-2" is a third id's own slug; "Loss"
+    """ "a b" and "a-b" both clean to "a-b", whose "-2" is a third id's own slug; "Loss"
     and "loss" are one file on a case-insensitive file system."""
     ids = ["a b", "a-b", "a-b-2", "Loss", "loss", "LOSS-2", "a/b"]
     assert _slugs(ids) == ["a-b", "a-b-2", "a-b-2-2", "loss", "loss-2", "loss-2-2", "a-b-3"]
