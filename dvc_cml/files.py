@@ -126,7 +126,7 @@ def listing(root: int, rel: PurePosixPath) -> list[str] | None:
     finally:
         os.close(parent)
     try:
-        return os.listdir(fd)
+        return os.listdir(fd)  # noqa: PTH208  (a descriptor: pathlib has none)
     finally:
         os.close(fd)
 
