@@ -965,15 +965,46 @@ def test_a_git_work_tree_behind_a_committed_link_is_not_trusted(
     )
 
 
-def test_a_symlink_at_the_metrics_report_is_replaced_not_followed(
+def test_a_symlink_at_the_metrics_report_is_refused_not_followed(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = hostile_branch(tmp_path, symlinks={"metrics.txt": canary.path("secret.yaml")})
     run = run_ci(capsys, root, "main", "--metrics-report", "metrics.txt")
-    assert_contained(run, canary, codes={0})
-    written = root / "metrics.txt"
-    assert not written.is_symlink()
-    assert 'dvc_f1{file="scores.json"} 0.8\n' in written.read_text()
+    assert_contained(run, canary, codes={1})
+    assert one_line_error(run) == (
+        f"{root}/metrics.txt exists and dvc-cml did not write it: not replacing it"
+    )
+    assert (root / "metrics.txt").readlink() == Path(canary.path("secret.yaml"))
+
+
+def test_the_metrics_report_replaces_only_a_file_dvc_cml_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--metrics-report` at a file of the user's (in the repository or anywhere else) is
+    refused, its bytes kept; a new file is written, and so is one an earlier run wrote."""
+    root = hostile_branch(tmp_path)
+    mine = tmp_path / "home" / "notes.txt"
+    write_files(mine.parent, {mine.name: "dvc_f1 0.8\n# EOF\n"})  # almost OpenMetrics
+    for target in (root / "acc.csv", mine):
+        before = target.read_bytes()
+        run = run_ci(capsys, root, "main", "--md", "--metrics-report", str(target))
+        assert run.code == 1
+        assert (
+            one_line_error(run) == f"{target} exists and dvc-cml did not write it: not replacing it"
+        )
+        assert target.read_bytes() == before
+    written = tmp_path / "job" / "metrics.txt"
+    for _ in range(2):  # new, then its own
+        run = run_ci(capsys, root, "main", "--md", "--metrics-report", str(written))
+        assert (run.code, run.err) == (0, "")
+        assert written.read_text() == (
+            "# HELP dvc_acc DVC metric acc\n# TYPE dvc_acc gauge\n"
+            'dvc_acc{file="metrics.json"} 0.5\n'
+            '# HELP dvc_f1 DVC metric f1\n# TYPE dvc_f1 gauge\ndvc_f1{file="scores.json"} 0.8\n'
+            "# HELP dvc_loss DVC metric loss\n# TYPE dvc_loss gauge\n"
+            'dvc_loss{file="metrics.json"} 0.4\n# EOF\n'
+        )
+    assert sorted(p.name for p in written.parent.iterdir()) == ["metrics.txt"]  # no temporary
 
 
 def test_a_symlinked_folder_above_the_metrics_report_is_refused(

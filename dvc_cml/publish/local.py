@@ -157,13 +157,19 @@ def write_report_dir(
 
 
 def write_metrics_report(path: Path, text: str) -> None:
-    """The OpenMetrics file: renamed into place, so a symlink there is replaced, never
-    written through."""
+    """The OpenMetrics file, as the report directory's files are written: a new file, or
+    one dvc-cml wrote before (an OpenMetrics file as it writes them) replaced; anything
+    else there (a file of the user's, a symlink) is refused, and nothing is written through
+    a symlink.  Written whole under a temporary name, then renamed into place."""
+    name = PurePosixPath(path.name)
     try:
         with fs.directory(path.parent) as folder:
-            if fs.entry(folder, PurePosixPath(path.name)) == "dir":
+            kind = fs.entry(folder, name)
+            if kind == "dir":
                 raise IsADirectoryError(21, "is a directory")
-            fs.write(folder, PurePosixPath(path.name), text.encode("utf-8"))
+            if kind is not None and not openmetrics_of_ours(fs.read(folder, name, 64 << 20)):
+                raise UserError(f"{path} exists and dvc-cml did not write it: not replacing it")
+            fs.write(folder, name, text.encode("utf-8"))
     except fs.SymlinkError as exc:
         raise UserError(
             f"cannot write the metrics report {path}: {_named(path.parent, exc)} is a symlink "
