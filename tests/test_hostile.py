@@ -1370,6 +1370,39 @@ def test_visible_writes_every_control_character_as_its_escape() -> None:
     assert visible("plain ünïcode ✅ [link=x] \\x1b") == "plain ünïcode ✅ [link=x] \\x1b"
 
 
+# Control characters, and the invisible ones that hide or reorder text (zero-width, the
+# bidirectional marks, overrides and isolates, line and paragraph separators, the BOM).
+EVERY_HIDDEN = [
+    *map(chr, range(0x20)),
+    *map(chr, range(0x7F, 0xA0)),
+    "\u061c",
+    *map(chr, range(0x200B, 0x2010)),
+    *map(chr, range(0x2028, 0x202F)),
+    *map(chr, range(0x2060, 0x2065)),
+    *map(chr, range(0x2066, 0x2070)),
+    "\ufeff",
+]
+
+
+def test_every_output_hides_the_same_characters() -> None:
+    """One list: what the terminal shows as an escape, Markdown (the comment, report.md and
+    the page) and a chart show as U+FFFD (a chart: line breaks and tabs as a space)."""
+    from dvc_cml.render.charts import chart_text
+    from dvc_cml.render.mdtext import code, escape
+
+    markdown = {"\t": " ", "\n": "<br>", "\r": ""}
+    for char in EVERY_HIDDEN:
+        shown = f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+        assert visible(char) == {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, shown)
+        assert escape(f"a{char}b") == "a" + markdown.get(char, "\ufffd") + "b", hex(ord(char))
+        assert code(f"a{char}b") in ("`a\ufffdb`", "`a b`"), hex(ord(char))
+        spaced = char in "\t\n\r\x0b\x0c\u2028\u2029"
+        assert chart_text(f"a{char}b") == ("a b" if spaced else "a\ufffdb"), hex(ord(char))
+    for char in ("\ud800", "\udfff", "\ufffe", "\uffff"):  # and what XML cannot hold
+        assert chart_text(f"a{char}b") == "a\ufffdb"
+    assert [chart_text(t) for t in ("a\\b", "ünï ✅ 👩")] == ["a\u2216b", "ünï ✅ 👩"]
+
+
 def test_the_terminal_view_and_the_log_show_escape_codes_from_names(
     tmp_path: Path, canary: Canary
 ) -> None:
