@@ -924,12 +924,24 @@ def test_a_symlink_in_the_report_dir_is_never_written_through(
     root = hostile_branch(
         tmp_path, symlinks={k: v.format(outside=outside) for k, v in links.items()}
     )
+    [link] = links
+    before = snapshot(root / "dvc-cml-report") if "/" in link else {}
     run = run_ci(capsys, root, "main")
     canary.assert_untouched()  # the report's own files are links to it: not read here
     assert run.code == 1
-    error = one_line_error(run)
-    assert "dvc-cml-report" in error
-    assert "never writes through" in error or "is not a dvc-cml report" in error
+    out = root / "dvc-cml-report"
+    if link == "dvc-cml-report":
+        assert one_line_error(run) == (
+            f"cannot write the report to {out}: it is a symlink or not a directory, and "
+            "dvc-cml never writes through one"
+        )
+    else:  # a folder the branch filled is no report of dvc-cml's, and nothing in it changes
+        name = link.removeprefix("dvc-cml-report/")
+        assert one_line_error(run) == (
+            f"{out} is not empty and is not a dvc-cml report ({name}); dvc-cml only writes a "
+            "report into a new or empty directory, or over its own earlier report"
+        )
+        assert snapshot(out) == before
 
 
 def test_a_fake_manifest_does_not_make_a_symlinked_folder_ours(
@@ -1013,7 +1025,11 @@ def test_a_symlinked_folder_above_the_metrics_report_is_refused(
     root = hostile_branch(tmp_path, symlinks={"reports": str(canary.folder)})
     run = run_ci(capsys, root, "main", "--md", "--metrics-report", "reports/m.txt")
     assert_contained(run, canary, codes={1})
-    assert "reports is a symlink" in one_line_error(run)
+    assert one_line_error(run) == (
+        f"cannot write the metrics report {root}/reports/m.txt: {root}/reports is a symlink or "
+        "not a directory, and dvc-cml never writes through one"
+    )
+    assert (root / "reports").readlink() == canary.folder
 
 
 def test_the_error_log_is_not_written_through_a_symlink(tmp_path: Path) -> None:
@@ -1079,7 +1095,11 @@ def test_out_at_the_repository_root_touches_no_tracked_file(
     for _ in range(2):
         run = run_ci(capsys, root, "main", "--out", ".")
         assert run.code == 1
-        assert "is not empty and is not a dvc-cml report" in one_line_error(run)
+        assert one_line_error(run) == (
+            f"{root} is not empty and is not a dvc-cml report (.dvc, .dvcignore, .git, …); "
+            "dvc-cml only writes a report into a new or empty directory, or over its own "
+            "earlier report"
+        )
     after = snapshot(root)
     assert {k: v for k, v in after.items() if not k.startswith(".dvc/tmp")} == {
         k: v for k, v in before.items() if not k.startswith(".dvc/tmp")
