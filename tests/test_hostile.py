@@ -755,6 +755,11 @@ def test_a_custom_template_outside_the_repository_is_not_read(
 CACHE_WAYS = {
     "object": ({}, {".dvc/cache/files/md5/{h2}/{h30}": "{outside}/secret.json"}),
     "cache-folder": ({}, {".dvc/cache": "{outside}/store"}),
+    # As `cache.type: symlink` links a workspace file to its object.
+    "workspace-link": (
+        {},
+        {".dvc/cache": "{outside}/store", "stolen.json": ".dvc/cache/files/md5/{h2}/{h30}"},
+    ),
     "cache-dir-setting": (
         {"config": "[cache]\n    dir = ../store\n"},
         {"store": "{outside}/store"},
@@ -803,7 +808,7 @@ def test_a_cache_object_reached_through_a_link_leading_outside_is_not_read(
     assert ("stolen.json", "workspace", LINK) in problems(run)
     assert metrics(run)[("scores.json", "f1")] == (0.7, 0.8)
     if pull:  # a pull would write through the link, or copy what it leads to
-        (where,) = (k.format(**fill) for k in links)
+        where = next(k.format(**fill) for k in links)
         assert (
             f"dvc-cml: not pulling: the branch commits symlinks where DVC keeps data ({where});"
             in run.err
