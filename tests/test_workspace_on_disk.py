@@ -109,21 +109,31 @@ def stale_stages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def dvc_status_says(project: Project) -> dict[str, dict[str, Any]]:
     """`dvc status --json` for the pipeline's stages (not the .dvc files): {stage: {"deps":
-    paths, "params": names, "outs": paths}}."""
+    paths, "params": {(file, name)}, "outs": paths}}."""
     out: dict[str, dict[str, Any]] = {}
     for name, entries in dvc(project, "status").items():
         if name.endswith(".dvc"):
             continue
-        found: dict[str, Any] = {"deps": [], "params": [], "outs": []}
+        found: dict[str, Any] = {"deps": [], "params": set(), "outs": []}
         for entry in entries:
             for path, status in entry.get("changed deps", {}).items():
                 if isinstance(status, dict):
-                    found["params"] += sorted(status)
+                    found["params"] |= {(path, param) for param in status}
                 else:
                     found["deps"].append(path)
             found["outs"] += list(entry.get("changed outs", {}))
         out[name] = found
     return out
+
+
+def tracked_as(name: str, tracked: set[tuple[str, str]]) -> tuple[str, str]:
+    """The (file, name) dvc.lock tracks that a param of the report (`train.lr`, or
+    `eval.yaml:threshold` for another file) belongs to: itself, or its section (`train`)."""
+    file, _, param = name.rpartition(":") if ":" in name else ("params.yaml", "", name)
+    (found,) = [
+        (f, t) for f, t in tracked if f == file and (param == t or param.startswith(t + "."))
+    ]
+    return found
 
 
 def assert_pipeline_is_dvc_status(doc: dict[str, Any], project: Project) -> None:
@@ -133,10 +143,10 @@ def assert_pipeline_is_dvc_status(doc: dict[str, Any], project: Project) -> None
     for name, stage in ours.items():
         assert sorted(stage["deps"]) == sorted(theirs[name]["deps"]), name
         assert sorted(stage["outs"]) == sorted(theirs[name]["outs"]), name
-        # dvc status names a whole params section (`train`); the report each value in it.
-        names = [p["name"] for p in stage["params"]]
-        assert all(any(n.startswith(t) for t in theirs[name]["params"]) for n in names)
-        assert bool(names) == bool(theirs[name]["params"])
+        # dvc status names a whole params section (`train`); the report each value in it:
+        # every value belongs to one section dvc status names, and each section has one.
+        tracked = theirs[name]["params"]
+        assert {tracked_as(p["name"], tracked) for p in stage["params"]} == tracked, name
 
 
 def test_a_clean_workspace_is_its_commit(project: Project) -> None:
@@ -294,3 +304,56 @@ def test_an_output_with_a_link_leading_outside_is_not_hashed(
         ("model.bin", "workspace", "not read: a symlink leading outside the repository"),
     ]
     assert doc["data"]["changed"] == []
+
+
+# --- dependencies are hashed as DVC hashes them, never through the parsers' bounds ------------
+
+
+def report_here(project: Project, capsys: pytest.CaptureFixture[str], *revs: str) -> dict[str, Any]:
+    """`report`, in this process (so that a test can lower a bound)."""
+    args = ["diff", *revs, "-C", str(project.root), "--json", "--no-post"]
+    code = main(args, env=clean_env())
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def test_a_dependency_larger_than_a_parser_may_read_is_still_hashed(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bound on what one file may cost a parser (128 MiB) is not a bound on hashing: a
+    dependency over it, changed, is changed, as `dvc status` says."""
+    from dvc_cml.collect import guard
+
+    monkeypatch.setattr(guard, "MAX_BYTES", 4000)  # 128 MiB, a 4 kB stand-in here
+    steps = project.root / "steps.py"
+    with steps.open("a") as f:
+        f.write("# changed\n" * 500)
+    assert steps.stat().st_size > guard.MAX_BYTES
+    doc = report_here(project, capsys, "HEAD")
+    assert_pipeline_is_dvc_status(doc, project)
+    assert {name: s["deps"] for name, s in stale_stages(doc).items()} == {
+        "schema": ["steps.py"],
+        "prepare": ["steps.py"],
+        "train": ["steps.py"],
+    }
+    assert doc["problems"] == []
+
+
+def test_a_dependency_leading_outside_is_listed_not_read(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not hashed (it could be a device that never ends, or a file of the machine's), and
+    not taken as unchanged either: listed as not read, once, however many stages use it."""
+    outside = tmp_path / "outside.py"
+    steps = project.root / "steps.py"
+    outside.write_bytes(steps.read_bytes() + b"# changed\n")
+    steps.unlink()
+    steps.symlink_to(outside)
+    doc = report_here(project, capsys, "HEAD")
+    assert [(p["path"], p["rev"], p["reason"]) for p in doc["problems"]] == [
+        ("steps.py", "workspace", "not read: a symlink leading outside the repository")
+    ]
+    assert stale_stages(doc) == {}
