@@ -357,3 +357,19 @@ def test_a_dependency_leading_outside_is_listed_not_read(
         ("steps.py", "workspace", "not read: a symlink leading outside the repository")
     ]
     assert stale_stages(doc) == {}
+
+
+def test_a_params_file_being_written_does_not_mark_its_stages(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Emptied (`open("w")`) while a run writes it: `dvc status` says every param deleted;
+    the report lists the file as not read, its values "not read", and does not say the
+    stages' params were removed."""
+    (project.root / "params.yaml").write_text("")
+    doc = report_here(project, capsys, "HEAD")
+    assert [(p["path"], p["rev"], p["reason"]) for p in doc["problems"]] == [
+        ("params.yaml", "workspace", "empty (it may still be being written)")
+    ]
+    assert {r["status"] for r in doc["params"]} == {"not read"}
+    assert stale_stages(doc) == {}
+    assert set(dvc_status_says(project)) == {"prepare", "train"}  # what DVC would say

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dvc_cml.collect import guard, internals, workspace
-from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, thinned
+from dvc_cml.collect import guard, internals, values, workspace
+from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, mark_empty, thinned
 from dvc_cml.collect.project import WORKSPACE, describe
 from dvc_cml.model import Output
 
@@ -87,6 +87,7 @@ def _plots(repo: Repo, max_points: int, snapshot: Snapshot, on_disk: bool) -> Re
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
+    mark_empty(sources.get("data", {}))
     snapshot.cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
     return data
 
@@ -238,6 +239,8 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
                 snapshot.params = _result(lambda: internals.gather_params(repo))
                 snapshot.plots = _plots(repo, max_points, snapshot, key == WORKSPACE)
                 _take_refused(snapshot)
+                for result in (snapshot.metrics, snapshot.params):
+                    values.mark_empty(repo, result)
                 if "error" not in snapshot.metrics:  # else the index is broken: reported later
                     _tracked(repo, snapshot)
             if key == WORKSPACE:
