@@ -91,16 +91,49 @@ def data_says(doc: dict[str, Any]) -> dict[str, str]:
     return {c["path"]: c["status"] for c in doc["data"]["changed"]}
 
 
-def dvc_diff_says(project: Project) -> dict[str, str]:
-    """`dvc diff --json` (HEAD against the workspace), outputs as the report lists them:
-    files inside a tracked directory counted under it."""
-    found = dvc(project, "diff")
+def dvc_diff_says(project: Project, *revs: str) -> dict[str, str]:
+    """`dvc diff --json` (HEAD, or `revs`, against the workspace), outputs as the report
+    lists them: files inside a tracked directory counted under it."""
+    found = dvc(project, "diff", *revs)
     return {
         entry["path"]: status
         for status in ("added", "deleted", "modified")
         for entry in found.get(status, [])
         if entry["path"].endswith("/") or "/" not in entry["path"].removeprefix("data/")
     }
+
+
+def assert_data_is_dvc_diff(doc: dict[str, Any], project: Project, *revs: str) -> None:
+    """Every changed output, as `dvc diff --json --show-hash` says it: status, the hash
+    dvc.lock records and the one on disk, and for a directory how many files inside it
+    were added, deleted or modified."""
+    found = dvc(project, "diff", "--show-hash", *revs)
+    assert data_says(doc) == dvc_diff_says(project, *revs)
+    for change in doc["data"]["changed"]:
+        path = change["path"]
+        (entry,) = [e for e in found[change["status"]] if e["path"] == path]
+        hashes = entry["hash"]
+        old, new = (
+            (hashes.get("old"), hashes.get("new"))
+            if isinstance(hashes, dict)
+            else ((hashes, None) if change["status"] == "deleted" else (None, hashes))
+        )
+        assert (
+            change["base"] and change["base"]["hash"],
+            change["head"] and change["head"]["hash"],
+        ) == (old, new), path
+        if path.endswith("/"):
+            inside = {
+                status: n
+                for status in ("added", "deleted", "modified")
+                if (
+                    n := sum(
+                        e["path"].startswith(path) and e["path"] != path
+                        for e in found.get(status, [])
+                    )
+                )
+            }
+            assert change["inside"] == inside, path
 
 
 def stale_stages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -164,6 +197,7 @@ def test_a_model_file_changed_on_disk(project: Project) -> None:
         f.write("x\n")
     doc = report(project, "HEAD")
     assert data_says(doc) == dvc_diff_says(project) == {"model.bin": "modified"}
+    assert_data_is_dvc_diff(doc, project)
     (change,) = doc["data"]["changed"]
     assert change["head"]["size"] == (project.root / "model.bin").stat().st_size
     assert change["base"]["size"] == change["head"]["size"] - 2
@@ -196,11 +230,39 @@ def test_a_file_added_to_a_tracked_directory(project: Project) -> None:
     (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
     doc = report(project, "HEAD")
     assert data_says(doc) == dvc_diff_says(project) == {"data/raw/": "modified"}
+    assert_data_is_dvc_diff(doc, project)
     (raw,) = doc["data"]["changed"]
     assert raw["inside"] == {"added": 1}
-    assert raw["head"]["files"] == raw["base"]["files"] + 1
+    on_disk = [p for p in (project.root / "data" / "raw").rglob("*") if p.is_file()]
+    assert raw["head"]["files"] == len(on_disk) == raw["base"]["files"] + 1
+    assert raw["head"]["size"] == sum(p.stat().st_size for p in on_disk)
     assert_pipeline_is_dvc_status(doc, project)
     assert stale_stages(doc)["prepare"]["deps"] == ["data/raw"]
+
+
+def test_files_changed_and_removed_inside_a_tracked_directory(project: Project) -> None:
+    raw = project.root / "data" / "raw"
+    with (raw / "part1.txt").open("a") as f:
+        f.write("one more line\n")
+    (raw / "part2.txt").unlink()
+    doc = report(project, "HEAD")
+    assert_data_is_dvc_diff(doc, project)
+    (change,) = doc["data"]["changed"]
+    assert change["inside"] == {"modified": 1, "deleted": 1}
+    assert change["head"]["files"] == 2
+    assert change["head"]["size"] == sum(p.stat().st_size for p in raw.iterdir())
+    assert_pipeline_is_dvc_status(doc, project)
+
+
+def test_against_another_commit_every_file_is_counted_once(project: Project) -> None:
+    """Against `main`, with every output on disk: each change inside a directory is
+    counted once (the on-disk comparison and the recorded one are never both made)."""
+    (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
+    doc = report(project, "main")
+    assert_data_is_dvc_diff(doc, project, "main")
+    raw = next(c for c in doc["data"]["changed"] if c["path"] == "data/raw/")
+    assert raw["inside"] == {"added": 2, "deleted": 1, "modified": 1}
+    assert (raw["base"]["files"], raw["head"]["files"]) == (3, 4)
 
 
 def test_everything_at_once_and_a_commit_still_reads_dvc_lock(project: Project) -> None:
@@ -211,7 +273,8 @@ def test_everything_at_once_and_a_commit_still_reads_dvc_lock(project: Project) 
     params.write_text(params.read_text().replace("lr: 0.05", "lr: 0.07"))
     (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
     doc = report(project, "HEAD")
-    assert data_says(doc) == dvc_diff_says(project)
+    assert data_says(doc) == {"model.bin": "modified", "data/raw/": "modified"}
+    assert_data_is_dvc_diff(doc, project)
     assert_pipeline_is_dvc_status(doc, project)
     # Two commits: nothing on disk counts.
     after = report(project, "main", "feature")
