@@ -254,7 +254,12 @@ def test_json_s_own_words_are_not_doubled(
 ) -> None:
     """json says "Invalid control character at", meaning "at" the position that follows."""
     training.write("scores.json", '{"f1": "\x01"}\n')
-    doc, _ = report(capsys, training)
+    doc, md = report(capsys, training)
+    label = f"workspace ({doc['head']['sha'][:7]} + uncommitted changes)"
+    assert (
+        f"| scores.json | {label} | does not parse: Invalid control character at line 1, "
+        "column 9 (it may still be being written) |"
+    ) in md.splitlines()
     assert problems(doc) == [
         (
             "scores.json",
