@@ -31,7 +31,7 @@ from dvc_cml.model import (
     StageRun,
     head_key,
 )
-from dvc_cml.render import charts, comment, html, markdown, palette, terminal
+from dvc_cml.render import charts, comment, html, jsondoc, markdown, palette, terminal
 from dvc_cml.report import render_plots
 
 BASE = Revision("main", "1111111aaaaaaa")
@@ -381,6 +381,24 @@ def test_more_heads_than_a_legend_can_tell_apart_draw_the_best_by_the_primary_me
 
 
 # --- report.html ---------------------------------------------------------------------------
+
+
+def test_json_row_status_is_over_every_head_its_change_the_first_heads() -> None:
+    report = report_of(2, metrics=(Row("m.json", "acc", 0.8, 0.8, Direction.HIGHER, more=(0.9,)),))
+    [row] = json.loads(jsondoc.render(report, [], Path("out")))["metrics"]
+    assert {k: row[k] for k in ("status", "change", "verdict", "best")} == {
+        "status": "changed",  # exp-2 changed it
+        "change": 0.0,  # at exp-1, as `head`
+        "verdict": "neutral",
+        "best": ["exp-2"],
+    }
+    assert row["against_base"]["exp-1"]["status"] == "unchanged"
+    assert row["against_base"]["exp-2"] == {
+        "change": 0.09999999999999998,
+        "relative_change": 12.499999999999996,
+        "status": "changed",
+        "verdict": "better",
+    }
 
 
 def test_page_sorts_tables_and_draws_swatches_in_the_charts_colours() -> None:
