@@ -151,10 +151,21 @@ def test_nothing_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     (tmp_path / "README").write_text("no pipeline yet\n")
     git(tmp_path, "add", "-A")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    sha = git(tmp_path, "rev-parse", "--short=7", "HEAD").strip()
     code, out, err = run_cli(capsys, "diff", "main", "-C", str(tmp_path))
     assert (code, err) == (0, "")
-    assert out.startswith("Nothing to compare: no metrics, params or plots at main (")
+    assert out == (
+        f"Nothing to compare: no metrics, params or plots at main ({sha}) or workspace ({sha}).\n"
+    )
     assert not (tmp_path / "dvc-cml-report").exists()
+    # Several revisions: each one named.
+    git(tmp_path, "branch", "other")
+    code, out, err = run_cli(capsys, "diff", "main", "other", "HEAD", "-C", str(tmp_path))
+    assert (code, err) == (0, "")
+    assert out == (
+        f"Nothing to compare: no metrics, params or plots at main ({sha}), other ({sha}) or "
+        f"HEAD ({sha}).\n"
+    )
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
