@@ -192,6 +192,10 @@ def test_markdown_report_of_three_experiments(
     # Every revision's image, side by side; every chart written.
     files = sorted(p.name for p in (tmp_path / "o" / "plots").glob("plots-decision-png.*"))
     assert files == [f"plots-decision-png.{k}.png" for k in ("base", "head", "head2", "head3")]
+    # docs/usage.md's report-directory table names each of them.
+    usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text()
+    [row] = [line for line in usage.splitlines() if line.startswith("| `plots/<name>.base.png`")]
+    assert all(name.removeprefix("plots-decision-png") in row for name in files)
 
 
 def test_two_revisions_keep_the_two_column_report(
