@@ -114,8 +114,10 @@ def run_demo(
         env={key: (env or {})[key] for key in ("CI", "XDG_CACHE_HOME") if key in (env or {})},
         open_page=open_page,
     )
-    code = run_diff(options)
-    # Kept: it is a real git + DVC project to look into (`git log`, `dvc-cml diff main`).
-    remove = f"rm -rf {shlex.quote(str(temp))}"
-    print(f"The example project stays in {root}; remove it with: {remove}", file=tell)
-    return code
+    try:
+        return run_diff(options)
+    finally:
+        # Kept, also when the diff failed: a real git + DVC project to look into (`git log`,
+        # `dvc-cml diff main`), and where to find it is said before any error line.
+        remove = f"rm -rf {shlex.quote(str(temp))}"
+        print(f"The example project stays in {root}; remove it with: {remove}", file=tell)

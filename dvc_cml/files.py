@@ -30,12 +30,19 @@ class SymlinkError(OSError):
 
 def trusted_root(path: Path) -> Path:
     """The folder above which symlinks are the user's: the git work tree `path` is in (a
-    branch can commit anything below it, but never a `.git`), else `path`'s parent."""
+    branch can commit anything below it, but never a `.git`), else `path`'s parent.
+
+    Looked for from the top down, on the path as given (never resolved): below the first
+    work tree, a symlink ends the search, so a committed `sub -> /elsewhere` whose target
+    holds a `.git` cannot make `sub/...` a work tree of its own, trusted as far as it."""
     absolute = Path(os.path.normpath(path.absolute()))
-    for folder in absolute.parents:
-        if (folder / ".git").exists():
-            return folder
-    return absolute.parent
+    found: Path | None = None
+    for folder in reversed(absolute.parents):
+        if found is not None and folder.is_symlink():
+            break
+        if os.path.lexists(folder / ".git"):
+            found = folder
+    return found or absolute.parent
 
 
 def _open_below(fd: int, name: str, create: bool, shown: str) -> int:
@@ -103,6 +110,25 @@ def entry(root: int, rel: PurePosixPath) -> str | None:
     if stat.S_ISLNK(mode):
         return "symlink"
     return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
+
+def listing(root: int, rel: PurePosixPath) -> list[str] | None:
+    """The names in the folder `rel` below `root`; None if it is missing, or a symlink or a
+    file, or not reachable without following one."""
+    try:
+        parent = _parent(root, rel, create=False)
+    except (FileNotFoundError, SymlinkError):
+        return None
+    try:
+        fd = _open_below(parent, rel.name, False, str(rel))
+    except (FileNotFoundError, SymlinkError):
+        return None
+    finally:
+        os.close(parent)
+    try:
+        return os.listdir(fd)  # noqa: PTH208  (a descriptor: pathlib has none)
+    finally:
+        os.close(fd)
 
 
 def read(root: int, rel: PurePosixPath, limit: int) -> bytes | None:

@@ -3,30 +3,32 @@
 `Repo.pull` has no timeout, and a remote that accepts connections and never answers keeps it
 waiting for many minutes (dvc-http retries each request 5 times, 60 s apiece) or for good.
 A thread cannot be stopped; a process can: the pull runs in a worker process (a fresh
-interpreter, so nothing of this one's threads or locks is copied) that is killed when the
-time is up.  Everything it needs is the project's path and the targets; it sends back DVC's
-own counts and, when it failed, why: DVC itself reports a refused connection, a 401 and a
-missing object alike ("Some of the cache files do not exist neither locally nor on
-remote"), so the worker asks the remote about its own root and reads the answer.
+interpreter started as `dvc_cml.child` says, so nothing of this one's threads or locks is
+copied) that is killed when the time is up.  Everything it needs is the project's path and
+the targets; it sends back DVC's own counts and, when it failed, why: DVC itself reports a
+refused connection, a 401 and a missing object alike ("Some of the cache files do not exist
+neither locally nor on remote"), so the worker asks the remote about its own root and reads
+the answer.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from dvc_cml import child
 from dvc_cml.collect.project import describe, quiet_dvc
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from dvc.repo import Repo
 
 Kind = Literal["unreachable", "unauthorised", "missing", "timeout", "no remote", "error"]
@@ -67,18 +69,21 @@ class Pulled:
 def pull(repo: Repo, targets: Sequence[str] | None, timeout: float | None) -> Pulled:
     """`dvc pull TARGETS` (everything with None) in a worker process, for at most `timeout`
     seconds (None: no limit)."""
-    import multiprocessing
-
     wanted = tuple(targets) if targets is not None else None
-    context = multiprocessing.get_context("spawn")
-    here, there = context.Pipe(duplex=False)
-    worker = context.Process(
-        target=_work, args=(there, repo.root_dir, wanted), name="dvc-cml-pull", daemon=True
+    # A fresh interpreter that never imports from the working directory (see dvc_cml.child):
+    # the job (root, targets) on its stdin, the answer as JSON on its stdout.  DVC's warnings
+    # and progress go to stderr, the caller's own.  A session of its own: Ctrl-C at the
+    # terminal reaches this process, which ends the worker, and no traceback of its shows.
+    worker = subprocess.Popen(
+        child.command(WORK, str(os.getpid())),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
     )
-    worker.start()
-    there.close()
     try:
-        if not here.poll(timeout):
+        try:
+            out, _ = worker.communicate(json.dumps([repo.root_dir, wanted]).encode(), timeout)
+        except subprocess.TimeoutExpired:
             where = _where(repo)
             failure = PullFailure(
                 "timeout",
@@ -87,62 +92,53 @@ def pull(repo: Repo, targets: Sequence[str] | None, timeout: float | None) -> Pu
             )
             return Pulled(wanted, (), failure)
         try:
-            stats, failure = here.recv()
-        except EOFError:  # the worker died before it could say why
-            worker.join(5)
+            stats, failed = json.loads(out)
+        except ValueError:  # the worker died before it could say why
             failure = PullFailure(
-                "error", f"the pull ended unexpectedly (exit status {worker.exitcode})", ()
+                "error", f"the pull ended unexpectedly (exit status {worker.returncode})", ()
             )
             return Pulled(wanted, (), failure)
-        return Pulled(wanted, tuple(stats), PullFailure(*failure) if failure else None)
+        stats = tuple((str(name), int(count)) for name, count in stats)
+        if failed:
+            kind, reason, paths = failed
+            return Pulled(wanted, stats, PullFailure(kind, reason, tuple(paths)))
+        return Pulled(wanted, stats)
     finally:
-        here.close()
-        if worker.is_alive():
+        if worker.poll() is None:
             worker.kill()
-        worker.join()
+        worker.wait()
 
 
 # --- the worker process -------------------------------------------------------------------
 
+WORK = "from dvc_cml.pull import _work; _work()"
 
-def _work(conn: Connection, root: str, targets: tuple[str, ...] | None) -> None:
-    """Pull, then send (DVC's stats, None) or (stats, (kind, reason, paths))."""
-    _end_with_parent()
+
+def _work() -> None:
+    """Pull, then print [DVC's stats, null] or [stats, [kind, reason, paths]] as JSON."""
+    child.end_with(int(sys.argv[1]))
+    answer = os.fdopen(os.dup(1), "w")  # and nothing else writes there:
     os.dup2(2, 1)  # DVC prints nothing on stdout here: it holds the caller's --json
+    root, targets = json.load(sys.stdin)
     from dvc.exceptions import CheckoutError
     from dvc.repo import Repo
 
     quiet_dvc()
     os.chdir(root)
-    message: tuple[Any, Any]
-    with contextlib.suppress(KeyboardInterrupt), Repo(root) as repo:
+    message: list[Any]
+    with Repo(root) as repo:
         try:
-            result = repo.pull(targets=list(targets) if targets is not None else None)
-            message = (_stats(result), None)
+            result = repo.pull(targets=targets)
+            message = [_stats(result), None]
         except CheckoutError as exc:
             kind, reason = _diagnose(repo, None)
             paths = sorted(_relative(root, str(p)) for p in exc.target_infos)
-            message = (_stats(exc.result), (kind, reason, tuple(paths)))
+            message = [_stats(exc.result), [kind, reason, paths]]
         except Exception as exc:  # DownloadError, NoRemoteError, a remote's own errors, ...
             kind, reason = _diagnose(repo, exc)
-            message = ((), (kind, reason, ()))
-        conn.send(message)
-
-
-def _end_with_parent() -> None:
-    """The worker ends when its parent does, however that ends (SIGKILL included)."""
-    import multiprocessing
-    import threading
-
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
+            message = [[], [kind, reason, []]]
+        answer.write(json.dumps(message))
+        answer.flush()
 
 
 def _relative(root: str, path: str) -> str:

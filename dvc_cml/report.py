@@ -80,16 +80,23 @@ MAX_SLUG = 64  # characters of a file name's stem: far below any file system's 2
 def _slugs(names: list[str]) -> list[str]:
     """File-name-safe, unique stems: only [a-z0-9_-] (GitLab upload names must be tame), at
     most MAX_SLUG characters; a longer one ends in a hash of the whole name, so it stays
-    apart from a name that differs only past the cut, and the same on every run."""
-    seen: dict[str, int] = {}
+    apart from a name that differs only past the cut, and the same on every run.  Lower case
+    (a file system may not tell case apart), and each one taken once: a name that cleans to
+    one already taken gets the first free "-N" ("a b", "a-b" and "a-b-2" ->
+    "a-b", "a-b-2", "a-b-2-2")."""
+    taken: set[str] = set()
     out = []
     for name in names:
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-").lower() or "plot"
         if len(slug) > MAX_SLUG - 12:  # room for "-<hash>" and a "-N" of a repeated name
             digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
             slug = f"{slug[: MAX_SLUG - 21].rstrip('-')}-{digest}"
-        seen[slug] = seen.get(slug, 0) + 1
-        out.append(slug if seen[slug] == 1 else f"{slug}-{seen[slug]}")
+        unique, number = slug, 1
+        while unique in taken:
+            number += 1
+            unique = f"{slug}-{number}"
+        taken.add(unique)
+        out.append(unique)
     return out
 
 
@@ -105,7 +112,7 @@ def _to_chart(report: Report, all_plots: bool) -> list[DataPlot]:
     ]
 
 
-STEAL_AFTER = 8  # with this many charts, this process draws some too (it pays ~0.8 s to start)
+STEAL_AFTER = 8  # with this many charts, a third worker draws some too (~0.8 s to start)
 
 
 def render_plots(
@@ -118,9 +125,9 @@ def render_plots(
     """Charts for every plot: what the report links to, and the files' bytes by relative path.
 
     Plots whose data is the same at both revisions are listed but not drawn, unless
-    `all_plots`.  With `charts`, data plots are drawn by those worker processes, and with many
-    of them this process takes charts from the end of the queue once it is idle; `meanwhile`
-    runs here while the workers draw.
+    `all_plots`.  With `charts`, data plots are drawn by those worker processes (with many
+    of them, one more takes charts from the end of the queue); `meanwhile` runs here while
+    the workers draw.
     """
     labels = _drawn_labels(report)
     left_out = _left_out_note(report, labels)
@@ -135,12 +142,13 @@ def render_plots(
     drawn: dict[int, Drawn] = {}
     if charts and wanted:
         # A few charts: the workers draw SVGs and this process rasterises each one while
-        # they draw the next.  Many: this process draws whole charts from the end too.
+        # they draw the next.  Many: whole charts, a third worker taking them from the end.
+        # Never drawn here: vl-convert aborts the process on a chart it cannot draw.
         steal = len(wanted) >= STEAL_AFTER
-        batch = charts.draw_all([(p, labels, notes[id(p)]) for p in wanted], raster=steal)
+        batch = charts.draw_all(
+            [(p, labels, notes[id(p)]) for p in wanted], raster=steal, steal=steal
+        )
         meanwhile()
-        while steal and (index := batch.steal()) is not None:
-            drawn[id(wanted[index])] = draw(wanted[index], labels, notes[id(wanted[index])])
         for index, result in batch.results():
             drawn[id(wanted[index])] = result.rasterised()
 

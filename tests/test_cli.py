@@ -278,6 +278,30 @@ def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(metrics) == 4
 
 
+def test_a_demo_that_fails_says_where_its_project_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The diff fails (`--out` at a folder of the user's): the project built for it is not
+    left behind unsaid."""
+    out_dir = tmp_path / "mine"
+    (out_dir / "notes.txt").parent.mkdir()
+    (out_dir / "notes.txt").write_text("mine\n")
+    code, out, err = run_cli(capsys, "demo", "--out", str(out_dir))
+    assert code == 1
+    assert err == (
+        f"dvc-cml: error: {out_dir} is not empty and is not a dvc-cml report (notes.txt); "
+        "dvc-cml only writes a report into a new or empty directory, or over its own earlier "
+        "report\n"
+    )
+    last = out.splitlines()[-1]
+    found = re.fullmatch(r"The example project stays in (\S+); remove it with: rm -rf (\S+)", last)
+    assert found, out
+    project, temp = Path(found.group(1)), Path(found.group(2))
+    assert project.parent == temp and (project / "dvc.yaml").is_file()
+    shutil.rmtree(temp)
+    assert (out_dir / "notes.txt").read_text() == "mine\n"
+
+
 def test_console_script_draws_in_a_worker_process(
     make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:

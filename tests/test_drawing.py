@@ -56,10 +56,12 @@ plots = [plot(i) for i in range(count)]
 if mode == "crash":
     # vl-convert aborts on a control character in a title.  chart_spec cleans every text
     # of them; with the cleaning turned off (before the workers fork) the engine crashes on
-    # plot 1, as it would on anything no cleaning knows of.
+    # plot `victims`, as it would on anything no cleaning knows of.
     from dvc_cml.render import charts as chart_module
     chart_module.chart_text = lambda text: text
-    plots[1] = DataPlot("p1", "plot \x01 1", "linear", "step", "loss", plots[1].points)
+    bad = int(victims)
+    points = plots[bad].points
+    plots[bad] = DataPlot(f"p{bad}", f"plot \x01 {bad}", "linear", "step", "loss", points)
 jobs = [(p, labels, [f"note {i}"]) for i, p in enumerate(plots)]
 out = {}
 with chart_process() as charts:
@@ -69,14 +71,9 @@ with chart_process() as charts:
         report = Report(base, head, plots=tuple(plots))
         with_worker = render_plots(report, charts=charts)
     elif mode == "steal":
-        batch = charts.draw_all(jobs, raster=True)
-        got, out["stolen"], out["worker"] = {}, [], []
-        while (index := batch.steal()) is not None:
-            out["stolen"].append(index)
-            got[index] = draw(*jobs[index])
-        for index, drawn in batch.results():
-            out["worker"].append(index)
-            got[index] = drawn
+        batch = charts.draw_all(jobs, raster=True, steal=True)
+        got = dict(batch.results())
+        out["drawn_by"] = [batch.drawn_by[i] for i in range(count)]
     else:  # "kill": workers die with charts still to draw
         batch = charts.draw_all(jobs, raster=False)
         for process in [charts._processes[int(i)] for i in victims]:
@@ -118,14 +115,16 @@ def test_the_report_s_charts_equal_charts_drawn_in_process(count: int) -> None:
 
 
 def test_many_charts_are_shared_from_both_ends() -> None:
-    result = run(12, "steal")
-    assert result["same"] is True and result["pngs"] == 12
-    stolen, worker = result["stolen"], result["worker"]
-    assert isinstance(stolen, list) and isinstance(worker, list)
-    assert sorted(stolen + worker) == list(range(12))  # each chart drawn exactly once
-    assert worker == sorted(worker)  # the worker goes front to back ...
-    assert stolen == sorted(stolen, reverse=True)  # ... and this process back to front
-    assert stolen  # this process starts at once; the worker is still warming up
+    """The stealing worker starts its chart libraries once the batch comes (as the main
+    process did when it drew charts too): with 24 charts it has some left to take."""
+    result = run(24, "steal")
+    assert result["same"] is True and result["pngs"] == 24
+    drawn_by = result["drawn_by"]
+    assert isinstance(drawn_by, list)
+    # The drawing worker from the front, the stealing one from the back, each chart once.
+    front = drawn_by.count("front")
+    assert drawn_by == ["front"] * front + ["back"] * (24 - front), drawn_by
+    assert 0 < front < 24, drawn_by
 
 
 @pytest.mark.parametrize("victims", ["0", "1", "01"], ids=["drawer", "spec-writer", "both"])
@@ -133,16 +132,19 @@ def test_a_worker_that_dies_loses_no_chart(victims: str) -> None:
     assert run(3, "kill", victims) == {"same": True, "pngs": 3}
 
 
-def test_a_chart_that_crashes_the_engine_costs_only_that_chart() -> None:
-    """The drawing worker dies on plot 1 (vl-convert aborts); the charts it had not sent
-    are drawn in a process of their own, where plot 1 crashes the engine again: it is
-    listed with the reason, and every other chart is drawn."""
-    result = run(4, "crash")
-    assert result["pngs"] == ["plots/p0.png", "plots/p2.png", "plots/p3.png"]
+@pytest.mark.parametrize(("count", "bad"), [(4, 1), (12, 11)], ids=["few", "many"])
+def test_a_chart_that_crashes_the_engine_costs_only_that_chart(count: int, bad: int) -> None:
+    """The worker drawing plot `bad` dies on it (vl-convert aborts): with a few charts the
+    drawing worker, with many (8 or more) the stealing one, which starts from the back.  The
+    charts not sent back are drawn in a process of their own, where that plot crashes the
+    engine again: it is listed with the reason, and every other chart is drawn."""
+    result = run(count, "crash", str(bad))
+    good = [i for i in range(count) if i != bad]
+    assert result["pngs"] == sorted(f"plots/p{i}.png" for i in good)
     notes = result["notes"]
     assert isinstance(notes, dict)
-    assert notes["p0"] == notes["p2"] == notes["p3"] == []
-    [reason] = notes["p1"]
+    assert all(notes[f"p{i}"] == [] for i in good)
+    [reason] = notes[f"p{bad}"]
     assert reason.startswith(
         "The chart could not be rendered: the chart engine crashed (killed by SIGABRT): "
         "Failed to parse text SVG: ParsingFailed(NonXmlChar('\\u{1}'"
@@ -160,6 +162,53 @@ def test_drawing_apart_loses_only_the_chart_that_crashes() -> None:
     assert drawn[1].error is not None
     assert drawn[1].error.startswith("the chart engine crashed (killed by SIGABRT): ")
     assert "NonXmlChar" in drawn[1].error
+
+
+def test_drawing_apart_never_imports_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In CI the working directory is the merge request's checkout: `python -c` would put it
+    first on sys.path, and a branch's `dvc_cml/` or `pickle.py` there would run in the
+    drawing process, with the job's environment and token."""
+    ran = tmp_path / "ran"
+    plant = f"open({str(ran)!r}, 'a').write(__name__ + '\\n')\n"
+    checkout = tmp_path / "checkout"
+    write_tree(checkout, {"dvc_cml/__init__.py": plant, "pickle.py": plant, "json.py": plant})
+    monkeypatch.chdir(checkout)
+    good = spec_text(LINE, {"base": "main", "head": "feature"}, [])
+    drawn = dict(draw_apart([(0, good)]))
+    assert not ran.exists(), ran.read_text()
+    assert drawn == {0: Drawn(good, to_png(json.loads(good)))}
+
+
+FDS = """
+import json, os
+from dvc_cml.render.drawing import chart_process
+from tests.test_drawing import LINE
+
+with chart_process() as charts:
+    assert charts is not None
+    batch = charts.draw_all([(LINE, {"base": "main", "head": "feature"}, [])], raster=False)
+    assert [index for index, _ in batch.results()] == [0]  # the workers are at work
+    held = [[os.readlink(f"/proc/{p.pid}/fd/{fd}") for fd in (1, 2)] for p in charts._processes]
+print(json.dumps(held))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_hold_neither_stdout_nor_stderr() -> None:
+    """In CI both are one log pipe, which stays open (and the job waits) while any process
+    holds it."""
+    done = subprocess.run(
+        [sys.executable, "-c", FDS],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=Path(__file__).parent.parent,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [["/dev/null", "/dev/null"]] * 3
 
 
 @pytest.mark.parametrize("delay", [0.4, 0.9, 1.5])

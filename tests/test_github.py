@@ -401,7 +401,8 @@ def test_fork_pull_request_with_a_read_only_token_is_explained(
         "(403 Resource not accessible by integration)",
         "GitHub gives `pull_request` runs from forks a read-only token",
         "run dvc-cml on `pull_request_target`",
-        "or in a `workflow_run` job that follows this workflow",
+        "or in a `workflow_run` job that follows this workflow; see 'Pull requests from "
+        "forks' in dvc-cml's docs/github.md",
     )
     assert "ghs_forkReadOnly" not in line
     assert ours(github) == []

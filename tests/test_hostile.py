@@ -614,6 +614,31 @@ def test_pull_never_writes_through_a_committed_symlink(
     assert ("eval/plot.csv", "workspace", LINK) in problems(run)
 
 
+def test_python_files_at_the_checkout_s_root_are_never_run(tmp_path: Path, canary: Canary) -> None:
+    """A branch commits `dvc_cml/__init__.py`, `pickle.py` and `json.py` at its root, and CI
+    runs the installed `dvc-cml` there: no process of dvc-cml's (the pull's worker, started
+    fresh, included) imports them.  `python -c` and multiprocessing's spawn put the working
+    directory first on sys.path."""
+    ran = tmp_path / "ran"
+    plant = f"open({str(ran)!r}, 'a').write(__name__ + '\\n')\n"
+    planted = {"dvc_cml/__init__.py": plant, "pickle.py": plant, "json.py": plant}
+    root = hostile_branch(tmp_path, {**CHANGED, **planted})
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dvc-cml")), "diff", "main", "--pull-all", "--json"],
+        cwd=root,
+        env=clean_env(**job_env()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    run = Run(done.returncode, done.stdout, done.stderr, root)
+    assert not ran.exists(), ran.read_text()
+    assert_contained(run, canary, codes={0})
+    # The worker's answer came back: our code ran there, not the branch's.
+    assert run.err == "dvc-cml: pulling everything\ndvc-cml: pulled: everything was up to date\n"
+    assert metrics(run)[("scores.json", "f1")] == (0.7, 0.8)
+
+
 def test_a_custom_template_outside_the_repository_is_not_read(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -899,12 +924,24 @@ def test_a_symlink_in_the_report_dir_is_never_written_through(
     root = hostile_branch(
         tmp_path, symlinks={k: v.format(outside=outside) for k, v in links.items()}
     )
+    [link] = links
+    before = snapshot(root / "dvc-cml-report") if "/" in link else {}
     run = run_ci(capsys, root, "main")
     canary.assert_untouched()  # the report's own files are links to it: not read here
     assert run.code == 1
-    error = one_line_error(run)
-    assert "dvc-cml-report" in error
-    assert "never writes through" in error or "is not a dvc-cml report" in error
+    out = root / "dvc-cml-report"
+    if link == "dvc-cml-report":
+        assert one_line_error(run) == (
+            f"cannot write the report to {out}: it is a symlink or not a directory, and "
+            "dvc-cml never writes through one"
+        )
+    else:  # a folder the branch filled is no report of dvc-cml's, and nothing in it changes
+        name = link.removeprefix("dvc-cml-report/")
+        assert one_line_error(run) == (
+            f"{out} is not empty and is not a dvc-cml report ({name}); dvc-cml only writes a "
+            "report into a new or empty directory, or over its own earlier report"
+        )
+        assert snapshot(out) == before
 
 
 def test_a_fake_manifest_does_not_make_a_symlinked_folder_ours(
@@ -924,15 +961,62 @@ def test_a_fake_manifest_does_not_make_a_symlinked_folder_ours(
     )
 
 
-def test_a_symlink_at_the_metrics_report_is_replaced_not_followed(
+def test_a_git_work_tree_behind_a_committed_link_is_not_trusted(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sub -> <outside>` where `<outside>/deeper` holds a `.git`: looked up through the link,
+    `sub/deeper` would be a work tree of its own, trusted, and the report written there."""
+    canary.add("deeper/.git/HEAD", "ref: refs/heads/main\n")
+    root = hostile_branch(tmp_path, symlinks={"sub": str(canary.folder)})
+    run = run_ci(capsys, root, "main", "--out", "sub/deeper/report")
+    canary.assert_untouched()
+    assert run.code == 1
+    assert one_line_error(run) == (
+        f"cannot write the report to {root}/sub/deeper/report: {root}/sub is a symlink or not "
+        "a directory, and dvc-cml never writes through one"
+    )
+
+
+def test_a_symlink_at_the_metrics_report_is_refused_not_followed(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = hostile_branch(tmp_path, symlinks={"metrics.txt": canary.path("secret.yaml")})
     run = run_ci(capsys, root, "main", "--metrics-report", "metrics.txt")
-    assert_contained(run, canary, codes={0})
-    written = root / "metrics.txt"
-    assert not written.is_symlink()
-    assert 'dvc_f1{file="scores.json"} 0.8\n' in written.read_text()
+    assert_contained(run, canary, codes={1})
+    assert one_line_error(run) == (
+        f"{root}/metrics.txt exists and dvc-cml did not write it: not replacing it"
+    )
+    assert (root / "metrics.txt").readlink() == Path(canary.path("secret.yaml"))
+
+
+def test_the_metrics_report_replaces_only_a_file_dvc_cml_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--metrics-report` at a file of the user's (in the repository or anywhere else) is
+    refused, its bytes kept; a new file is written, and so is one an earlier run wrote."""
+    root = hostile_branch(tmp_path)
+    mine = tmp_path / "home" / "notes.txt"
+    write_files(mine.parent, {mine.name: "dvc_f1 0.8\n# EOF\n"})  # almost OpenMetrics
+    for target in (root / "acc.csv", mine):
+        before = target.read_bytes()
+        run = run_ci(capsys, root, "main", "--md", "--metrics-report", str(target))
+        assert run.code == 1
+        assert (
+            one_line_error(run) == f"{target} exists and dvc-cml did not write it: not replacing it"
+        )
+        assert target.read_bytes() == before
+    written = tmp_path / "job" / "metrics.txt"
+    for _ in range(2):  # new, then its own
+        run = run_ci(capsys, root, "main", "--md", "--metrics-report", str(written))
+        assert (run.code, run.err) == (0, "")
+        assert written.read_text() == (
+            "# HELP dvc_acc DVC metric acc\n# TYPE dvc_acc gauge\n"
+            'dvc_acc{file="metrics.json"} 0.5\n'
+            '# HELP dvc_f1 DVC metric f1\n# TYPE dvc_f1 gauge\ndvc_f1{file="scores.json"} 0.8\n'
+            "# HELP dvc_loss DVC metric loss\n# TYPE dvc_loss gauge\n"
+            'dvc_loss{file="metrics.json"} 0.4\n# EOF\n'
+        )
+    assert sorted(p.name for p in written.parent.iterdir()) == ["metrics.txt"]  # no temporary
 
 
 def test_a_symlinked_folder_above_the_metrics_report_is_refused(
@@ -941,7 +1025,11 @@ def test_a_symlinked_folder_above_the_metrics_report_is_refused(
     root = hostile_branch(tmp_path, symlinks={"reports": str(canary.folder)})
     run = run_ci(capsys, root, "main", "--md", "--metrics-report", "reports/m.txt")
     assert_contained(run, canary, codes={1})
-    assert "reports is a symlink" in one_line_error(run)
+    assert one_line_error(run) == (
+        f"cannot write the metrics report {root}/reports/m.txt: {root}/reports is a symlink or "
+        "not a directory, and dvc-cml never writes through one"
+    )
+    assert (root / "reports").readlink() == canary.folder
 
 
 def test_the_error_log_is_not_written_through_a_symlink(tmp_path: Path) -> None:
@@ -1007,7 +1095,11 @@ def test_out_at_the_repository_root_touches_no_tracked_file(
     for _ in range(2):
         run = run_ci(capsys, root, "main", "--out", ".")
         assert run.code == 1
-        assert "is not empty and is not a dvc-cml report" in one_line_error(run)
+        assert one_line_error(run) == (
+            f"{root} is not empty and is not a dvc-cml report (.dvc, .dvcignore, .git, …); "
+            "dvc-cml only writes a report into a new or empty directory, or over its own "
+            "earlier report"
+        )
     after = snapshot(root)
     assert {k: v for k, v in after.items() if not k.startswith(".dvc/tmp")} == {
         k: v for k, v in before.items() if not k.startswith(".dvc/tmp")
@@ -1037,6 +1129,48 @@ def test_an_earlier_report_is_replaced_and_the_user_s_files_in_it_are_kept(
     assert {k: v for k, v in snapshot(out).items() if k in mine} == mine
     manifest = (out / MANIFEST).read_text().splitlines()
     assert manifest == [MANIFEST_HEADER, ".gitignore", "report.html", "report.md"]
+
+
+def test_a_report_of_an_older_dvc_cml_without_a_manifest_is_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dvc-cml from before the manifest left report.md, report.html, .gitignore, plots/
+    and the GitLab template's metrics.txt: that is a previous report, not a foreign folder.
+    Anything more (or a .gitignore of someone else's) and it is not."""
+    root = hostile_branch(tmp_path)
+    out = tmp_path / "report"
+    args = ("main", "--out", str(out), "--metrics-report", str(out / "metrics.txt"))
+    assert run_ci(capsys, root, *args).code == 0
+    (out / MANIFEST).unlink()  # as an older dvc-cml left it
+    metrics = snapshot(out)["metrics.txt"]
+    write_files(root, {"acc.csv": BASE["acc.csv"]})  # no chart this time: the old one goes
+    run = run_ci(capsys, root, "main", "--out", str(out))
+    assert (run.code, run.err) == (0, "")
+    assert sorted(snapshot(out)) == [
+        MANIFEST,
+        ".gitignore",
+        "metrics.txt",
+        "report.html",
+        "report.md",
+    ]
+    assert snapshot(out)["metrics.txt"] == metrics  # not ours to remove or replace here
+    assert (out / MANIFEST).read_text().splitlines() == [
+        MANIFEST_HEADER,
+        ".gitignore",
+        "report.html",
+        "report.md",
+    ]
+    for extra in ({"notes.txt": "mine\n"}, {".gitignore": "*.png\n"}, {"plots/a.txt": "x"}):
+        (out / MANIFEST).unlink()
+        write_files(out, extra)
+        before = snapshot(out)
+        run = run_ci(capsys, root, "main", "--out", str(out))
+        assert run.code == 1
+        assert one_line_error(run).startswith(f"{out} is not empty and is not a dvc-cml report (")
+        assert snapshot(out) == before
+        for rel in extra:
+            (out / rel).unlink()
+        write_files(out, {".gitignore": "# written by dvc-cml\n*\n", MANIFEST: MANIFEST_HEADER})
 
 
 def test_a_file_of_the_user_s_where_a_chart_goes_is_not_replaced(
@@ -1212,6 +1346,14 @@ def test_slugs_are_capped_and_stay_unique() -> None:
     assert _slugs([long_a]) == slugs[:1]  # the same name, the same file, run after run
 
 
+def test_slugs_of_ids_that_clean_to_the_same_name_stay_apart() -> None:
+    """ "a b" and "a-b" both clean to "a-b", whose "-2" is a third id's own slug; "Loss"
+    and "loss" are one file on a case-insensitive file system."""
+    ids = ["a b", "a-b", "a-b-2", "Loss", "loss", "LOSS-2", "a/b"]
+    assert _slugs(ids) == ["a-b", "a-b-2", "a-b-2-2", "loss", "loss-2", "loss-2-2", "a-b-3"]
+    assert _slugs(["a-b-2", "a b", "a-b"]) == ["a-b-2", "a-b", "a-b-3"]
+
+
 def test_a_300_character_plot_id_is_drawn(
     tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1246,6 +1388,39 @@ def test_visible_writes_every_control_character_as_its_escape() -> None:
         visible("a\nb\tc\x00\x7f\x9b31m\u200b\ufeff") == "a\\nb\\tc\\x00\\x7f\\x9b31m\\u200b\\ufeff"
     )
     assert visible("plain ünïcode ✅ [link=x] \\x1b") == "plain ünïcode ✅ [link=x] \\x1b"
+
+
+# Control characters, and the invisible ones that hide or reorder text (zero-width, the
+# bidirectional marks, overrides and isolates, line and paragraph separators, the BOM).
+EVERY_HIDDEN = [
+    *map(chr, range(0x20)),
+    *map(chr, range(0x7F, 0xA0)),
+    "\u061c",
+    *map(chr, range(0x200B, 0x2010)),
+    *map(chr, range(0x2028, 0x202F)),
+    *map(chr, range(0x2060, 0x2065)),
+    *map(chr, range(0x2066, 0x2070)),
+    "\ufeff",
+]
+
+
+def test_every_output_hides_the_same_characters() -> None:
+    """One list: what the terminal shows as an escape, Markdown (the comment, report.md and
+    the page) and a chart show as U+FFFD (a chart: line breaks and tabs as a space)."""
+    from dvc_cml.render.charts import chart_text
+    from dvc_cml.render.mdtext import code, escape
+
+    markdown = {"\t": " ", "\n": "<br>", "\r": ""}
+    for char in EVERY_HIDDEN:
+        shown = f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+        assert visible(char) == {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, shown)
+        assert escape(f"a{char}b") == "a" + markdown.get(char, "\ufffd") + "b", hex(ord(char))
+        assert code(f"a{char}b") in ("`a\ufffdb`", "`a b`"), hex(ord(char))
+        spaced = char in "\t\n\r\x0b\x0c\u2028\u2029"
+        assert chart_text(f"a{char}b") == ("a b" if spaced else "a\ufffdb"), hex(ord(char))
+    for char in ("\ud800", "\udfff", "\ufffe", "\uffff"):  # and what XML cannot hold
+        assert chart_text(f"a{char}b") == "a\ufffdb"
+    assert [chart_text(t) for t in ("a\\b", "ünï ✅ 👩")] == ["a\u2216b", "ünï ✅ 👩"]
 
 
 def test_the_terminal_view_and_the_log_show_escape_codes_from_names(

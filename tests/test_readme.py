@@ -71,3 +71,26 @@ def test_readme_pictures_render_on_the_package_index_too() -> None:
     for url in images:
         assert url.startswith(prefix), url
         assert (ROOT / url.removeprefix(prefix)).is_file(), url
+
+
+# "see 'Pull requests from forks' in dvc-cml's docs/github.md": what messages and templates
+# point users to, a heading in a page of the docs.
+POINTER = re.compile(r"""see ['"]([^'"]+)['"] in dvc-cml's ([\w/]+(?:\.md)?)""")
+
+
+def test_pointers_to_the_docs_name_a_heading_that_is_there() -> None:
+    sources = [*(ROOT / "dvc_cml").rglob("*.py"), *(ROOT / "templates").iterdir()]
+    sources.append(ROOT / "action.yml")
+    found = []
+    for source in sources:
+        text = " ".join(line.strip(" #") for line in source.read_text().splitlines())
+        text = re.sub(r"""["']\s+["']""", "", text)  # strings Python joins
+        for heading, page in POINTER.findall(text):
+            found.append((source.name, heading, page))
+            assert page.startswith("docs/"), (source.name, page)  # the reference lives there
+            headings = re.findall(r"^#+ (.+)$", (ROOT / page).read_text(), re.M)
+            assert heading in headings, (source.name, heading, page)
+    assert sorted(found) == [
+        ("dvc-cml.github-workflow.yml", "Pull requests from forks", "docs/github.md"),
+        ("github.py", "Pull requests from forks", "docs/github.md"),
+    ]

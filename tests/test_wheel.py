@@ -10,6 +10,8 @@ run the .pth files inside the directory it adds, so this venv's editable dvc-cml
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -68,10 +70,40 @@ def test_demo_runs_from_the_installed_wheel(dvc_cml_wheel: Path, tmp_path: Path)
     assert Path(where.strip()).is_relative_to(venv), where
 
     out = run(venv / "bin" / "dvc-cml", "demo", "--out", "report", cwd=elsewhere, env=env)
-    assert "Building the example project" in out
-    assert "test.accuracy" in out and "train.lr" in out
+    lines = out.splitlines()
+    first = re.fullmatch(
+        r"Building the example project in (\S+) \(baseline on main, tuned on tune-lr\)", lines[0]
+    )
+    last = re.fullmatch(
+        r"The example project stays in (\S+); remove it with: rm -rf (\S+)", lines[-1]
+    )
+    assert first and last, out
+    project, temp = Path(last.group(1)), Path(last.group(2))
+    assert first.group(1) == str(project) and project.parent == temp
+    # The example's own script, from the wheel, ran there: its outputs are the demo's.
+    assert (project / "train.py").read_bytes() == (ROOT / "dvc_cml/example/train.py").read_bytes()
+    shutil.rmtree(temp)
+    assert f"Interactive report: {elsewhere / 'report' / 'report.html'}" in lines
     report = elsewhere / "report"
     text = (report / "report.md").read_text()
     assert "| params.yaml | train.lr | 0.05 | 0.01 | -0.04 |" in text
-    assert text.count("<sub>[Vega-Lite spec]") == 3  # loss, accuracy, confusion
-    assert (report / "report.html").stat().st_size > 500_000  # the charts' JavaScript inlined
+    assert "| params.yaml | train.l2 | 0.001 | 0.1 | +0.099 |" in text
+    charts = ["accuracy", "loss", "plots-confusion-csv"]
+    images = ["plots-decision-png.base.png", "plots-decision-png.head.png"]
+    assert sorted(p.relative_to(report).as_posix() for p in report.rglob("*") if p.is_file()) == [
+        ".dvc-cml-manifest", ".gitignore",
+        *sorted(
+            [*(f"plots/{c}.png" for c in charts), *(f"plots/{c}.vl.json" for c in charts)]
+            + [f"plots/{i}" for i in images]
+        ),
+        "report.html", "report.md",
+    ]  # fmt: skip
+    for name in [*(f"{c}.png" for c in charts), *images]:
+        assert (report / "plots" / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), name
+    assert [line for line in text.splitlines() if "[Vega-Lite spec]" in line] == [
+        f"<sub>[Vega-Lite spec](plots/{c}.vl.json)</sub>" for c in ("loss", "accuracy", charts[2])
+    ]
+    page = (report / "report.html").read_text()
+    # Offline: every script inlined (the Vega bundle, the page's own, a spec per chart).
+    assert page.count("<script") == 2 + len(charts)
+    assert not re.search(r"<script[^>]*\bsrc=", page)

@@ -231,8 +231,8 @@ class GitHub:
                     "`pull_request` runs from forks a read-only token. To comment on pull "
                     "requests from forks, run dvc-cml on `pull_request_target` (check out "
                     "refs/pull/N/merge and run none of the pull request's code in that job) "
-                    "or in a `workflow_run` job that follows this workflow; see 'Posting to "
-                    "GitHub' in dvc-cml's README",
+                    "or in a `workflow_run` job that follows this workflow; see 'Pull "
+                    "requests from forks' in dvc-cml's docs/github.md",
                     403,
                 )
             need = (

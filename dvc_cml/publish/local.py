@@ -27,6 +27,15 @@ MANIFEST_HEADER = "# dvc-cml: the files it wrote here, and the only ones it repl
 _PART = r"(?!\.{1,2}(?:/|$))[A-Za-z0-9._-]+"  # never "." or ".."
 _OURS = re.compile(rf"{_PART}(?:/{_PART})*")
 _ALWAYS_OURS = {LOG_NAME}  # appended by the error boundary, never replaced or removed
+GITIGNORE_TEXT = b"# written by dvc-cml\n*\n"
+# Where the GitLab template writes --metrics-report: in the report directory.
+METRICS_FILE = "metrics.txt"
+# A report of a dvc-cml from before the manifest: the files it wrote, nothing else.  Chart
+# and image names are those `report._slugs` makes, with a revision's key for images.
+_OLDER_TOP = {REPORT_FILE, HTML_FILE, GITIGNORE, METRICS_FILE, LOG_NAME}
+_OLDER_PLOT = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)?\.(?:png|jpe?g|gif|svg|vl\.json)")
+# An OpenMetrics file as dvc-cml writes it (render/openmetrics.py): its families, then EOF.
+_OPENMETRICS_LINE = re.compile(r"# (?:HELP|TYPE) dvc_\w+ .*|dvc_\w+\{.*\} \S+")
 
 
 def _previous(root: int) -> set[str] | None:
@@ -38,6 +47,43 @@ def _previous(root: int) -> set[str] | None:
     if not lines or lines[0] != MANIFEST_HEADER:
         return None
     return {line for line in lines[1:] if _OURS.fullmatch(line) and line != MANIFEST}
+
+
+def openmetrics_of_ours(data: bytes | None) -> bool:
+    """Whether `data` is an OpenMetrics file as dvc-cml writes it (`--metrics-report`)."""
+    try:
+        lines = (data or b"").decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return False
+    return lines[-2:] == ["# EOF", ""] and all(map(_OPENMETRICS_LINE.fullmatch, lines[:-2]))
+
+
+def _older(root: int) -> set[str] | None:
+    """The files of a report an older dvc-cml wrote (before the manifest), to replace or
+    remove: None unless the directory holds report.md and nothing but plain files it wrote
+    (report.md, report.html, .gitignore as it writes it, plots/ of its charts, and the
+    metrics report and error log, which are never replaced or removed here)."""
+    names = set(os.listdir(root))
+    if REPORT_FILE not in names or not names <= _OLDER_TOP | {PLOTS_DIR}:
+        return None
+    found = names - {PLOTS_DIR}
+    if any(fs.entry(root, PurePosixPath(name)) != "file" for name in found):
+        return None
+    if GITIGNORE in names and fs.read(root, PurePosixPath(GITIGNORE), 64) != GITIGNORE_TEXT:
+        return None
+    metrics = PurePosixPath(METRICS_FILE)
+    if METRICS_FILE in names and not openmetrics_of_ours(fs.read(root, metrics, 64 << 20)):
+        return None
+    if PLOTS_DIR in names:
+        charts = fs.listing(root, PurePosixPath(PLOTS_DIR))
+        if charts is None:
+            return None
+        for name in charts:
+            rel = PurePosixPath(PLOTS_DIR, name)
+            if not _OLDER_PLOT.fullmatch(name) or fs.entry(root, rel) != "file":
+                return None
+            found.add(str(rel))
+    return found - {METRICS_FILE, LOG_NAME}
 
 
 def _manifest(paths: set[str]) -> bytes:
@@ -89,10 +135,11 @@ def write_report_dir(
         new[HTML_FILE] = page.encode("utf-8")
     new[REPORT_FILE] = markdown.encode("utf-8")
     # Keep the default report dir, which lives inside the project, out of `git status`.
-    new[GITIGNORE] = b"# written by dvc-cml\n*\n"
+    new[GITIGNORE] = GITIGNORE_TEXT
     try:
         with fs.directory(out_dir) as root:
-            before = _check(root, out_dir, _previous(root), list(new))
+            earlier = _previous(root)
+            before = _check(root, out_dir, _older(root) if earlier is None else earlier, list(new))
             fs.write(root, PurePosixPath(MANIFEST), _manifest(before | set(new)))
             for rel, data in new.items():
                 fs.write(root, PurePosixPath(rel), data)
@@ -110,13 +157,19 @@ def write_report_dir(
 
 
 def write_metrics_report(path: Path, text: str) -> None:
-    """The OpenMetrics file: renamed into place, so a symlink there is replaced, never
-    written through."""
+    """The OpenMetrics file, as the report directory's files are written: a new file, or
+    one dvc-cml wrote before (an OpenMetrics file as it writes them) replaced; anything
+    else there (a file of the user's, a symlink) is refused, and nothing is written through
+    a symlink.  Written whole under a temporary name, then renamed into place."""
+    name = PurePosixPath(path.name)
     try:
         with fs.directory(path.parent) as folder:
-            if fs.entry(folder, PurePosixPath(path.name)) == "dir":
+            kind = fs.entry(folder, name)
+            if kind == "dir":
                 raise IsADirectoryError(21, "is a directory")
-            fs.write(folder, PurePosixPath(path.name), text.encode("utf-8"))
+            if kind is not None and not openmetrics_of_ours(fs.read(folder, name, 64 << 20)):
+                raise UserError(f"{path} exists and dvc-cml did not write it: not replacing it")
+            fs.write(folder, name, text.encode("utf-8"))
     except fs.SymlinkError as exc:
         raise UserError(
             f"cannot write the metrics report {path}: {_named(path.parent, exc)} is a symlink "

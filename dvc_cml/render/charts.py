@@ -19,6 +19,7 @@ from dvc_cml.model import BASE, DataPlot, PlotKind, Point
 from dvc_cml.render import palette
 from dvc_cml.render.confusion import class_order as _class_order
 from dvc_cml.render.confusion import counts as confusion_counts
+from dvc_cml.render.controls import HIDDEN_CLASS, NOT_XML_CLASS
 
 WIDTH, HEIGHT = 560, 300
 PANEL = 220
@@ -35,8 +36,9 @@ class ChartError(Exception):
 # whole process (exit 134) on characters XML cannot hold: C0 controls, lone surrogates,
 # U+FFFE and U+FFFF.  Vega-Lite writes titles into tooltip expressions without escaping a
 # backslash, so `a\x02b` becomes a control character there (the same abort), and `\"` or a
-# line break ends the expression (the chart fails).
-_CHART_TEXT = re.compile("[\x00-\x1f\\\\\ud800-\udfff\ufffe\uffff\u2028\u2029]")
+# line break ends the expression (the chart fails).  The other hidden characters (C1, the
+# bidirectional overrides: see `controls`) a chart could hold, but no reader should get.
+_CHART_TEXT = re.compile(f"[{HIDDEN_CLASS}{NOT_XML_CLASS}\\\\]")
 _SPACES = dict.fromkeys("\t\n\r\x0b\x0c\u2028\u2029", " ")
 _REPLACEMENT = "\ufffd"  # what cannot be shown
 _BACKSLASH = "\u2216"  # SET MINUS: drawn as a backslash, and means nothing to Vega

@@ -4,7 +4,10 @@ altair takes about 0.3 s to import and vl-convert's engine about 0.5 s to start;
 overlaps with DVC's (GIL-bound) work in a thread, nor with each other, so each gets a
 process of its own: one writes specs with altair, the other draws them as SVG, and the main
 process, once DVC is done, rasterises each SVG while the next one is drawn (measured in
-bench/bench_diff.py).  `draw` does all three in-process, for tests and as the fallback.
+bench/bench_diff.py).  With many charts a third worker draws whole charts from the back of
+the queue: never the main process, as vl-convert aborts the process it runs in on what it
+cannot draw, and a chart must cost only itself.  `draw` does all three in-process, for
+tests and as the fallback where no worker can be forked.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
+
+from dvc_cml import child
 
 if TYPE_CHECKING:  # the CLI starts the workers before the model's classes are built
     from dvc_cml.model import DataPlot
@@ -79,29 +84,24 @@ WAIT = 1.0  # seconds between checks that the workers are still alive
 NICENESS = 10  # how far the workers step back for the caller (see `_worker`)
 
 
-PR_SET_PDEATHSIG = 1  # prctl(2)
 HELD = {signal.SIGINT, signal.SIGTERM}  # held back while forking: see ChartProcess
 
 
-def _die_with(parent: int) -> None:
-    """End this process when `parent` ends, however it ends (SIGTERM, SIGKILL, the OOM
-    killer), and never hold the caller's stdout: a CI job's log pipe stays open, and the job
-    waits, as long as any process holds it.
+def _die_with(parent: int, *quiet: int) -> None:
+    """End this process when `parent` ends, however it ends (see `child.end_with`), and
+    point the descriptors `quiet` at /dev/null.  A worker holds neither the caller's stdout
+    nor its stderr (in CI one log pipe, which stays open, and the job waits, as long as any
+    process holds it); why a chart crashed the engine is told by `draw_apart`, which draws
+    it again with its own pipes.
 
-    On Linux the kernel sends SIGKILL the moment the parent's thread that started this
-    process ends (ChartProcess is made in the main thread); elsewhere the sentinel watch in
-    `_next` ends a worker once it next waits for work.
+    On Linux the kernel ends a worker the moment the parent's thread that started it ends
+    (ChartProcess is made in the main thread); elsewhere also the sentinel watch in `_next`.
     """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # it ended before the kernel was told
-        os._exit(0)
+    child.end_with(parent)
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno() if sys.stdout else 1)
+        for fd in quiet:
+            os.dup2(null, fd)
         os.close(null)
 
 
@@ -114,7 +114,7 @@ def _worker(parent: int, body: Callable[..., None], *args: Any) -> None:
     group; the caller says it was interrupted, and a worker's traceback would only bury that.
     SIGTERM ends a worker at once (the caller's own handler is not for it).
     """
-    _die_with(parent)
+    _die_with(parent, 1, 2)
     with contextlib.suppress(ValueError):  # forked from a thread other than the main one
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # KeyboardInterrupt: Ctrl-C, held back since the fork (see ChartProcess); EOFError and
@@ -157,8 +157,8 @@ def _write_specs(jobs: Any, specs: Any, back: Any) -> None:
 
 def _draw_specs(specs: Any, results: Any, svgs: Any, front: Any, back: Any, lock: Any) -> None:
     """The drawing worker: starts vl-convert's engine while DVC collects, then draws each
-    spec unless the caller has taken it (`Batch.steal`): both sides claim indexes under
-    `lock`, this worker from the front, the caller from the back."""
+    spec unless the stealing worker has taken it (`_steal`): both claim indexes under
+    `lock`, this worker from the front, that one from the back."""
     from dvc_cml.render import charts
 
     with contextlib.suppress(Exception):  # a broken engine shows in each chart's own error
@@ -171,40 +171,49 @@ def _draw_specs(specs: Any, results: Any, svgs: Any, front: Any, back: Any, lock
             front.value = index + 1
         drawn = finish(text, raster)
         if raster:
-            results.put((index, drawn))
+            results.put((index, drawn, FRONT))
         else:
-            svgs.send((index, drawn))
+            svgs.send((index, drawn, FRONT))
+
+
+def _steal(jobs: Any, results: Any, front: Any, back: Any, lock: Any) -> None:
+    """The stealing worker: idle (no library loaded) until a batch of many charts comes,
+    then it draws whole charts from the back of the queue while the drawing worker goes
+    from the front; both claim indexes under `lock`.  A worker, not the caller: a chart
+    that crashes the engine (vl-convert aborts the process) must cost only that chart."""
+    while True:  # one batch; then alive, waiting, till killed
+        items = _next(jobs)
+        while True:
+            with lock:
+                if back.value < front.value:
+                    break
+                index = int(back.value)
+                back.value -= 1
+            results.put((index, finish(spec_text(*items[index]), raster=True), BACK))
+
+
+FRONT, BACK = "front", "back"  # which worker drew a chart: the drawing one, the stealing one
 
 
 class Batch:
-    """Charts handed to the workers: results as they are drawn, or taken back from the end."""
+    """Charts handed to the workers: results as they are drawn, from the front of the queue
+    and, with `steal`, from the back too."""
 
     def __init__(self, owner: ChartProcess, jobs: list[Job], raster: bool) -> None:
         self._owner, self._jobs, self._raster = owner, jobs, raster
-        self._stolen: set[int] = set()
-
-    def steal(self) -> int | None:
-        """An index of a chart the drawing worker has not started, now the caller's."""
-        owner = self._owner
-        with owner.lock:
-            if owner.back.value < owner.front.value:
-                return None
-            index = int(owner.back.value)
-            owner.back.value -= 1
-        self._stolen.add(index)
-        return index
+        self.drawn_by: dict[int, str] = {}  # FRONT or BACK, by index (for tests and bench)
 
     def results(self) -> Iterator[tuple[int, Drawn]]:
-        """(index, drawn) for every chart not stolen, in the order the worker draws them.
+        """(index, drawn) for every chart, as the workers draw them.
 
         If a worker dies (killed, or its chart engine crashed on a chart), what has not come
         back is drawn apart (`draw_apart`): slower, and a chart that crashes the engine again
         costs only itself.
         """
-        wanted = set(range(len(self._jobs))) - self._stolen
+        wanted = set(range(len(self._jobs)))
         while wanted:
             try:
-                index, drawn = self._owner.receive(self._raster)
+                index, drawn, who = self._owner.receive(self._raster)
             except (queue.Empty, EOFError, OSError):
                 if self._owner.alive():
                     continue
@@ -212,6 +221,7 @@ class Batch:
                 yield from draw_apart(specs)
                 return
             wanted.discard(index)
+            self.drawn_by[index] = who
             yield index, drawn
 
 
@@ -242,13 +252,17 @@ class ChartProcess:
         self.results: Any = context.Queue()
         self._svgs, svgs = context.Pipe(duplex=False)
         jobs, self._jobs = context.Pipe(duplex=False)
+        stolen, self._stolen = context.Pipe(duplex=False)
         specs_in, specs_out = context.Pipe(duplex=False)
         drawer = (specs_in, self.results, svgs, self.front, self.back, self.lock)
         writer = (jobs, specs_out, self.back)
+        stealer = (stolen, self.results, self.front, self.back, self.lock)
         me = os.getpid()
         self._processes = [  # the engine's start-up is the longer one: it goes first
             context.Process(target=_worker, args=(me, _draw_specs, *drawer), daemon=True),
             context.Process(target=_worker, args=(me, _write_specs, *writer), daemon=True),
+            # Forked now, while this process is small; it loads nothing until it has work.
+            context.Process(target=_worker, args=(me, _steal, *stealer), daemon=True),
         ]
         # Ctrl-C and SIGTERM are held back while forking: a worker lets them through once it
         # can end quietly, and this process gets them as soon as both are started.
@@ -268,29 +282,34 @@ class ChartProcess:
     def alive(self) -> bool:
         return all(process.is_alive() for process in self._processes)
 
-    def receive(self, whole: bool) -> tuple[int, Drawn]:
-        """The next result: a whole chart or an SVG; queue.Empty if none came in `WAIT`."""
+    def receive(self, whole: bool) -> tuple[int, Drawn, str]:
+        """The next result (index, a whole chart or an SVG, who drew it); queue.Empty if none
+        came in `WAIT`."""
         if whole:
-            result: tuple[int, Drawn] = self.results.get(timeout=WAIT)
+            result: tuple[int, Drawn, str] = self.results.get(timeout=WAIT)
         elif self._svgs.poll(WAIT):
             result = self._svgs.recv()
         else:
             raise queue.Empty
         return result
 
-    def draw_all(self, jobs: list[Job], raster: bool = True) -> Batch:
+    def draw_all(self, jobs: list[Job], raster: bool = True, steal: bool = False) -> Batch:
         """Hand `jobs` to the workers, once per ChartProcess (a report draws one batch);
-        with `raster=False` they send SVGs to rasterise here."""
+        with `raster=False` they send SVGs to rasterise here; with `steal` (and `raster`)
+        the stealing worker draws whole charts from the back too."""
         if self._given:
             raise RuntimeError("a ChartProcess draws one batch")
+        if steal and not raster:
+            raise ValueError("the stealing worker draws whole charts")
         self._given = True
         with self.lock:
             self.back.value = len(jobs) - 1
         items = [(plot, dict(labels), notes) for plot, labels, notes in jobs]
         # Sent from a thread: a batch outgrows the pipe's buffer, and a spec worker that has
         # died would leave this process waiting for it; `Batch.results` notices instead.
-        message = (raster, items)
-        threading.Thread(target=_send_quietly, args=(self._jobs, message), daemon=True).start()
+        sends = [(self._jobs, (raster, items))] + ([(self._stolen, items)] if steal else [])
+        for conn, message in sends:
+            threading.Thread(target=_send_quietly, args=(conn, message), daemon=True).start()
         return Batch(self, jobs, raster)
 
     def close(self) -> None:
@@ -302,13 +321,14 @@ class ChartProcess:
             process.join()
         self.results.close()
         self._svgs.close()
+        self._stolen.close()
 
 
 def _apart() -> None:
     """The body of `draw_apart`'s process: specs on stdin, a frame before and after each
     chart on stdout, so the caller knows which chart was being drawn if this process dies."""
-    frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # and nothing else writes there
-    _die_with(int(sys.argv[1]))
+    frames = os.fdopen(os.dup(1), "wb")  # and nothing else writes there
+    _die_with(int(sys.argv[1]), 1)  # stderr is the caller's pipe: it says why this one died
     for index, text in pickle.load(sys.stdin.buffer):
         pickle.dump(("start", index, None), frames)
         frames.flush()
@@ -336,7 +356,8 @@ def draw_apart(specs: list[tuple[int, bytes]]) -> Iterator[tuple[int, Drawn]]:
     cannot draw) is returned with the reason and no PNG; the rest go on in a new one."""
     left = list(specs)
     while left:
-        command = [sys.executable, "-c", APART, str(os.getpid())]
+        # Not `python -c APART` alone: that would import from the working directory first.
+        command = child.command(APART, str(os.getpid()))
         process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

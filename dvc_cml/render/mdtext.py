@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from dvc_cml.render.controls import HIDDEN_CHARS
+
 # HTML-significant characters and the table separator become entities; Markdown punctuation
 # is backslash-escaped, so a metric called `a|b<script>` is shown as text, not markup.  A
 # zero-width joiner after `@` keeps `@all` or `@alice` in a name from notifying anyone: it
 # renders as typed, but GitLab's (and GitHub's) mention pattern no longer matches.
-# Control characters, and the invisible ones that reorder text around them (bidirectional
-# overrides), are never part of a name a reviewer should read: each becomes U+FFFD.
-_HIDDEN = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0), 0x61C, *range(0x200E, 0x2010)]))
-_HIDDEN += "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
-_CONTROLS = str.maketrans(dict.fromkeys(_HIDDEN, "\ufffd"))
+# Control characters, and the invisible ones that hide or reorder text around them
+# (`controls.HIDDEN`), are never part of a name a reviewer should read: each becomes U+FFFD.
+_CONTROLS = str.maketrans(dict.fromkeys(HIDDEN_CHARS, "\ufffd"))
 _ESCAPES = str.maketrans(
     {
-        **dict.fromkeys(_HIDDEN, "\ufffd"),
+        **dict.fromkeys(HIDDEN_CHARS, "\ufffd"),
         "\t": " ",
         "&": "&amp;",
         "<": "&lt;",

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls, DEL; the invisible format characters that change how text around them
-# is read (zero-width, bidirectional, line and paragraph separators, the byte-order mark).
-_HIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
-)
+from dvc_cml.render.controls import HIDDEN
+
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -27,4 +24,4 @@ def _shown(found: re.Match[str]) -> str:
 
 def visible(text: str) -> str:
     """`text` with every control and invisible format character written as its escape."""
-    return _HIDDEN.sub(_shown, text)
+    return HIDDEN.sub(_shown, text)
