@@ -167,16 +167,17 @@ def diff_outputs(repo: Repo) -> list[str]:
 
 def _inside_only(repo: Repo, targets: list[str] | None, say: Say) -> list[str] | None:
     """The outputs to pull, less those a committed symlink would take outside the repository
-    (DVC checks them out through the link)."""
-    from dvc_cml.collect import guard
+    (DVC checks them out through the link), at the output's root or anywhere inside a
+    directory output."""
+    from dvc_cml.collect import workspace
 
     root = repo.root_dir
     outputs = targets
     if outputs is None:
         outputs = [os.path.relpath(out.fs_path, root) for out in repo.index.outs if out.use_cache]
-    blocked = guard.leading_outside(repo, outputs)
+    blocked = workspace.leading_outside(repo, outputs)
     for path, reason in blocked.items():
-        say(f"not pulling {path}: {reason}")
+        say(f"not pulling {path}: {reason.removeprefix('not read: ')}")
     return targets if not blocked else [path for path in outputs if path not in blocked]
 
 

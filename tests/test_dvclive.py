@@ -160,39 +160,78 @@ def assert_rest_is_clean(doc: dict[str, Any], clean: dict[str, Any], cut: set[st
     assert (doc["data"], doc["pipeline"]) == (clean["data"], clean["pipeline"])
 
 
-def assert_cut_file_reported(doc: dict[str, Any], clean: dict[str, Any], path: str) -> None:
-    """The half-written file itself: a JSON file is read whole or listed as not read; a
-    TSV keeps its complete rows (a prefix of the clean run's)."""
-    problems = [p for p in doc["problems"] if p["path"] == path]
-    if path.endswith(".json"):
-        rows = [r for r in doc["metrics"] if r["path"] == path]
+WRITING = " (it may still be being written)"
+
+
+def values(rows: list[dict[str, Any]], path: str) -> dict[str, tuple[Any, Any, str]]:
+    """{name: (base, head, status)} of one file's metrics or params rows."""
+    return {r["key"]: (r["base"], r["head"], r["status"]) for r in rows if r["path"] == path}
+
+
+def cut_in_value(ours: Any, theirs: Any) -> bool:
+    """`0.80` of `0.808333`, `1` of `12`: a value cut short, which no reader can tell."""
+    return str(ours).rstrip("0").rstrip(".") in str(theirs)
+
+
+def assert_cut_file_reported(
+    doc: dict[str, Any], clean: dict[str, Any], path: str, text: bytes | None
+) -> None:
+    """The half-written file itself (`text`, when the test knows what the run read): a JSON
+    file is read whole, or listed as not read with its values "not read" (every one of
+    them, with its base value); an empty one says so.  A YAML file cut between its lines
+    reads as fewer values (YAML cannot tell), each the clean run's.  A TSV keeps its
+    complete rows (a prefix of the clean run's); one with none is listed as empty."""
+    problems = [
+        (p["path"], p["rev"], p["sha"], p["reason"]) for p in doc["problems"] if p["path"] == path
+    ]
+    here = (path, "workspace", doc["head"]["sha"])
+    section = "params" if path.endswith(".yaml") else "metrics"
+    before = values(clean[section], path)
+    if path.endswith((".json", ".yaml")):
         if problems:
-            (problem,) = problems
-            assert problem["rev"] == "workspace" and problem["sha"] == doc["head"]["sha"]
-            assert problem["reason"].startswith("does not parse: ")
-            assert problem["reason"].endswith("(it may still be being written)")
-            assert rows == [] or all(
-                (r["head"], r["status"]) == (None, "not read") for r in rows
-            ), rows
-        else:
-            assert rows == [r for r in clean["metrics"] if r["path"] == path]
+            ((*where, reason),) = problems
+            assert tuple(where) == here
+            if text is not None and not text.strip():
+                assert reason == "empty" + WRITING
+            else:
+                assert reason.endswith(WRITING)
+                assert reason.startswith(("does not parse: ", "empty", "holds no values"))
+            assert values(doc[section], path) == {
+                k: (old, None, "not read") for k, (old, _, _) in before.items()
+            }
+        elif path.endswith(".json"):  # a JSON prefix that parses is the whole file
+            assert values(doc[section], path) == before
             if any(p["name"] == path for p in clean["plots"]):
                 assert chart_data(doc, path) == chart_data(clean, path)
+        else:
+            ours = values(doc[section], path)
+            assert ours.keys() == before.keys()
+            for key, (old, new, _) in ours.items():
+                assert old == before[key][0]
+                assert new in (before[key][1], None) or cut_in_value(new, before[key][1]), key
     elif path.endswith(".tsv"):
-        assert problems == []
         head = doc["head"]
         label = f"workspace ({head['sha'][:7]})"
         ours = [r for r in chart_data(doc, path) if r["revision"] == label]
         theirs = [r for r in chart_data(clean, path) if r["revision"] == label]
+        if not ours:  # no bytes, or the header only: empty
+            if text is None and not problems:  # the racing writer had just removed it
+                return
+            assert problems == [(*here, "empty" + WRITING)]
+            assert text is None or text.count(b"\n") <= 1
+            return
+        assert problems == []
         ours.sort(key=lambda r: r["x"])
         steps = [r["x"] for r in ours]
         assert steps == sorted(r["x"] for r in theirs)[: len(steps)]
+        if text is not None:  # the header, then a line per step (the last may be cut)
+            assert len(steps) in (text.count(b"\n") - 1, text.count(b"\n"))
         # Every complete row is the clean run's.  The last one may be cut inside its value
         # (`11<TAB>0.80` of `11<TAB>0.808333`), which no reader can tell from a whole one.
         assert all(r in theirs for r in ours[:-1])
         if ours and ours[-1] not in theirs:
-            assert str(ours[-1]["y"]).rstrip("0").rstrip(".") in str(
-                next(r["y"] for r in theirs if r["x"] == ours[-1]["x"])
+            assert cut_in_value(
+                ours[-1]["y"], next(r["y"] for r in theirs if r["x"] == ours[-1]["x"])
             )
 
 
@@ -223,7 +262,7 @@ def test_truncated_at_several_offsets(
         file.write_bytes(whole[:offset])
         doc = diff_json(capsys, root)  # exit 0, no traceback (run_diff checks both)
         assert_rest_is_clean(doc, clean, {path})
-        assert_cut_file_reported(doc, clean, path)
+        assert_cut_file_reported(doc, clean, path, whole[:offset])
         assert doc["head"]["dirty"] is True
         seen_problems += bool(doc["problems"])
     file.write_bytes(whole)
@@ -338,29 +377,89 @@ def test_a_run_racing_a_writer(
             doc = diff_json(capsys, root)  # exit 0, no traceback
             assert int(loops.read_text()) > before  # the files were rewritten meanwhile
             assert_rest_is_clean(doc, clean, raced)
-            for path in raced - {f"{LIVE}/params.yaml"}:
-                assert_cut_file_reported(doc, clean, path)
-            # A params.yaml caught mid-write may parse as fewer keys (YAML cannot tell):
-            # each row is the clean one, or missing, or not read.
-            clean_params = {r["param"]: r for r in clean["params"]}
-            for row in doc["params"]:
-                assert row == clean_params[row["param"]] or row["head"] is None
+            for path in raced:
+                assert_cut_file_reported(doc, clean, path, None)
     finally:
         stop.touch()
         writer.wait(timeout=60)
     assert writer.returncode == 0
 
 
-def test_dvc_cli_agrees_on_the_metrics_of_the_clean_project(
-    projects: dict[str, Built], tmp_path_factory: pytest.TempPathFactory
+def data_is_dvc_diff(doc: dict[str, Any], root: Path) -> dict[str, tuple[Any, Any]]:
+    """The Data section against `dvc diff --json --show-hash main`: {path: (old, new hash)},
+    after checking that both say the same."""
+    theirs = dvc_cli(root, "diff", "--json", "--show-hash", "main")
+    # The report counts the files inside a tracked folder under the folder.
+    folders = [e["path"] for e in theirs.get("modified", []) if e["path"].endswith("/")]
+    dvc = {
+        e["path"]: (e["hash"]["old"], e["hash"]["new"])
+        for e in theirs.get("modified", [])
+        if not any(e["path"].startswith(f) and e["path"] != f for f in folders)
+    }
+    ours = {
+        c["path"]: (c["base"]["hash"], c["head"]["hash"])
+        for c in doc["data"]["changed"]
+        if c["status"] == "modified"
+    }
+    assert ours == dvc
+    for change in doc["data"]["changed"]:
+        if change["path"] in folders:
+            inside = [e for e in theirs["modified"] if e["path"].startswith(change["path"])]
+            assert change["inside"] == {"modified": len(inside) - 1}
+    assert {c["status"] for c in doc["data"]["changed"]} == {"modified"}
+    assert not theirs.get("added") and not theirs.get("deleted")
+    return ours
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_data_section_is_dvc_diff(
+    layout: str,
+    projects: dict[str, Built],
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The oracle itself, for the record: DVC sees dvclive's metrics as the fixture wrote
-    them (the report's metrics are compared with it in test_full_repository)."""
-    built = project("default", projects, tmp_path_factory)
-    shown = dvc_cli(built.root, "metrics", "show", "--json")
-    written = json.loads((built.root / LIVE / "metrics.json").read_text())
-    ((_, rev),) = shown.items()
-    assert rev["data"][f"{LIVE}/metrics.json"]["data"] == written
+    """dvclive caches the image folder itself (`cache_images`): `lr 0.05` -> `lr 0.1` changes
+    its picture, and the report says what `dvc diff` says, hashes and all."""
+    built = project(layout, projects, tmp_path_factory)
+    doc, _ = run_diff(capsys, "-C", str(built.root))
+    folder = f"{LIVE}/plots/images/"
+    assert list(data_is_dvc_diff(doc, built.root)) == [folder]
+    (change,) = doc["data"]["changed"]
+    assert (change["base"]["files"], change["head"]["files"]) == (1, 1)
+    image = built.root / folder / "importance.png"
+    assert change["head"]["size"] == image.stat().st_size
+
+
+def test_a_new_run_not_yet_committed_against_dvc_cli(
+    projects: dict[str, Built],
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The everyday case: the user trains again (`lr 0.2`) and asks before committing.
+    Metrics, params and data against `dvc metrics diff`, `dvc params diff` and `dvc diff`,
+    each run on the workspace as it is then."""
+    from tests.shapes import train
+
+    root = copy_of(project("default", projects, tmp_path_factory), tmp_path / "repo")
+    train(root, "--lr", "0.2")
+    doc, _ = run_diff(capsys, "-C", str(root))
+    assert doc["head"]["dirty"] is True
+    metrics = dvc_cli(root, "metrics", "diff", "--json", "--all", "main")
+    assert {(m["path"], m["metric"]): (m["base"], m["head"]) for m in doc["metrics"]} == {
+        (path, key): (v.get("old"), v.get("new"))
+        for path, keys in metrics.items()
+        for key, v in keys.items()
+    }
+    params = dvc_cli(root, "params", "diff", "--json", "--all", "main")
+    assert {(p["path"], p["param"]): (p["base"], p["head"]) for p in doc["params"]} == {
+        (path, key): (v.get("old"), v.get("new"))
+        for path, keys in params.items()
+        for key, v in keys.items()
+    }
+    assert (params[f"{LIVE}/params.yaml"]["lr"]["new"], len(doc["metrics"])) == (0.2, 5)
+    assert list(data_is_dvc_diff(doc, root)) == [f"{LIVE}/plots/images/"]
+    assert doc["problems"] == []
 
 
 def test_an_image_defined_twice_at_one_revision_only(
@@ -378,9 +477,16 @@ def test_an_image_defined_twice_at_one_revision_only(
     train(root, "--lr", "0.2", "--nested")
     doc = diff_json(capsys, root)
     image = f"{LIVE}/plots/images/importance.png"
-    (plot,) = [p for p in doc["plots"] if p["name"] == image]
-    assert set(plot["images"]) == {"base", "head"}
-    assert chart_data(doc, image)[0] != chart_data(doc, image)[1]  # lr 0.05 vs 0.2
+    # Each revision's own picture, byte for byte: main's from the DVC cache (the hash
+    # `dvc diff` gives it), the workspace's as the training run saved it.
+    shown = dvc_cli(root, "diff", "--json", "--show-hash", "main")
+    (old,) = [e["hash"]["old"] for e in shown["modified"] if e["path"] == image]
+    cached = root / ".dvc" / "cache" / "files" / "md5" / old[:2] / old[2:]
+    assert chart_data(doc, image) == [
+        {"base": cached.read_bytes()},
+        {"head": (root / image).read_bytes()},
+    ]
+    assert cached.read_bytes() != (root / image).read_bytes()  # lr 0.05 vs 0.2
     theirs = dvc_cli(root, "plots", "diff", "--json", "-o", str(tmp_path / "dvc"), "main")
     assert list(theirs["data"]).count(image) == 1
     assert len([p for p in doc["plots"] if p["name"] == image]) == 1

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project, git, run_cli
+from dvc_cml.pipeline import init_project
+from tests.conftest import Project, git, run_cli, write_tree
 
 MakeProject = Callable[[str], Project]
 TRUNCATED = '{"train": {"loss": 0.4,'
@@ -195,3 +196,148 @@ def test_a_short_row_in_a_committed_csv(
         sum(r["revision"].startswith("main") and r["series"].startswith("train") for r in rows)
         == 20
     )
+
+
+# --- one file, listed once; empty files -----------------------------------------------------
+
+TRAINING = {
+    "dvc.yaml": (
+        "metrics:\n  - m.yaml\n  - scores.json\nparams:\n  - live/params.yaml\n"
+        "plots:\n  - loss.tsv:\n      x: step\n      y: loss\n"
+        "  - scores.json:\n      x: step\n      y: f1\n"
+    ),
+    "m.yaml": "acc: 0.5\nloss: 0.3\n",
+    # A metrics file that is plot data too: `f1` is a metric, `curve` the plot's rows.
+    "scores.json": '{"f1": 0.7, "curve": [{"step": 0, "f1": 0.5}, {"step": 1, "f1": 0.7}]}\n',
+    "live/params.yaml": "lr: 0.1\nepochs: 3\n",
+    "loss.tsv": "step\tloss\n0\t1.0\n1\t0.5\n",
+}
+
+
+@pytest.fixture
+def training(tmp_path: Path) -> Project:
+    """A project whose metrics (YAML, JSON), params and plot data (TSV, JSON) a training
+    run writes, committed on `main` as it left them."""
+    root = tmp_path / "training"
+    write_tree(root, TRAINING)
+    git(root, "init", "-q")
+    init_project(root)
+    project = Project(root, root)
+    project.commit("trained")
+    return project
+
+
+def problems(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(p["path"], p["rev"], p["reason"]) for p in doc["problems"]]
+
+
+def notes(doc: dict[str, Any], plot: str) -> list[str]:
+    (found,) = [p for p in doc["plots"] if p["name"] == plot]
+    listed: list[str] = found["notes"]
+    return listed
+
+
+def test_a_file_that_is_metrics_and_plot_data_is_listed_once(
+    training: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    training.write("scores.json", TRAINING["scores.json"][:30])
+    doc, md = report(capsys, training)
+    reason = "does not parse: Expecting value at line 1, column 31 (it may still be being written)"
+    assert problems(doc) == [("scores.json", "workspace", reason)]
+    assert doc["summary"]["problems"] == 1
+    assert "1 file not read" in doc["summary"]["text"]
+    assert md.count("| scores.json | workspace (") == 1
+
+
+def test_json_s_own_words_are_not_doubled(
+    training: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """json says "Invalid control character at", meaning "at" the position that follows."""
+    training.write("scores.json", '{"f1": "\x01"}\n')
+    doc, md = report(capsys, training)
+    label = f"workspace ({doc['head']['sha'][:7]} + uncommitted changes)"
+    assert (
+        f"| scores.json | {label} | does not parse: Invalid control character at line 1, "
+        "column 9 (it may still be being written) |"
+    ) in md.splitlines()
+    assert problems(doc) == [
+        (
+            "scores.json",
+            "workspace",
+            "does not parse: Invalid control character at line 1, column 9 "
+            "(it may still be being written)",
+        )
+    ]
+
+
+WRITING = "empty (it may still be being written)"
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "reason"),
+    [
+        ("m.yaml", "", WRITING),
+        ("m.yaml", "# written next\n", WRITING),
+        ("m.yaml", "ac", "holds no values (it may still be being written)"),
+        ("live/params.yaml", "", WRITING),
+        ("scores.json", "", WRITING),  # json's own "Expecting value" at line 1, column 1
+    ],
+    ids=["yaml-empty", "yaml-comment", "yaml-one-word", "params-empty", "json-empty"],
+)
+def test_an_empty_metrics_or_params_file_in_the_workspace(
+    path: str, text: str, reason: str, training: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`open("w")` empties a file before a training run writes it again: its values are not
+    read there (never "removed"), and the file is listed."""
+    clean, _ = report(capsys, training)
+    training.write(path, text)
+    doc, _ = report(capsys, training)
+    assert problems(doc) == [(path, "workspace", reason)]
+    section = "params" if path.startswith("live/") else "metrics"
+    before = rows(clean, section, path)
+    assert before  # the file has rows at main
+    assert rows(doc, section, path) == {
+        k: (old, None, "not read") for k, (old, _, _) in before.items()
+    }
+    for other in ("metrics", "params"):
+        assert [r for r in doc[other] if r["path"] != path] == [
+            r for r in clean[other] if r["path"] != path
+        ]
+
+
+@pytest.mark.parametrize("text", ["", "step\tloss\n"], ids=["empty", "header-only"])
+def test_an_empty_plot_file_in_the_workspace(
+    text: str, training: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    training.write("loss.tsv", text)
+    doc, _ = report(capsys, training)
+    assert problems(doc) == [("loss.tsv", "workspace", WRITING)]
+    label = f"workspace ({doc['head']['sha'][:7]} + uncommitted changes)"
+    assert f"Not drawn for {label}: loss.tsv is {WRITING}." in notes(doc, "loss.tsv")
+
+
+def test_an_empty_plot_file_at_a_commit_is_said_on_its_chart(
+    training: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plot file with a header and no rows, committed: a legitimately empty plot, not a
+    file being written, nor one that could not be read."""
+    training.write("loss.tsv", "step\tloss\n")
+    sha = training.commit("no rows yet")
+    training.write("loss.tsv", TRAINING["loss.tsv"])
+    doc, _ = report(capsys, training)
+    assert problems(doc) == []
+    assert f"Not drawn for main ({sha[:7]}): loss.tsv is empty." in notes(doc, "loss.tsv")
+
+
+def test_an_empty_metrics_file_at_a_commit(
+    training: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    training.write("m.yaml", "")
+    training.commit("emptied")
+    training.write("m.yaml", TRAINING["m.yaml"])
+    doc, _ = report(capsys, training)
+    assert problems(doc) == [("m.yaml", "main", "empty")]
+    assert rows(doc, "metrics", "m.yaml") == {
+        "acc": (None, 0.5, "not read"),
+        "loss": (None, 0.3, "not read"),
+    }

@@ -614,6 +614,82 @@ def test_pull_never_writes_through_a_committed_symlink(
     assert ("eval/plot.csv", "workspace", LINK) in problems(run)
 
 
+def test_pull_never_writes_through_a_symlink_inside_a_directory_output(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same, one level down: `eval/` is the output, and the branch commits the folder
+    `eval/sub` inside it as a link to an empty folder outside."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import chdir
+
+    remote = tmp_path / "remote"
+    empty = tmp_path / "outside-empty"
+    empty.mkdir()
+    base = {**BASE, "dvc.yaml": str(BASE["dvc.yaml"]) + "  - eval/sub/plot.csv\n"}
+    root = hostile_branch(tmp_path, {}, {}, base=base, name="origin")
+    git(root, "checkout", "-q", "main")
+    config = f"[core]\n    remote = store\n['remote \"store\"']\n    url = {remote}\n"
+    (root / ".dvc" / "config").write_text(config)
+    write_files(root, {"eval/sub/plot.csv": "step,loss\n0,1\n", "eval/top.csv": "a\n1\n"})
+    with Repo(str(root)) as repo, chdir(root):
+        repo.add(["eval"])
+        repo.push()
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "eval cached")
+    git(root, "checkout", "-q", "-B", "feature")
+    shutil.rmtree(root / "eval")
+    (root / "eval").mkdir()
+    (root / "eval" / "sub").symlink_to(empty)
+    git(root, "add", "--force", "eval/sub")
+    git(root, "commit", "-q", "-m", "eval/sub leads outside")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "feature", str(root), str(clone))
+    git(clone, "branch", "-q", "main", "origin/main")
+    assert (clone / "eval" / "sub").is_symlink()
+    run = run_ci(capsys, clone, "main", "--pull", "--json")
+    assert_contained(run, canary, codes={0})
+    assert list(empty.iterdir()) == []
+    assert (
+        "dvc-cml: not pulling eval: a symlink leading outside the repository: eval/sub"
+        in run.err.splitlines()
+    )
+    assert not (clone / "eval" / "top.csv").exists()  # nothing of that output is pulled
+    assert ("eval", "workspace", f"{LINK}: eval/sub") in problems(run)
+
+
+def test_pull_keeps_links_into_a_shared_dvc_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cache.type: symlink` with the cache outside the repository: a file output that is
+    DVC's own link into that cache is pulled like any other."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import chdir
+
+    cache, remote = tmp_path / "shared-cache", tmp_path / "remote"
+    root = hostile_branch(tmp_path, {}, {}, name="shared")
+    config = (
+        f"[core]\n    remote = store\n['remote \"store\"']\n    url = {remote}\n"
+        f"[cache]\n    dir = {cache}\n    type = symlink\n"
+    )
+    (root / ".dvc" / "config").write_text(config)
+    write_files(root, {"scores.json": json.dumps({"f1": 0.9})})
+    git(root, "rm", "-q", "--cached", "scores.json")
+    with Repo(str(root)) as repo, chdir(root):
+        repo.add(["scores.json"])
+        repo.push()
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "scores tracked by DVC")
+    assert str((root / "scores.json").resolve()).startswith(str(cache))
+    run = run_ci(capsys, root, "main", "--pull", "--json")
+    assert run.code == 0, run.err
+    assert "not pulling" not in run.err
+    assert "dvc-cml: pulling scores.json" in run.err.splitlines()
+    assert problems(run) == []
+    assert metrics(run)[("scores.json", "f1")] == (0.7, 0.9)
+
+
 def test_python_files_at_the_checkout_s_root_are_never_run(tmp_path: Path, canary: Canary) -> None:
     """A branch commits `dvc_cml/__init__.py`, `pickle.py` and `json.py` at its root, and CI
     runs the installed `dvc-cml` there: no process of dvc-cml's (the pull's worker, started

@@ -91,10 +91,10 @@ def data_says(doc: dict[str, Any]) -> dict[str, str]:
     return {c["path"]: c["status"] for c in doc["data"]["changed"]}
 
 
-def dvc_diff_says(project: Project) -> dict[str, str]:
-    """`dvc diff --json` (HEAD against the workspace), outputs as the report lists them:
-    files inside a tracked directory counted under it."""
-    found = dvc(project, "diff")
+def dvc_diff_says(project: Project, *revs: str) -> dict[str, str]:
+    """`dvc diff --json` (HEAD, or `revs`, against the workspace), outputs as the report
+    lists them: files inside a tracked directory counted under it."""
+    found = dvc(project, "diff", *revs)
     return {
         entry["path"]: status
         for status in ("added", "deleted", "modified")
@@ -103,27 +103,70 @@ def dvc_diff_says(project: Project) -> dict[str, str]:
     }
 
 
+def assert_data_is_dvc_diff(doc: dict[str, Any], project: Project, *revs: str) -> None:
+    """Every changed output, as `dvc diff --json --show-hash` says it: status, the hash
+    dvc.lock records and the one on disk, and for a directory how many files inside it
+    were added, deleted or modified."""
+    found = dvc(project, "diff", "--show-hash", *revs)
+    assert data_says(doc) == dvc_diff_says(project, *revs)
+    for change in doc["data"]["changed"]:
+        path = change["path"]
+        (entry,) = [e for e in found[change["status"]] if e["path"] == path]
+        hashes = entry["hash"]
+        old, new = (
+            (hashes.get("old"), hashes.get("new"))
+            if isinstance(hashes, dict)
+            else ((hashes, None) if change["status"] == "deleted" else (None, hashes))
+        )
+        assert (
+            change["base"] and change["base"]["hash"],
+            change["head"] and change["head"]["hash"],
+        ) == (old, new), path
+        if path.endswith("/"):
+            inside = {
+                status: n
+                for status in ("added", "deleted", "modified")
+                if (
+                    n := sum(
+                        e["path"].startswith(path) and e["path"] != path
+                        for e in found.get(status, [])
+                    )
+                )
+            }
+            assert change["inside"] == inside, path
+
+
 def stale_stages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["stage"]: s for s in doc["pipeline"]["changed"] if s["not_reproduced"]}
 
 
 def dvc_status_says(project: Project) -> dict[str, dict[str, Any]]:
     """`dvc status --json` for the pipeline's stages (not the .dvc files): {stage: {"deps":
-    paths, "params": names, "outs": paths}}."""
+    paths, "params": {(file, name)}, "outs": paths}}."""
     out: dict[str, dict[str, Any]] = {}
     for name, entries in dvc(project, "status").items():
         if name.endswith(".dvc"):
             continue
-        found: dict[str, Any] = {"deps": [], "params": [], "outs": []}
+        found: dict[str, Any] = {"deps": [], "params": set(), "outs": []}
         for entry in entries:
             for path, status in entry.get("changed deps", {}).items():
                 if isinstance(status, dict):
-                    found["params"] += sorted(status)
+                    found["params"] |= {(path, param) for param in status}
                 else:
                     found["deps"].append(path)
             found["outs"] += list(entry.get("changed outs", {}))
         out[name] = found
     return out
+
+
+def tracked_as(name: str, tracked: set[tuple[str, str]]) -> tuple[str, str]:
+    """The (file, name) dvc.lock tracks that a param of the report (`train.lr`, or
+    `eval.yaml:threshold` for another file) belongs to: itself, or its section (`train`)."""
+    file, _, param = name.rpartition(":") if ":" in name else ("params.yaml", "", name)
+    (found,) = [
+        (f, t) for f, t in tracked if f == file and (param == t or param.startswith(t + "."))
+    ]
+    return found
 
 
 def assert_pipeline_is_dvc_status(doc: dict[str, Any], project: Project) -> None:
@@ -133,10 +176,10 @@ def assert_pipeline_is_dvc_status(doc: dict[str, Any], project: Project) -> None
     for name, stage in ours.items():
         assert sorted(stage["deps"]) == sorted(theirs[name]["deps"]), name
         assert sorted(stage["outs"]) == sorted(theirs[name]["outs"]), name
-        # dvc status names a whole params section (`train`); the report each value in it.
-        names = [p["name"] for p in stage["params"]]
-        assert all(any(n.startswith(t) for t in theirs[name]["params"]) for n in names)
-        assert bool(names) == bool(theirs[name]["params"])
+        # dvc status names a whole params section (`train`); the report each value in it:
+        # every value belongs to one section dvc status names, and each section has one.
+        tracked = theirs[name]["params"]
+        assert {tracked_as(p["name"], tracked) for p in stage["params"]} == tracked, name
 
 
 def test_a_clean_workspace_is_its_commit(project: Project) -> None:
@@ -154,6 +197,7 @@ def test_a_model_file_changed_on_disk(project: Project) -> None:
         f.write("x\n")
     doc = report(project, "HEAD")
     assert data_says(doc) == dvc_diff_says(project) == {"model.bin": "modified"}
+    assert_data_is_dvc_diff(doc, project)
     (change,) = doc["data"]["changed"]
     assert change["head"]["size"] == (project.root / "model.bin").stat().st_size
     assert change["base"]["size"] == change["head"]["size"] - 2
@@ -186,11 +230,39 @@ def test_a_file_added_to_a_tracked_directory(project: Project) -> None:
     (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
     doc = report(project, "HEAD")
     assert data_says(doc) == dvc_diff_says(project) == {"data/raw/": "modified"}
+    assert_data_is_dvc_diff(doc, project)
     (raw,) = doc["data"]["changed"]
     assert raw["inside"] == {"added": 1}
-    assert raw["head"]["files"] == raw["base"]["files"] + 1
+    on_disk = [p for p in (project.root / "data" / "raw").rglob("*") if p.is_file()]
+    assert raw["head"]["files"] == len(on_disk) == raw["base"]["files"] + 1
+    assert raw["head"]["size"] == sum(p.stat().st_size for p in on_disk)
     assert_pipeline_is_dvc_status(doc, project)
     assert stale_stages(doc)["prepare"]["deps"] == ["data/raw"]
+
+
+def test_files_changed_and_removed_inside_a_tracked_directory(project: Project) -> None:
+    raw = project.root / "data" / "raw"
+    with (raw / "part1.txt").open("a") as f:
+        f.write("one more line\n")
+    (raw / "part2.txt").unlink()
+    doc = report(project, "HEAD")
+    assert_data_is_dvc_diff(doc, project)
+    (change,) = doc["data"]["changed"]
+    assert change["inside"] == {"modified": 1, "deleted": 1}
+    assert change["head"]["files"] == 2
+    assert change["head"]["size"] == sum(p.stat().st_size for p in raw.iterdir())
+    assert_pipeline_is_dvc_status(doc, project)
+
+
+def test_against_another_commit_every_file_is_counted_once(project: Project) -> None:
+    """Against `main`, with every output on disk: each change inside a directory is
+    counted once (the on-disk comparison and the recorded one are never both made)."""
+    (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
+    doc = report(project, "main")
+    assert_data_is_dvc_diff(doc, project, "main")
+    raw = next(c for c in doc["data"]["changed"] if c["path"] == "data/raw/")
+    assert raw["inside"] == {"added": 2, "deleted": 1, "modified": 1}
+    assert (raw["base"]["files"], raw["head"]["files"]) == (3, 4)
 
 
 def test_everything_at_once_and_a_commit_still_reads_dvc_lock(project: Project) -> None:
@@ -201,7 +273,8 @@ def test_everything_at_once_and_a_commit_still_reads_dvc_lock(project: Project) 
     params.write_text(params.read_text().replace("lr: 0.05", "lr: 0.07"))
     (project.root / "data" / "raw" / "extra.csv").write_text("id,text\n99,new\n")
     doc = report(project, "HEAD")
-    assert data_says(doc) == dvc_diff_says(project)
+    assert data_says(doc) == {"model.bin": "modified", "data/raw/": "modified"}
+    assert_data_is_dvc_diff(doc, project)
     assert_pipeline_is_dvc_status(doc, project)
     # Two commits: nothing on disk counts.
     after = report(project, "main", "feature")
@@ -294,3 +367,72 @@ def test_an_output_with_a_link_leading_outside_is_not_hashed(
         ("model.bin", "workspace", "not read: a symlink leading outside the repository"),
     ]
     assert doc["data"]["changed"] == []
+
+
+# --- dependencies are hashed as DVC hashes them, never through the parsers' bounds ------------
+
+
+def report_here(project: Project, capsys: pytest.CaptureFixture[str], *revs: str) -> dict[str, Any]:
+    """`report`, in this process (so that a test can lower a bound)."""
+    args = ["diff", *revs, "-C", str(project.root), "--json", "--no-post"]
+    code = main(args, env=clean_env())
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def test_a_dependency_larger_than_a_parser_may_read_is_still_hashed(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bound on what one file may cost a parser (128 MiB) is not a bound on hashing: a
+    dependency over it, changed, is changed, as `dvc status` says."""
+    from dvc_cml.collect import guard
+
+    monkeypatch.setattr(guard, "MAX_BYTES", 4000)  # 128 MiB, a 4 kB stand-in here
+    steps = project.root / "steps.py"
+    with steps.open("a") as f:
+        f.write("# changed\n" * 500)
+    assert steps.stat().st_size > guard.MAX_BYTES
+    doc = report_here(project, capsys, "HEAD")
+    assert_pipeline_is_dvc_status(doc, project)
+    assert {name: s["deps"] for name, s in stale_stages(doc).items()} == {
+        "schema": ["steps.py"],
+        "prepare": ["steps.py"],
+        "train": ["steps.py"],
+    }
+    assert doc["problems"] == []
+
+
+def test_a_dependency_leading_outside_is_listed_not_read(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not hashed (it could be a device that never ends, or a file of the machine's), and
+    not taken as unchanged either: listed as not read, once, however many stages use it."""
+    outside = tmp_path / "outside.py"
+    steps = project.root / "steps.py"
+    outside.write_bytes(steps.read_bytes() + b"# changed\n")
+    steps.unlink()
+    steps.symlink_to(outside)
+    doc = report_here(project, capsys, "HEAD")
+    assert [(p["path"], p["rev"], p["reason"]) for p in doc["problems"]] == [
+        ("steps.py", "workspace", "not read: a symlink leading outside the repository")
+    ]
+    assert stale_stages(doc) == {}
+
+
+def test_a_params_file_being_written_does_not_mark_its_stages(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Emptied (`open("w")`) while a run writes it: `dvc status` says every param deleted;
+    the report lists the file as not read, its values "not read", and does not say the
+    stages' params were removed."""
+    (project.root / "params.yaml").write_text("")
+    doc = report_here(project, capsys, "HEAD")
+    assert [(p["path"], p["rev"], p["reason"]) for p in doc["problems"]] == [
+        ("params.yaml", "workspace", "empty (it may still be being written)")
+    ]
+    assert {r["status"] for r in doc["params"]} == {"not read"}
+    assert stale_stages(doc) == {}
+    assert set(dvc_status_says(project)) == {"prepare", "train"}  # what DVC would say

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from dvc_cml.ci import base_hint
 from dvc_cml.collect.project import WORKSPACE, find_root, open_project
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.model import BASE, Problem, Report, head_key
+from dvc_cml.model import BASE, Problem, Report, Revision, head_key
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -100,7 +100,14 @@ def collect_in(
     # guard refused it): its values there are "not read", never "removed" or "new", and
     # the problem says why.
     unread = [{p.path for p in (*metrics[s][1], *params[s][1], *refused[s])} for s in keys]
-    problems = dict.fromkeys(p for s in keys for p in (*refused[s], *metrics[s][1], *params[s][1]))
+    # One file at one revision is listed once: a metrics file that is plot data too, or a
+    # file both refused and not parsed, is one file not read.
+    problems: dict[tuple[str, Revision], Problem] = {}
+    for problem in (
+        *(p for s in keys for p in (*refused[s], *metrics[s][1], *params[s][1])),
+        *plot_problems,
+    ):
+        problems.setdefault((problem.path, problem.rev), problem)
     return Report(
         base=base_rev,
         head=heads[0],
@@ -112,7 +119,7 @@ def collect_in(
         tracked=len(outputs),
         stages=stages,
         stages_unchanged=stages_unchanged,
-        problems=(*problems, *plot_problems),
+        problems=tuple(problems.values()),
     )
 
 

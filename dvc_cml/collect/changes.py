@@ -39,7 +39,7 @@ def _raw_diff(base: Snapshot, head: Snapshot) -> dict[str, list[Any]]:
     on_disk = keys & head.on_disk.on_disk
     raw: dict[str, list[Any]] = {}
     for new, roots in ((head.on_disk.index, on_disk), (head.data_index, keys - on_disk)):
-        if not roots:  # DVC's diff takes no roots as every root: each change counted twice
+        if not roots:  # DVC's diff takes no roots as every root: the other pass has them all
             continue
         for status, entries in internals.data_diff(base.data_index, new, roots).items():
             raw.setdefault(status, []).extend(entries)

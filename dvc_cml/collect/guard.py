@@ -321,16 +321,6 @@ def outside(path: str, root: str, cache: str | None = None) -> str | None:
     return None
 
 
-def leading_outside(repo: Repo, paths: list[str]) -> dict[str, str]:
-    """Of workspace `paths` (from the project root), those that lead outside the repository
-    (a symlink on the way), with the reason: DVC would write through them on a pull."""
-    found: dict[str, str] = {}
-    for path in paths:
-        if reason := outside(str(Path(repo.root_dir, path)), repo.scm.root_dir):
-            found[path] = reason.removeprefix("not read: ")
-    return found
-
-
 @contextlib.contextmanager
 def guarded(repo: Repo) -> Iterator[None]:
     """Every read of the revision `repo` is switched to goes through the checks above.

@@ -21,12 +21,14 @@ from typing import Any
 from dvc_cml.collect import guard, internals
 from dvc_cml.collect.project import (
     WORKSPACE,
+    EmptyFile,
     describe,
     missing_directory,
     no_data,
     no_data_reason,
     not_produced,
     unreadable,
+    why_unread,
 )
 from dvc_cml.model import (
     BASE,
@@ -370,6 +372,16 @@ def drop_cut_rows(sources: Mapping[str, Any], workspace: bool) -> dict[str, int]
     return cut
 
 
+def mark_empty(sources: Mapping[str, Any]) -> None:
+    """Mark the plot files that hold nothing (no bytes, or a header and no rows: DVC keeps
+    no data for them) as `EmptyFile`, so the chart says so instead of drawing the other
+    revisions as if this one had never had the file.  Before `drop_cut_rows`: a file whose
+    one row was cut short is not empty, and the chart says what was cut."""
+    for source in sources.values():
+        if isinstance(source, dict) and not source.keys() & {"data", "error", "data_source"}:
+            source["error"] = EmptyFile()
+
+
 def _short(row: dict[Any, Any]) -> bool:
     """csv.DictReader fills the fields a row lacks with None."""
     return any(value is None for value in row.values())
@@ -528,6 +540,13 @@ def plots(
                         (side, src), Problem(src, labels[side], no_data_reason(exc))
                     )
                     unread.append(f"Not drawn for {labels[side].label}: {src} was not read.")
+                elif isinstance(exc, EmptyFile):
+                    # In the workspace, a file a training run has just opened for writing:
+                    # listed with the files not read.  At a commit, a plot with no rows.
+                    reason = why_unread(exc, labels[side])
+                    if labels[side].name == WORKSPACE:
+                        not_read.setdefault((side, src), Problem(src, labels[side], reason))
+                    unread.append(f"Not drawn for {labels[side].label}: {src} is {reason}.")
                 elif not not_produced(exc, src, labels[side]):
                     # A file that does not parse (say, half-written by a training run)
                     # costs its own data only: the other revision is drawn, and the file

@@ -98,7 +98,9 @@ def describe(exc: BaseException) -> str:
     cause = exc.__cause__ or exc
     line = getattr(cause, "lineno", None)  # json.JSONDecodeError
     if line is not None and hasattr(cause, "msg"):
-        return f"{cause.msg} at line {line}, column {getattr(cause, 'colno', '?')}"
+        # Some of json's messages end in "at", meant to be followed by the position.
+        message = str(cause.msg).removesuffix(" at")
+        return f"{message} at line {line}, column {getattr(cause, 'colno', '?')}"
     mark = getattr(cause, "problem_mark", None)  # ruamel.yaml's MarkedYAMLError
     if (problem := getattr(cause, "problem", None)) and mark is not None:
         return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
@@ -108,19 +110,41 @@ def describe(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+class EmptyFile(ValueError):
+    """A declared metrics, params or plot file that holds nothing: no bytes, only a header,
+    or YAML that is no mapping of values (`reason` says which).  DVC reads it as no values
+    at all, and every row of it would read "removed"; in the workspace it is most often a
+    file a training run has just opened for writing (`open("w")` empties it first)."""
+
+    def __init__(self, reason: str = "empty") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def unreadable(path: str, rev: Revision, exc: BaseException) -> Problem:
     """A file DVC could not read at `rev`, as a Problem: the report goes on without it, as
-    `dvc metrics show` warns and goes on.  In the workspace a file that does not parse is
-    most often one that a training run (dvclive) is rewriting at that moment."""
+    `dvc metrics show` warns and goes on.  In the workspace a file that does not parse (or
+    is empty) is most often one that a training run (dvclive) is rewriting at that moment."""
+    return Problem(path, rev, why_unread(exc, rev))
+
+
+def why_unread(exc: BaseException, rev: Revision) -> str:
+    """The one line `unreadable` gives a file."""
     import csv
 
     from dvc.utils.serialize import ParseError
 
-    what = "does not parse" if isinstance(exc, (ParseError, csv.Error)) else "not read"
-    reason = f"{what}: {describe(exc)}"
+    text = getattr(exc.__cause__ or exc, "doc", None)  # json.JSONDecodeError: what it parsed
+    if isinstance(exc, EmptyFile):
+        reason = exc.reason
+    elif isinstance(text, str) and not text.strip():
+        reason = "empty"  # JSON says "Expecting value" of an empty text
+    else:
+        what = "does not parse" if isinstance(exc, (ParseError, csv.Error)) else "not read"
+        reason = f"{what}: {describe(exc)}"
     if rev.name == WORKSPACE:
         reason += " (it may still be being written)"
-    return Problem(path, rev, reason)
+    return reason
 
 
 # How every "no data" reason ends, so the pull's report can tell them apart (`no_data_reason`).

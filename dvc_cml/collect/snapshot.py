@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from dvc_cml.collect import guard, internals, workspace
-from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, thinned
+from dvc_cml.collect import guard, internals, values, workspace
+from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, mark_empty, thinned
 from dvc_cml.collect.project import WORKSPACE, describe
 from dvc_cml.model import Output
 
@@ -87,6 +87,7 @@ def _plots(repo: Repo, max_points: int, snapshot: Snapshot, on_disk: bool) -> Re
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
         internals.resolve_plot_sources(data)
+    mark_empty(sources.get("data", {}))
     snapshot.cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
     return data
 
@@ -133,9 +134,10 @@ def _on_disk(repo: Repo, snapshot: Snapshot) -> None:
     status`), after `_tracked` read them from dvc.lock.
 
     Hashing reads whole files of any size and kind, so it runs outside `guard` (which
-    bounds what a parser may read); an output that leads outside the repository (a
-    symlink, at its root or inside it) is not hashed: it is compared as dvc.lock records
-    it, and listed as not read.  The stages' params files are read through the guard.
+    bounds what a parser may read); an output or dependency that leads outside the
+    repository (a symlink, at its root or inside it) is not hashed: an output is compared
+    as dvc.lock records it, and either is listed as not read.  The stages' params files
+    are read through the guard (`workspace.stale`).
     """
     outside = workspace.leading_outside(repo, list(snapshot.outputs))
     for path, reason in outside.items():
@@ -145,18 +147,29 @@ def _on_disk(repo: Repo, snapshot: Snapshot) -> None:
     for key in disk.on_disk:
         entry = disk.index[key]
         path = "/".join(key) + ("/" if entry.meta and entry.meta.isdir else "")
-        snapshot.outputs.pop(path.rstrip("/"), None)
-        snapshot.outputs.pop(path.rstrip("/") + "/", None)
-        snapshot.outputs[path] = Output(
+        recorded = snapshot.outputs.pop(path.rstrip("/"), None)
+        recorded = snapshot.outputs.pop(path.rstrip("/") + "/", None) or recorded
+        now = snapshot.outputs[path] = Output(
             path,
             size=entry.meta.size if entry.meta else None,
             files=entry.meta.nfiles if entry.meta else None,
             digest=entry.hash_info.value if entry.hash_info else None,
         )
-    with guard.guarded(repo):
-        for address, stage in snapshot.stages.items():
-            if snapshot.lock.get(address) and (found := workspace.stale(stage, disk)):
-                snapshot.stale[address] = found
+        # Whether the workspace is dirty, from the comparison made here anyway.
+        disk.differ = disk.differ or recorded is None or recorded.digest != now.digest
+    unread = {path for path, _ in snapshot.refused}
+    unread.update(p for p, r in (snapshot.params.get("data") or {}).items() if "error" in r)
+    seen = set(unread)
+    for address, stage in snapshot.stages.items():
+        if not snapshot.lock.get(address):
+            continue
+        found = workspace.stale(repo, stage, disk, unread)
+        if found:
+            snapshot.stale[address] = found
+        for path, reason in found.not_read:
+            if path not in seen:  # a dependency of several stages is listed once
+                seen.add(path)
+                snapshot.refused.append((path, reason))
 
 
 def _uncommitted(repo: Repo, snapshot: Snapshot) -> bool:
@@ -164,10 +177,7 @@ def _uncommitted(repo: Repo, snapshot: Snapshot) -> bool:
     reads = {*snapshot.metrics.get("data", {}), *snapshot.params.get("data", {})}
     reads |= set(snapshot.plots.get("sources", {}).get("data", {}))
     reads |= {path for path, _ in snapshot.refused}
-    on_disk = snapshot.on_disk
-    changed = bool(snapshot.stale) or bool(
-        on_disk and workspace.outputs_differ(snapshot.data_index, on_disk)
-    )
+    changed = bool(snapshot.stale) or bool(snapshot.on_disk and snapshot.on_disk.differ)
     return workspace.uncommitted(repo, reads, changed)
 
 
@@ -229,6 +239,8 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
                 snapshot.params = _result(lambda: internals.gather_params(repo))
                 snapshot.plots = _plots(repo, max_points, snapshot, key == WORKSPACE)
                 _take_refused(snapshot)
+                for result in (snapshot.metrics, snapshot.params):
+                    values.mark_empty(repo, result)
                 if "error" not in snapshot.metrics:  # else the index is broken: reported later
                     _tracked(repo, snapshot)
             if key == WORKSPACE:

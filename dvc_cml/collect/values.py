@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvc_cml.collect import guard
-from dvc_cml.collect.project import describe, no_data, no_data_reason, not_produced, unreadable
+from dvc_cml.collect.project import (
+    EmptyFile,
+    describe,
+    no_data,
+    no_data_reason,
+    not_produced,
+    unreadable,
+)
 from dvc_cml.errors import UserError
 from dvc_cml.model import (
     MISSING,
@@ -18,6 +26,9 @@ from dvc_cml.model import (
     Value,
     metric_direction,
 )
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
 
 Files = dict[str, dict[str, Value]]  # {path: {dotted key: value}}
 
@@ -34,6 +45,35 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Value]:
         else:
             flat[name] = value
     return flat
+
+
+def mark_empty(repo: Repo, result: Mapping[str, Any]) -> None:
+    """Mark the files of one revision's metrics or params `result` (DVC's shape, changed in
+    place) that hold no values at all (`EmptyFile`), so that their rows read "not read"
+    there, not "removed" or "new", and the file is listed with the reason.
+
+    DVC reads an empty YAML file, or one holding only a comment, as no values, and one cut
+    to a single word (`ep` of `epochs: 12`) as that word.  A file with values that DVC
+    leaves out (a stage tracks `train` and the file has no such section; a metrics file
+    of text only) is not empty: read whole again here to tell, which costs a file only
+    when DVC found nothing in it.
+    """
+    from dvc.utils.serialize import load_path
+
+    for path, file_result in (result.get("data") or {}).items():
+        data = file_result.get("data")
+        if "error" in file_result or (isinstance(data, dict) and data):
+            continue
+        if data == {}:
+            try:
+                data = load_path("/" + path.replace(os.sep, "/"), repo.dvcfs)
+            except Exception:  # DVC read it a moment ago: keep what it read
+                continue
+        if isinstance(data, dict) and data:
+            continue
+        file_result.pop("data", None)
+        nothing = data is None or data in ("", [], {})
+        file_result["error"] = EmptyFile("empty" if nothing else "holds no values")
 
 
 def _culprit(exc: BaseException) -> str:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml import git
 from dvc_cml.collect import guard, internals
+from dvc_cml.collect.project import describe
 from dvc_cml.model import MISSING, Value
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class DataOnDisk:
 
     index: Any  # DVC's data index of the outputs on disk
     on_disk: set[Any]  # the outputs' keys that exist in the workspace
+    differ: bool = False  # one of them differs from its .dvc file or dvc.lock entry
 
 
 def data_on_disk(repo: Repo, keys: set[Any], skip: set[str]) -> DataOnDisk:
@@ -48,22 +50,24 @@ def data_on_disk(repo: Repo, keys: set[Any], skip: set[str]) -> DataOnDisk:
 
 
 def leading_outside(repo: Repo, paths: list[str]) -> dict[str, str]:
-    """Of the outputs `paths` (from the project root; directories end with "/"), those that
-    lead outside the repository, at their root or through a symlink inside a directory,
-    with the reason: hashing would read whatever they lead to (a device that never ends,
-    a file of the machine's)."""
+    """Of `paths` (outputs or dependencies, from the project root; a trailing "/" is
+    ignored), those that lead outside the repository, at their root or through a symlink
+    anywhere inside a directory, with the reason: hashing would read whatever they lead to
+    (a device that never ends, a file of the machine's), and `dvc pull` would write
+    through them.  A link into the DVC cache's objects (`cache.type: symlink` with a
+    shared cache) is DVC's own, and fine."""
     found: dict[str, str] = {}
     root = repo.scm.root_dir
     local = getattr(getattr(repo.cache, "local", None), "path", None)
-    cache = str(Path(local).resolve()) if local else None  # links into it are DVC's own
+    cache = str(Path(local).resolve()) if local else None
     for path in paths:
         name = path.rstrip("/")
         full = Path(repo.root_dir, name)
         if reason := guard.outside(str(full), root, cache):
             found[name] = reason
-        elif path.endswith("/") and full.is_dir() and (inner := _link_inside(full, root, cache)):
+        elif full.is_dir() and (inner := _link_inside(full, root, cache)):
             link, reason = inner
-            found[name] = f"{reason}: {Path(link).relative_to(repo.root_dir).as_posix()}"
+            found[name] = f"{reason}: {Path(os.path.relpath(link, repo.root_dir)).as_posix()}"
     return found
 
 
@@ -91,39 +95,57 @@ class Stale:
     outs: list[str] = field(default_factory=list)
     params: dict[str, dict[str, Value]] = field(default_factory=dict)  # file -> name -> now
     command: bool = False
+    # Dependencies and outputs not hashed, so not known to be unchanged: (path from the
+    # project root, why), for the report's "Not read" list.
+    not_read: list[tuple[str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.deps or self.outs or self.params or self.command)
 
 
-def stale(stage: Any, data: DataOnDisk) -> Stale:
-    """`dvc status` for one pipeline stage, entry by entry; a file DVC cannot read here (a
-    params file that does not parse, reported with the params) leaves its entry out."""
+def stale(repo: Repo, stage: Any, data: DataOnDisk, unread: Collection[str] = ()) -> Stale:
+    """`dvc status` for one pipeline stage, entry by entry.
+
+    Dependencies and outputs are hashed as DVC hashes them, whole and of any size, outside
+    `guard` (which bounds what a parser may read), once each is known not to lead outside
+    the repository; one that does, or that cannot be hashed, is listed as not read.  Params
+    files are parsed, so they are read through `guard`; one that is not read here (`unread`:
+    it does not parse, is empty or was refused, as the params table says) leaves its entry
+    out.
+    """
     from dvc.dependency.param import ParamsDependency
 
     # `always_changed: true` stages are never up to date for `dvc status`; nothing of theirs
     # changed since dvc.lock, so they are not marked.
     found = Stale(command=bool(getattr(stage, "cmd_changed", False)))
     for dep in [] if stage.frozen else stage.deps:
-        status = _status(dep, data)
-        if isinstance(dep, ParamsDependency) and isinstance(status, dict):
-            changed = {name for name, st in status.items() if st in (*_CHANGED, "deleted")}
-            if changed:
-                now = _read_params(dep)
-                found.params[dep.def_path] = {
-                    name: now.get(name, MISSING) for name in sorted(changed)
-                }
-        elif status in _CHANGED:
+        if isinstance(dep, ParamsDependency):
+            if _from_root(repo, dep) not in unread:
+                _params_changed(repo, dep, found)
+        elif _changed(repo, dep, data, found):
             found.deps.append(dep.def_path)
     for out in stage.outs:
-        if _status(out, data) in _CHANGED:
+        if _changed(repo, out, data, found):
             found.outs.append(out.def_path)
     return found
 
 
-def _status(entry: Any, data: DataOnDisk) -> Any:
-    """The one status `dvc status` gives an entry (a dict of params for a params file), or
-    None: unchanged, or not readable here.
+def _params_changed(repo: Repo, dep: Any, found: Stale) -> None:
+    """The params of `dep` that differ from dvc.lock, with their values now, into `found`."""
+    with guard.guarded(repo):
+        try:
+            status = next(iter(dep.workspace_status().values()), None)
+        except Exception:  # does not parse, or refused: the params table lists it
+            return
+        changed = {name for name, st in (status or {}).items() if st in (*_CHANGED, "deleted")}
+        if changed:
+            now = _read_params(dep)
+            found.params[dep.def_path] = {name: now.get(name, MISSING) for name in sorted(changed)}
+
+
+def _changed(repo: Repo, entry: Any, data: DataOnDisk, found: Stale) -> bool:
+    """Whether a dependency or output differs on disk from dvc.lock, as `dvc status` says
+    (changed or new; not "deleted": not in the workspace is not a change of it).
 
     A tracked output on disk (a stage's output, or a dependency that is one) was hashed
     already for the data section: its hash there is compared with dvc.lock's, instead of
@@ -133,12 +155,26 @@ def _status(entry: Any, data: DataOnDisk) -> Any:
     if key is not None and key in data.on_disk:
         now, then = data.index[key].hash_info, entry.hash_info
         if now is not None and then is not None and now.name == then.name:
-            return None if now.value == then.value else "modified"
+            return bool(now.value != then.value)
+    if getattr(entry.fs, "protocol", None) == "local":  # else a URL: DVC asks its storage
+        name = _from_root(repo, entry)
+        if reason := leading_outside(repo, [name]).get(name):
+            found.not_read.append((name, reason))
+            return False
     try:
         status = entry.workspace_status()
-    except Exception:  # a params file that does not parse: the params table says so
-        return None
-    return next(iter(status.values()), None)
+    except Exception as exc:  # a file DVC cannot hash (a socket, no permission, ...)
+        found.not_read.append((_from_root(repo, entry), f"not hashed: {describe(exc)}"))
+        return False
+    return next(iter(status.values()), None) in _CHANGED
+
+
+def _from_root(repo: Repo, entry: Any) -> str:
+    """A dependency's or output's path as the report names files: from the project root,
+    or as written when that is an absolute path."""
+    if Path(entry.def_path).is_absolute():
+        return str(entry.def_path)
+    return Path(os.path.relpath(entry.fs_path, repo.root_dir)).as_posix()
 
 
 def _read_params(dep: Any) -> dict[str, Value]:
@@ -191,18 +227,5 @@ def uncommitted(repo: Repo, reads: Iterable[str], changed_on_disk: bool) -> bool
         if posixpath.basename(rel) in _DVC_FILES or rel.endswith(".dvc"):
             return True
         if any(rel == r or rel.startswith(r + "/") for r in read):
-            return True
-    return False
-
-
-def outputs_differ(recorded: Any, data: DataOnDisk) -> bool:
-    """Whether an output on disk differs from its record (`recorded`: the data index of the
-    .dvc files and dvc.lock)."""
-    for key in data.on_disk:
-        try:
-            then = recorded[key].hash_info
-        except KeyError:
-            return True
-        if data.index[key].hash_info != then:
             return True
     return False
