@@ -102,10 +102,15 @@ def tracked_sizes(project: Project, rev: str) -> dict[str, tuple[int, int | None
     return sizes
 
 
-def test_data_section_matches_dvc_diff_and_the_lock_files(project: Project) -> None:
-    doc = report_json(project, "main", "feature")
+@pytest.mark.parametrize("head", ["feature", "workspace"])
+def test_data_section_matches_dvc_diff_and_the_lock_files(project: Project, head: str) -> None:
+    """`feature`, and the workspace (feature checked out, clean): read from the files on
+    disk, with the same counts inside each directory."""
+    revs = ("main", "feature") if head == "feature" else ("main",)
+    doc = report_json(project, *revs)
+    assert doc["head"]["rev"] == head
     ours = {c["path"]: c for c in doc["data"]["changed"]}
-    oracle = dvc_diff(project, "main", "feature")
+    oracle = dvc_diff(project, *revs)
 
     # Every output DVC reports is ours with the same status; files inside a tracked
     # directory are counted under it, status by status.
