@@ -36,39 +36,17 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import SCENARIOS, Project, clean_env, git
+from tests import conftest
+from tests.conftest import clean_env, git
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 OUTPUTS = {"md": ("--md",), "json": ("--json",), "terminal": ()}
 
 
-def _add(root: Path, *targets: str) -> None:
-    from dvc_cml.collect import open_project
-
-    with open_project(root) as repo:
-        repo.add(list(targets))
-
-
 def build_changes(where: Path) -> Path:
     """`changes` reproduced on `main` and on `feature` (checked out): as tests/test_changes.py
     builds it."""
-    from dvc_cml.pipeline import init_project, reproduce
-
-    root = where / "project"
-    scenario = SCENARIOS / "changes"
-    shutil.copytree(scenario / "base", root)
-    git(root, "init", "-q")
-    init_project(root)
-    project = Project(root, scenario)
-    _add(root, "data/raw", "data/labels.csv")
-    reproduce(root, say=lambda _: None)
-    project.commit("baseline")
-    project.branch("feature")
-    project.apply_head()
-    _add(root, "data/raw", "data/labels.csv")
-    reproduce(root, say=lambda _: None)
-    project.commit("feature")
-    return root
+    return conftest.build_changes(where / "project").root
 
 
 def build_get_started(where: Path) -> Path:
