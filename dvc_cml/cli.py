@@ -53,6 +53,25 @@ fix, 2 bad usage, 3 an internal error, 130 interrupted.
 """
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: its revisions may come before, between or after its options
+    (`dvc-cml diff main --md exp-a`), as argparse's intermixed parsing reads them.  An
+    option that takes a value still takes the next word (`-e exp-a` names a baseline)."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # intermixed parsing calls back in (its two passes)
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def _add_output_flags(parser: argparse.ArgumentParser, relative_to: str) -> None:
     parser.add_argument(
         "--out",
@@ -118,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
+    )
 
     diff = commands.add_parser(
         "diff",
@@ -149,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-report",
         metavar="FILE",
         help="also write the head's metrics in OpenMetrics text format, for GitLab's metrics "
-        "report widget (artifacts:reports:metrics); relative to the project with -C",
+        "report widget (artifacts:reports:metrics), which compares one set of values with the "
+        "target branch's: with several revisions, only the first REV's (the first experiment's "
+        "with -e alone; `main workspace -e` keeps the workspace's); relative to the project "
+        "with -C",
     )
     _add_gate_flags(diff)
     diff.add_argument(

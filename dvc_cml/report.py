@@ -463,12 +463,10 @@ def run_diff(
         config = _config(options)  # a broken config fails before any work
         report, pulled = _compared(options, config, step)
         if report.empty:
+            *some, last = (rev.label for rev in report.revisions)
+            where = f"{', '.join(some)} or {last}"
             print(
-                visible(
-                    f"Nothing to compare: no metrics, params or plots at {report.base.label} "
-                    f"or {report.head.label}."
-                ),
-                file=stdout,
+                visible(f"Nothing to compare: no metrics, params or plots at {where}."), file=stdout
             )
             return EXIT_OK
         plots, files, text, page = _render(report, options, step, charts)

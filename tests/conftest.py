@@ -153,6 +153,27 @@ def build_project(name: str, root: Path) -> Project:
     return project
 
 
+def build_changes(root: Path) -> Project:
+    """`changes` at `root`, reproduced on `main` and on `feature` (checked out and committed):
+    new raw data, lr, a command and stages changed."""
+    from dvc_cml.pipeline import reproduce
+
+    scenario = SCENARIOS / "changes"
+    shutil.copytree(scenario / "base", root)
+    git(root, "init", "-q")
+    init_project(root)
+    project = Project(root, scenario)
+    dvc_add(root, "data/raw", "data/labels.csv")
+    reproduce(root, say=lambda _: None)
+    project.commit("baseline")
+    project.branch("feature")
+    project.apply_head()
+    dvc_add(root, "data/raw", "data/labels.csv")
+    reproduce(root, say=lambda _: None)
+    project.commit("feature")
+    return project
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> Callable[[str], Project]:
     def make(name: str) -> Project:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,38 +16,15 @@ import pytest
 import yaml
 
 from dvc_cml.cli import main
-from dvc_cml.pipeline import init_project, reproduce
-from tests.conftest import SCENARIOS, Project, git
+from tests.conftest import Project, build_changes, git
 
 DVC = str(Path(sys.executable).parent / "dvc")
-
-
-def _add(root: Path, *targets: str) -> None:
-    """`dvc add`, through DVC's Python API."""
-    from dvc_cml.collect import open_project
-
-    with open_project(root) as repo:
-        repo.add(list(targets))
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """`changes`: main = baseline, feature = new raw data, lr, a command, stages."""
-    root = tmp_path_factory.mktemp("changes") / "project"
-    scenario = SCENARIOS / "changes"
-    shutil.copytree(scenario / "base", root)
-    git(root, "init", "-q")
-    init_project(root)
-    project = Project(root, scenario)
-    _add(root, "data/raw", "data/labels.csv")
-    reproduce(root, say=lambda _: None)
-    project.commit("baseline")
-    project.branch("feature")
-    project.apply_head()
-    _add(root, "data/raw", "data/labels.csv")
-    reproduce(root, say=lambda _: None)
-    project.commit("feature")
-    return project
+    return build_changes(tmp_path_factory.mktemp("changes") / "project")
 
 
 def report_json(project: Project, *args: str) -> dict[str, Any]:
@@ -102,10 +78,15 @@ def tracked_sizes(project: Project, rev: str) -> dict[str, tuple[int, int | None
     return sizes
 
 
-def test_data_section_matches_dvc_diff_and_the_lock_files(project: Project) -> None:
-    doc = report_json(project, "main", "feature")
+@pytest.mark.parametrize("head", ["feature", "workspace"])
+def test_data_section_matches_dvc_diff_and_the_lock_files(project: Project, head: str) -> None:
+    """`feature`, and the workspace (feature checked out, clean): read from the files on
+    disk, with the same counts inside each directory."""
+    revs = ("main", "feature") if head == "feature" else ("main",)
+    doc = report_json(project, *revs)
+    assert doc["head"]["rev"] == head
     ours = {c["path"]: c for c in doc["data"]["changed"]}
-    oracle = dvc_diff(project, "main", "feature")
+    oracle = dvc_diff(project, *revs)
 
     # Every output DVC reports is ours with the same status; files inside a tracked
     # directory are counted under it, status by status.

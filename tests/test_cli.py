@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dvc_cml.cli import main
+from dvc_cml.cli import build_parser, main, parse
 from dvc_cml.errors import EXIT_INTERNAL, error_boundary
 from tests.conftest import Project, clean_env, git, run_cli
 
@@ -151,16 +151,45 @@ def test_nothing_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     (tmp_path / "README").write_text("no pipeline yet\n")
     git(tmp_path, "add", "-A")
     git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    sha = git(tmp_path, "rev-parse", "--short=7", "HEAD").strip()
     code, out, err = run_cli(capsys, "diff", "main", "-C", str(tmp_path))
     assert (code, err) == (0, "")
-    assert out.startswith("Nothing to compare: no metrics, params or plots at main (")
+    assert out == (
+        f"Nothing to compare: no metrics, params or plots at main ({sha}) or workspace ({sha}).\n"
+    )
     assert not (tmp_path / "dvc-cml-report").exists()
+    # Several revisions: each one named.
+    git(tmp_path, "branch", "other")
+    code, out, err = run_cli(capsys, "diff", "main", "other", "HEAD", "-C", str(tmp_path))
+    assert (code, err) == (0, "")
+    assert out == (
+        f"Nothing to compare: no metrics, params or plots at main ({sha}), other ({sha}) or "
+        f"HEAD ({sha}).\n"
+    )
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "--md", "--json"], env={}) == 2
     assert "not allowed with argument" in capsys.readouterr().err
     assert main(["frobnicate"], env={}) == 2
+
+
+def test_revisions_before_between_and_after_options() -> None:
+    """Positional revisions anywhere among a subcommand's options; an option's value stays
+    its own (`-e v1`, `--fail-on GATE`)."""
+    parser = build_parser()
+    args = parse(parser, ["diff", "main", "--md", "exp-a", "-C", "proj", "exp-b", "-e", "v1"])
+    assert (args.base, args.head, args.more) == ("main", "exp-a", ["exp-b"])
+    assert (args.md, args.path, args.experiments) == (True, "proj", "v1")
+    args = parse(parser, ["check", "--fail-on", "acc<0", "main", "--out", "o", "exp-a"])
+    assert (args.base, args.head, args.more, args.fail_on) == ("main", "exp-a", [], ["acc<0"])
+    args = parse(parser, ["diff", "--json", "main"])
+    assert (args.base, args.head, args.json) == ("main", None, True)
+    # `-e` takes the word after it as its baseline; before another option, it takes none.
+    args = parse(parser, ["diff", "-e", "main"])
+    assert (args.base, args.head, args.experiments) == (None, None, "main")
+    args = parse(parser, ["diff", "-e", "--json", "main", "exp-a"])
+    assert (args.base, args.head, args.experiments, args.json) == ("main", "exp-a", "HEAD", True)
 
 
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,6 +199,11 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "CI_MERGE_REQUEST_TARGET_BRANCH_NAME" in out
     assert "--no-post" in out
+    # What GitLab's metrics widget gets from a report of several revisions.
+    metrics_report = " ".join(
+        out.split("\n  --metrics-report FILE")[1].split("\n  --fail-on")[0].split()
+    )
+    assert "with several revisions, only the first REV's" in metrics_report
 
 
 def exit_codes() -> set[int]:

@@ -18,6 +18,7 @@ from dvc_cml.cli import main
 from dvc_cml.collect import collect
 from dvc_cml.collect.values import flatten
 from dvc_cml.model import DataPlot
+from dvc_cml.render.openmetrics import metric_name
 from tests.conftest import FakeGitLab, Project, clean_env, git, run_cli
 from tests.experiments import QUEUED, Experiments, build, dvc
 from tests.experiments import sha as exp_sha
@@ -192,6 +193,10 @@ def test_markdown_report_of_three_experiments(
     # Every revision's image, side by side; every chart written.
     files = sorted(p.name for p in (tmp_path / "o" / "plots").glob("plots-decision-png.*"))
     assert files == [f"plots-decision-png.{k}.png" for k in ("base", "head", "head2", "head3")]
+    # docs/usage.md's report-directory table names each of them.
+    usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text()
+    [row] = [line for line in usage.splitlines() if line.startswith("| `plots/<name>.base.png`")]
+    assert all(name.removeprefix("plots-decision-png") in row for name in files)
 
 
 def test_two_revisions_keep_the_two_column_report(
@@ -227,6 +232,44 @@ def test_a_name_given_twice_or_naming_the_base_is_one_column(
 ) -> None:
     doc = json_report(capsys, exps.root, tmp_path, "main", "exp-a", "main", "exp-a", "exp-c")
     assert [r["rev"] for r in doc["revisions"]] == ["main", "exp-a", "exp-c"]
+
+
+def test_revisions_may_come_among_the_options(
+    exps: Experiments, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`dvc-cml diff main --json exp-a`, and one more from $DVC_CML_ARGS (after the command
+    line's words), as a user and a CI template would write them."""
+    argv = ["diff", "main", "--json", "exp-a", "-C", str(exps.root), "--out", str(tmp_path)]
+    code, out, err = run_cli(capsys, *argv, env=clean_env(DVC_CML_ARGS="--no-post exp-c"))
+    assert (code, err) == (0, "")
+    assert [r["rev"] for r in json.loads(out)["revisions"]] == ["main", "exp-a", "exp-c"]
+
+
+def test_metrics_report_holds_the_first_revisions_metrics(
+    exps: Experiments, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """GitLab's widget compares one value per metric with the target branch's: the first
+    REV's, as `dvc exp show` has them."""
+    report = tmp_path / "metrics.txt"
+    argv = ["diff", "main", "lr_small", "exp-a", "-C", str(exps.root), "--out", str(tmp_path)]
+    code, _, err = run_cli(capsys, *argv, "--md", "--metrics-report", str(report), env=clean_env())
+    assert (code, err) == (0, "")
+    lines = report.read_text().splitlines()
+    samples = {
+        name: float(value)
+        for name, value in (line.split() for line in lines if not line.startswith("#"))
+    }
+    theirs = dvc_values(exps.show)
+
+    def metrics_of(name: str) -> dict[str, float]:
+        return {
+            f'{metric_name(key)}{{file="{path}"}}': float(value)
+            for (kind, path, key), value in theirs[name].items()
+            if kind == "metrics"
+        }
+
+    assert samples == metrics_of("lr_small") != metrics_of("exp-a")
+    assert len(samples) == 4
 
 
 def test_usage_errors_name_the_diff_subcommand(capsys: pytest.CaptureFixture[str]) -> None:

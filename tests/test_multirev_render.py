@@ -21,14 +21,17 @@ from dvc_cml.model import (
     ParamChange,
     PlotKind,
     Point,
+    Problem,
     RenderedPlot,
     Report,
+    Reproduced,
     Revision,
     Row,
     StageChange,
+    StageRun,
     head_key,
 )
-from dvc_cml.render import charts, comment, html, markdown, palette, terminal
+from dvc_cml.render import charts, comment, html, jsondoc, markdown, palette, terminal
 from dvc_cml.report import render_plots
 
 BASE = Revision("main", "1111111aaaaaaa")
@@ -219,6 +222,55 @@ def test_terminal_fits_80_columns_with_long_names_in_a_legend() -> None:
     assert len(sparks) == 1 and sparks[0].endswith(" 0.6703")
 
 
+def test_terminal_opening_and_a_cut_metrics_table_with_one_head_or_several() -> None:
+    """The header, --repro, the files not read and more than MAX_ROWS metrics: the same
+    lines on both paths, but for the header, the legend and the table's title."""
+    count = terminal.MAX_ROWS + 5  # 22 change (the odd ones), 23 do not
+    done = Reproduced((StageRun("train", "ran"), StageRun("eval", "restored")))
+    repro = (
+        "Pipeline reproduced first, in pipeline order: train ran, eval restored from the "
+        "run-cache (not run)."
+    )
+    reason = "does not parse (it may still be being written)"
+    for several in (False, True):
+        revs = heads(2 if several else 1)
+        metrics = tuple(
+            Row("m.json", f"m{i:02d}", i, i + (i % 2), more=(i,) if several else ())
+            for i in range(count)
+        )
+        problems = (Problem("m.json", revs[-1], reason),)
+        report = Report(
+            BASE, revs[0], more=revs[1:], metrics=metrics, problems=problems, reproduced=done
+        )
+        lines = [line.rstrip() for line in shown(report).splitlines()]
+        if several:
+            opening = [
+                "DVC report: main (1111111) -> 2 revisions",
+                "exp-1: 22 changed, 23 unchanged; exp-2: 45 unchanged · 1 file not read",
+                "  main   1111111  base",
+                "  exp-1  0000002  22 changed, 23 unchanged",
+                "  exp-2  0000003  45 unchanged",
+            ]
+        else:
+            opening = [
+                "DVC report: main (1111111) -> exp-1 (0000002)",
+                "22 metrics changed, 23 unchanged · 1 file not read",
+            ]
+        title = (
+            "Metrics (22 of 45 changed)" if several else "Metrics (22 of 45 changed, biggest first)"
+        )
+        assert lines[: len(opening) + 3] == [
+            *opening,
+            repro,
+            f"Not read: m.json at {revs[-1].label}: {reason}",
+            title,
+        ]
+        assert lines.count("… 23 more metrics, all in the report file") == 1
+        # The changed ones, biggest change first (the same +1 each: in order).
+        shown_rows = re.findall(r"^\| (?:m\.json \| )?(m\d\d) ", "\n".join(lines), re.M)
+        assert shown_rows == [f"m{i:02d}" for i in range(1, count, 2)]
+
+
 def test_terminal_stage_changed_everywhere_is_one_line() -> None:
     text = shown(THREE)
     lines = text.splitlines()
@@ -329,6 +381,24 @@ def test_more_heads_than_a_legend_can_tell_apart_draw_the_best_by_the_primary_me
 
 
 # --- report.html ---------------------------------------------------------------------------
+
+
+def test_json_row_status_is_over_every_head_its_change_the_first_heads() -> None:
+    report = report_of(2, metrics=(Row("m.json", "acc", 0.8, 0.8, Direction.HIGHER, more=(0.9,)),))
+    [row] = json.loads(jsondoc.render(report, [], Path("out")))["metrics"]
+    assert {k: row[k] for k in ("status", "change", "verdict", "best")} == {
+        "status": "changed",  # exp-2 changed it
+        "change": 0.0,  # at exp-1, as `head`
+        "verdict": "neutral",
+        "best": ["exp-2"],
+    }
+    assert row["against_base"]["exp-1"]["status"] == "unchanged"
+    assert row["against_base"]["exp-2"] == {
+        "change": 0.09999999999999998,
+        "relative_change": 12.499999999999996,
+        "status": "changed",
+        "verdict": "better",
+    }
 
 
 def test_page_sorts_tables_and_draws_swatches_in_the_charts_colours() -> None:

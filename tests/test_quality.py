@@ -127,3 +127,22 @@ def test_each_private_dvc_name_says_the_dvc_versions_it_was_checked_on() -> None
         assert found, f"{function.name}: no 'Checked on DVC ...' line"
         versions = re.findall(r"\d+\.\d+(?:\.\d+)?", found.group(1))
         assert any(v == floor or v.startswith(f"{floor}.") for v in versions), function.name
+
+
+def test_dvc_parses_its_yaml_files_with_the_c_parser() -> None:
+    """DVC reads dvc.yaml, dvc.lock, .dvc files and params.yaml with ruamel.yaml at every
+    revision; since ruamel.yaml 0.19 its C parser is an extra, declared here (the pure-Python
+    one cost 12 ms a revision: docs/performance.md)."""
+    from importlib.metadata import requires
+
+    from dvc.utils.serialize import parse_yaml
+    from packaging.requirements import Requirement
+    from ruamel.yaml import YAML
+    from ruamel.yaml.main import CParser
+
+    declared = {r.name for r in map(Requirement, requires("dvc-cml") or [])}
+    assert "ruamel.yaml.clib" in declared
+    assert CParser is not None and YAML(typ="safe").Parser is CParser
+    assert parse_yaml("stages:\n  train: {cmd: python train.py}\n", "dvc.yaml") == {
+        "stages": {"train": {"cmd": "python train.py"}}
+    }

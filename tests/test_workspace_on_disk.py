@@ -22,37 +22,16 @@ import pytest
 
 from dvc_cml.cli import main
 from dvc_cml.model import Report, Revision
-from dvc_cml.pipeline import init_project, reproduce
 from dvc_cml.render import comment, markdown, terminal
-from tests.conftest import SCENARIOS, Project, clean_env, git
+from tests.conftest import Project, build_changes, clean_env, git
 
 DVC = str(Path(sys.executable).parent / "dvc")
 DIRTY = " + uncommitted changes"
 
 
-def _add(root: Path, *targets: str) -> None:
-    from dvc_cml.collect import open_project
-
-    with open_project(root) as repo:
-        repo.add(list(targets))
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    root = tmp_path_factory.mktemp("changes") / "project"
-    scenario = SCENARIOS / "changes"
-    shutil.copytree(scenario / "base", root)
-    git(root, "init", "-q")
-    init_project(root)
-    project = Project(root, scenario)
-    _add(root, "data/raw", "data/labels.csv")
-    reproduce(root, say=lambda _: None)
-    project.commit("baseline")
-    project.branch("feature")
-    project.apply_head()
-    _add(root, "data/raw", "data/labels.csv")
-    reproduce(root, say=lambda _: None)
-    project.commit("feature")
+    project = build_changes(tmp_path_factory.mktemp("changes") / "project")
     assert project.status() == ""
     return project
 

@@ -221,14 +221,14 @@ def _data_plot(
     template = str(props.get("template") or "linear")
     x_field, y_field = props.get("x"), props.get("y")
     confusion = template.startswith("confusion")
-    files = {dp.get("filename") for dp in renderer.datapoints}
-    y_fields = {str(dp.get("field")) for dp in renderer.datapoints if dp.get("field")}
     by_source: dict[tuple[str, Any, Any], _Series] = {}  # (rev, file, field): its values
-    for dp in renderer.datapoints:
+    for dp in renderer.datapoints:  # one pass: a confusion matrix has a datapoint per row
         key = (dp["rev"], dp.get("filename", ""), dp.get("field", ""))
         series = by_source.get(key) or by_source.setdefault(key, _Series())
         series.xs.append(dp.get(x_field))
         series.ys.append(dp.get(y_field))
+    files = {filename for _, filename, _ in by_source}
+    y_fields = {str(field_name) for _, _, field_name in by_source if field_name}
     columns: dict[tuple[str, str], _Series] = {}
     for (rev, filename, field_name), values in by_source.items():
         if confusion:
@@ -587,8 +587,9 @@ def plots(
         props = user_props.get(renderer.name, {})
         written = props.get("dvc_cml_template")
         notes: tuple[str, ...] = (template_notes[written],) if written in template_notes else ()
-        files = {str(dp.get("filename")) for dp in renderer.datapoints} | {renderer.name}
-        notes += _cut_notes(files, cut or {}, labels)
+        if cut and any(cut.values()):  # the files of every datapoint: only when needed
+            files = {str(dp.get("filename")) for dp in renderer.datapoints} | {renderer.name}
+            notes += _cut_notes(files, cut, labels)
         plot = _data_plot(renderer, props, problems, notes, max_points, thinned_files, revs)
         if plot.points or problems:
             out[plot.name] = plot  # with no drawable data at all, listed with the reason

@@ -54,8 +54,7 @@ def _row(row: Row, noun: str, report: Report) -> dict[str, Any]:
         "key": row.key,
         "base": _value(row.base),
         "head": _value(row.head),
-        **_against(row),
-        "status": row.status.value,  # over every head
+        **_against(row),  # its "status" is the row's over every head
         "values": {name: _value(v) for name, v in zip(names, row.values, strict=True)},
         "against_base": {
             name: _against(row.against(i)) for i, name in enumerate(names[1:]) if row.at(i)

@@ -293,6 +293,48 @@ def _data(report: Report, plain: bool) -> list[Any]:
     return [_plain_table(title, header, rows, plain)]
 
 
+def _opening(report: Report, plots: Sequence[RenderedPlot], plain: bool, width: int) -> list[Any]:
+    """The header and the verdict line (with several heads wrapped to `width`, then the
+    revisions' legend), what --repro did, and the files not read."""
+    from rich.text import Text
+
+    verdict = summary.line(report.summary(plots))
+    base = visible(report.base.label)
+    if report.multi:
+        items: list[Any] = [
+            Text(f"DVC report: {base} -> {len(report.heads)} revisions", style="bold"),
+            *_wrapped(verdict, width, indent=""),
+            *_legend(report, plain),
+        ]
+    else:
+        head = visible(report.head.label)
+        items = [Text(f"DVC report: {base} -> {head}", style="bold"), Text(verdict)]
+    if report.reproduced:
+        items.append(Text(visible(fmt.reproduced(report.reproduced))))
+    for problem in report.problems:
+        said = visible(f"{problem.path} at {problem.rev.label}: {problem.reason}")
+        items.append(Text(f"Not read: {said}", style="yellow"))
+    return items
+
+
+def _shown_metrics(report: Report) -> tuple[Sequence[Row], int]:
+    """The metrics a terminal shows, and how many changed: all of them, or, when there are
+    more than MAX_ROWS (a terminal is no place for thousands of rows), the biggest changes
+    (at the first head)."""
+    changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
+    if len(report.metrics) > MAX_ROWS:
+        return sorted(changed, key=biggest_change)[:MAX_ROWS], len(changed)
+    return report.metrics, len(changed)
+
+
+def _more_metrics(report: Report, shown: Sequence[Row]) -> list[Any]:
+    """A count of the metrics left out (`_shown_metrics`)."""
+    from rich.text import Text
+
+    left = len(report.metrics) - len(shown)
+    return [Text(f"… {left} more metrics, all in the report file")] if left else []
+
+
 # --- several heads ---------------------------------------------------------------------------
 
 NAME_WIDTH = 10  # longer revision names are shortened in the tables; the legend has them whole
@@ -465,27 +507,13 @@ def _multi_renderables(
 ) -> list[Any]:
     from rich.text import Text
 
-    heads = len(report.heads)
-    items: list[Any] = [
-        Text(f"DVC report: {visible(report.base.label)} -> {heads} revisions", style="bold"),
-        *_wrapped(summary.line(report.summary(plots)), width, indent=""),
-        *_legend(report, plain),
-    ]
-    if report.reproduced:
-        items.append(Text(visible(fmt.reproduced(report.reproduced))))
-    for problem in report.problems:
-        said = visible(f"{problem.path} at {problem.rev.label}: {problem.reason}")
-        items.append(Text(f"Not read: {said}", style="yellow"))
+    items = _opening(report, plots, plain, width)
     if report.metrics:
-        changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
-        shown: Sequence[Row] = report.metrics
-        if len(report.metrics) > MAX_ROWS:  # the biggest changes at the first head
-            shown = sorted(changed, key=biggest_change)[:MAX_ROWS]
-        title = f"Metrics ({len(changed)} of {len(report.metrics)} changed)"
+        shown, changed = _shown_metrics(report)
+        title = f"Metrics ({changed} of {len(report.metrics)} changed)"
         items += _multi_tables(title, "Metric", shown, report, plain, True, width)
         items.append(Text(f"✓ better, ✗ worse than {visible(report.base.name)}; * the best value"))
-        if left := len(report.metrics) - len(shown):
-            items.append(Text(f"… {left} more metrics, all in the report file"))
+        items += _more_metrics(report, shown)
     else:
         items.append(Text("No metrics at any revision."))
     changed_params = report.changed_params()
@@ -512,25 +540,14 @@ def renderables(
 
     if report.multi:
         return _multi_renderables(report, plots, out_dir, plain, width)
-    labels = {"base": visible(report.base.label), "head": visible(report.head.label)}
-    items: list[Any] = [Text(f"DVC report: {labels['base']} -> {labels['head']}", style="bold")]
-    items.append(Text(summary.line(report.summary(plots))))
-    if report.reproduced:
-        items.append(Text(visible(fmt.reproduced(report.reproduced))))
-    for problem in report.problems:
-        said = visible(f"{problem.path} at {problem.rev.label}: {problem.reason}")
-        items.append(Text(f"Not read: {said}", style="yellow"))
-    if len(report.metrics) > MAX_ROWS:
-        # A terminal is no place for thousands of rows: the biggest changes, and a count.
-        changed = [r for r in report.metrics if r.status is not Status.UNCHANGED]
-        shown = sorted(changed, key=biggest_change)[:MAX_ROWS]
-        title = f"Metrics ({len(changed)} of {len(report.metrics)} changed, biggest first)"
+    items = _opening(report, plots, plain, width)
+    if report.metrics:
+        shown, changed = _shown_metrics(report)
+        title = "Metrics"
+        if len(report.metrics) > MAX_ROWS:
+            title = f"Metrics ({changed} of {len(report.metrics)} changed, biggest first)"
         items.append(_table(title, shown, report, "Metric", plain))
-        items.append(
-            Text(f"… {len(report.metrics) - len(shown)} more metrics, all in the report file")
-        )
-    elif report.metrics:
-        items.append(_table("Metrics", report.metrics, report, "Metric", plain))
+        items += _more_metrics(report, shown)
     else:
         items.append(Text("No metrics at either revision."))
     changed_params = report.changed_params()
@@ -540,6 +557,7 @@ def renderables(
     elif report.params:
         items.append(Text(f"Params: none of {len(report.params)} changed."))
     items += _stages(report, plain) + _data(report, plain)
+    labels = {"base": visible(report.base.label), "head": visible(report.head.label)}
     items += _plot_lines(report, plots, out_dir, labels, width)
     return items
 
