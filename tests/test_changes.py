@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from dvc_cml.cli import main
+from dvc_cml.pipeline import init_project, reproduce
 from tests.conftest import Project, build_changes, git
 
 DVC = str(Path(sys.executable).parent / "dvc")
