@@ -44,6 +44,13 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+def holds_secret(data: str | bytes) -> bool:
+    """Whether `data` holds the value of any registered secret."""
+    if isinstance(data, str):
+        return any(secret in data for secret in _SECRETS)
+    return any(secret.encode() in data for secret in _SECRETS)
+
+
 def redact(text: str) -> str:
     for secret in _SECRETS:
         text = text.replace(secret, "[masked]")

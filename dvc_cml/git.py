@@ -92,6 +92,32 @@ def status(root: Path) -> list[tuple[str, str]] | None:
     return found
 
 
+def tracked_symlinks(root: Path, paths: list[str]) -> list[str] | None:
+    """Of what git tracks at or under `paths` (from `root`, taken literally), the symlinks,
+    from the repository's top; None if git cannot tell.  What a branch committed as a link,
+    as opposed to one the job made."""
+    if not paths:
+        return []
+    try:
+        done = subprocess.run(
+            [
+                *("git", "--no-optional-locks", "--literal-pathspecs", "ls-files"),
+                *("--stage", "-z", "--full-name", "--", *paths),
+            ],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    entries = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    # "<mode> <object> <stage>\t<path>"; 120000 is a symlink's mode.
+    return [entry.split("\t", 1)[1] for entry in entries if entry.startswith("120000 ")]
+
+
 EXPS = "refs/exps"
 
 

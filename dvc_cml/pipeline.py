@@ -190,11 +190,29 @@ def pull_in(
     A failure is said here and returned, not raised: the report is still made from what
     can be read.
     """
-    targets = None if everything else diff_outputs(repo)
-    if targets == []:
-        say("nothing to pull: no metrics or plots are DVC-cached")
+    from dvc_cml.collect import guard
+
+    if links := guard.committed_into_stores(repo):
+        more = f" and {len(links) - 1} more" if len(links) > 1 else ""
+        say(
+            f"not pulling: the branch commits symlinks where DVC keeps data ({links[0]}{more}); "
+            "a pull would copy what they lead to"
+        )
         return None
-    targets = _inside_only(repo, targets, say)
+    try:
+        # DVC's index reads dvc.yaml, params.yaml and the .dvc files: through the guard, as
+        # the diff reads them (a link leading outside, an alias bomb).
+        with guard.guarded(repo):
+            targets = None if everything else diff_outputs(repo)
+            if targets == []:
+                say("nothing to pull: no metrics or plots are DVC-cached")
+                return None
+            targets = _inside_only(repo, targets, say)
+    except Exception as exc:
+        if refusal := guard.refused(exc):
+            say(f"not pulling: {refusal}")  # reading the revision says it again, and ends
+            return None
+        raise
     if targets == []:
         return None
     say(f"pulling {'everything' if targets is None else ', '.join(targets)}")

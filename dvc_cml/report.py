@@ -438,7 +438,10 @@ def _render(
     plots, files = render_plots(report, step, charts, options.all_plots, meanwhile)
     text = markdown.render(report, plots)
     script = vegajs.bundle() if _to_chart(report, options.all_plots) else ""
-    return plots, files, text, html.render(text, plots, files, script, several=report.multi)
+    # The page embeds the files as base64, where a secret's bytes no longer read as its text:
+    # masked before they are encoded (`files` stays as drawn, for refuse_secrets to see).
+    page = html.render(text, plots, _masked(files), script, several=report.multi)
+    return plots, files, text, page
 
 
 def run_diff(

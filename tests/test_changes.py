@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from dvc_cml.cli import main
+from dvc_cml.pipeline import init_project, reproduce
 from tests.conftest import Project, build_changes, git
 
 DVC = str(Path(sys.executable).parent / "dvc")
@@ -217,3 +218,57 @@ def test_no_data_is_downloaded_for_the_data_section(project: Project, tmp_path: 
     assert (raw["head"]["size"], raw["head"]["files"]) == head["data/raw/"]
     cache = clone / ".dvc" / "cache"
     assert not cache.exists() or not [p for p in cache.rglob("*") if p.is_file()]
+
+
+def test_dvc_lock_values_are_read_as_dvc_reads_them(tmp_path: Path) -> None:
+    """dvc.lock is YAML 1.2 to DVC (ruamel.yaml): `no` is a string there, `1e3` a number,
+    `017` is 17.  A stage's params changed exactly where `dvc params diff` says so."""
+    root = tmp_path / "lock"
+    root.mkdir()
+    git(root, "init", "-q")
+    init_project(root)
+    dvc_yaml = (
+        "stages:\n  train:\n    cmd: echo done > out.txt\n"
+        "    params:\n      - flag\n      - big\n      - mode\n    outs:\n      - out.txt\n"
+    )
+    (root / "dvc.yaml").write_text(dvc_yaml)
+    for params, rev in (
+        ("flag: no\nbig: 1e3\nmode: 017\n", "main"),
+        ("flag: false\nbig: 1000.0\nmode: 17\n", "feature"),
+    ):
+        if rev == "feature":
+            git(root, "checkout", "-q", "-b", "feature")
+        (root / "params.yaml").write_text(params)
+        reproduce(root, say=lambda _: None)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", rev)
+    done = subprocess.run(
+        [DVC, "params", "diff", "--json", "main"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    theirs = json.loads(done.stdout)["params.yaml"]
+    assert theirs == {"flag": {"old": "no", "new": False}}
+    ours = report_json(Project(root, root), "main")["pipeline"]["changed"]
+    assert [(s["stage"], s["params"]) for s in ours] == [
+        ("train", [{"name": "flag", "base": "no", "head": False}])
+    ]
+
+
+SCALARS = "no yes on off y n True FALSE 1e3 1.5E3 -1e-3 +.5 1_000 0x1F 0o17 017 0b101 .inf -.Inf"
+SCALARS += " .nan null ~ 2024-01-02 2024-01-02T10:00:00Z 12:30 1:00:00 007 09.5 _1 '1' \"no\""
+
+
+@pytest.mark.parametrize("scalar", SCALARS.split())
+def test_dvc_lock_scalars_parse_as_dvc_parses_them(scalar: str) -> None:
+    import math
+
+    from dvc.utils.serialize import parse_yaml
+
+    from dvc_cml.collect import yaml12
+
+    ours, theirs = yaml12.load(f"k: {scalar}\n")["k"], parse_yaml(f"k: {scalar}\n", "dvc.lock")["k"]
+    assert type(ours) is type(theirs)
+    assert ours == theirs or (isinstance(ours, float) and math.isnan(ours) and math.isnan(theirs))

@@ -188,17 +188,27 @@ def hostile_branch(
     base: Mapping[str, str | bytes] = BASE,
     remove: Iterable[str] = (),
     name: str = "repo",
+    remote: Path | None = None,
 ) -> Path:
     """A git + DVC repository at tmp_path/name: `base` committed on `main`, then on the
     branch `feature` (checked out) `files` written (CHANGED by default), `remove` deleted and
-    `symlinks` ({link: target, as written}) made, all committed."""
+    `symlinks` ({link: target, as written}) made, all committed.
+
+    With a `remote` (a local directory), `main` also has a DVC-cached metrics file,
+    `cached/cached.json`, pushed there and then gone from the cache and the workspace, as in a CI
+    clone: `--pull` has something to fetch."""
     root = tmp_path / name
     root.mkdir()
     write_files(root, base)
     git(root, "init", "-q")
     init_project(root)
+    if remote is not None:
+        cached_on_main(root, remote)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
+    if remote is not None:
+        shutil.rmtree(root / ".dvc" / "cache")
+        (root / CACHED_PATH).unlink()
     git(root, "checkout", "-q", "-b", "feature")
     write_files(root, CHANGED if files is None else files)
     for rel in remove:
@@ -214,6 +224,28 @@ def hostile_branch(
     git(root, "add", "-A", "--force", ".", ":!dvc-cml-report")
     git(root, "commit", "-q", "-m", "hostile")
     return root
+
+
+CACHED = '{"auc": 0.9}\n'
+CACHED_PATH = "cached/cached.json"
+
+
+def cached_on_main(root: Path, remote: Path) -> None:
+    """`cached/cached.json`, a metrics file DVC tracks, pushed to `remote` (the default
+    remote)."""
+    from dvc.repo import Repo
+
+    from dvc_cml.collect.project import chdir
+
+    config = root / ".dvc" / "config"
+    config.write_text(
+        config.read_text() + f"    remote = store\n['remote \"store\"']\n    url = {remote}\n"
+    )
+    # In a dvc.yaml of its own: a branch that rewrites the root one keeps it.
+    write_files(root, {"cached/dvc.yaml": "metrics:\n  - cached.json\n", CACHED_PATH: CACHED})
+    with Repo(str(root)) as repo, chdir(root):
+        repo.add([CACHED_PATH])
+        repo.push()
 
 
 @dataclass
@@ -382,13 +414,21 @@ def outside_links(canary: Canary) -> tuple[dict[str, str | bytes], dict[str, str
     return files, links
 
 
+# As CI runs it: the GitLab template and the GitHub Action pull by default.
+PULLS = pytest.mark.parametrize("pull", [(), ("--pull",)], ids=["", "pull"])
+
+
+@PULLS
 def test_workspace_symlinks_leading_outside_are_listed_and_not_read(
-    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    pull: tuple[str, ...], tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files, links = outside_links(canary)
-    root = hostile_branch(tmp_path, files, links)
-    run = run_ci(capsys, root, "main", "--json")
+    root = hostile_branch(tmp_path, files, links, remote=tmp_path / "remote")
+    run = run_ci(capsys, root, "main", "--json", *pull)
     assert_contained(run, canary, codes={0})
+    if pull:
+        assert "dvc-cml: pulling cached/cached.json\n" in run.err
+        assert metrics(run)[(CACHED_PATH, "auc")] == (0.9, 0.9)
     assert sorted(problems(run)) == sorted(
         (path, "workspace", LINK)
         for path in (
@@ -409,16 +449,18 @@ def test_workspace_symlinks_leading_outside_are_listed_and_not_read(
     assert (root / plots["acc.csv"]["png"]).is_file()
 
 
+@PULLS
 def test_an_environment_linked_as_an_image_is_never_uploaded(
-    tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab
+    pull: tuple[str, ...], tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab
 ) -> None:
     """The critical case: `img/conf.png -> /proc/self/environ` in a job that posts."""
     root = hostile_branch(
         tmp_path,
         {**CHANGED, "img/conf.png": b""},
         {"img/conf.png": "/proc/self/environ", "metrics.json": canary.path("secret.json")},
+        remote=tmp_path / "remote",
     )
-    run = run_process(root, "main", env=gitlab_env(fake_gitlab))
+    run = run_process(root, "main", *pull, env=gitlab_env(fake_gitlab))
     assert run.code == 0, run.err
     [note] = [n for n in fake_gitlab.notes(42, 7) if "dvc-cml:report" in n["body"]]
     assert "| img/conf.png | workspace (" in note["body"]
@@ -442,18 +484,23 @@ def test_a_hostile_branch_posted_to_github_sends_nothing_from_outside(
 
 
 @pytest.mark.parametrize("side", ["head", "base"])
+@PULLS
 def test_symlinks_at_a_commit_are_never_read_as_their_target(
-    side: str, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    side: str,
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """HEAD given as a revision, or the links on the base side: DVC would read each link's
     blob, the target's path as text; here it is followed, and refused where it leads out."""
     files, links = outside_links(canary)
-    root = hostile_branch(tmp_path, files, links)
+    root = hostile_branch(tmp_path, files, links, remote=tmp_path / "remote")
     if side == "head":
-        run = run_ci(capsys, root, "main", "feature", "--json")
+        run = run_ci(capsys, root, "main", "feature", "--json", *pull)
     else:
         git(root, "checkout", "-q", "main")
-        run = run_ci(capsys, root, "feature", "--json")
+        run = run_ci(capsys, root, "feature", "--json", *pull)
     assert_contained(run, canary, codes={0})
     # Links to files are refused; a directory link at a commit has no files under it.
     assert sorted(problems(run)) == sorted(
@@ -473,22 +520,63 @@ def test_symlinks_at_a_commit_are_never_read_as_their_target(
     ],
 )
 @pytest.mark.parametrize("head", ["workspace", "feature"])
+@PULLS
 def test_a_link_dvc_cannot_load_the_revision_without_ends_in_one_line(
     link: str,
     extra: dict[str, str],
     head: str,
+    pull: tuple[str, ...],
     tmp_path: Path,
     canary: Canary,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    root = hostile_branch(tmp_path, {**CHANGED, **extra}, {link: canary.path("secret.yaml")})
-    run = run_ci(capsys, root, "main", *([head] if head != "workspace" else []))
+    root = hostile_branch(
+        tmp_path, {**CHANGED, **extra}, {link: canary.path("secret.yaml")}, remote=tmp_path / "r"
+    )
+    run = run_ci(capsys, root, "main", *([head] if head != "workspace" else []), *pull)
     assert_contained(run, canary, codes={1})
     sha = git(root, "rev-parse", "--short=7", "feature").strip()
-    assert one_line_error(run) == (
-        f"{link} at {head} ({sha}): not read: a symlink leading outside the repository, "
-        "and DVC cannot load the revision without it"
+    why = "not read: a symlink leading outside the repository"
+    last = run.err.strip().splitlines()[-1]
+    assert last == (
+        f"dvc-cml: error: {link} at {head} ({sha}): {why}, and DVC cannot load the revision "
+        "without it"
     )
+    if pull:  # DVC's index needs the file to know what to pull: nothing is
+        assert run.err.strip().splitlines()[:-1] == [f"dvc-cml: not pulling: {link}: {why}"]
+    else:
+        one_line_error(run)
+
+
+@pytest.mark.parametrize("swapped", ["eval", "eval/metrics.json"])
+def test_a_link_swapped_in_after_the_check_is_not_followed(
+    swapped: str, tmp_path: Path, canary: Canary
+) -> None:
+    """A file checked, then a directory on its path (or the file) replaced by a link to
+    the outside before it is opened: what is opened is checked, not only the path."""
+    from dvc.fs import LocalFileSystem
+
+    from dvc_cml.collect import guard
+
+    root = tmp_path / "repo"
+    write_files(root, {"eval/metrics.json": '{"acc": 1}'})
+    target = canary.path("dir") if swapped == "eval" else canary.path("secret.json")
+
+    class Swapping(guard._Workspace):  # the other process, between the check and the open
+        def resolve(self, path: str) -> str:
+            real = super().resolve(path)
+            shutil.rmtree(root / "eval") if swapped == "eval" else (root / swapped).unlink()
+            (root / swapped).symlink_to(target)
+            return real
+
+    place = Swapping(str(root), lambda: None)
+    opening = guard._Guard(place, lambda p: os.path.relpath(p, root)).opening
+    with pytest.raises(guard.NotRead) as caught:
+        opening(LocalFileSystem().open)(str(root / "eval/metrics.json"), encoding="utf-8")
+    assert str(caught.value) == (
+        "eval/metrics.json: not read: it changed while it was checked (a symlink swapped in?)"
+    )
+    canary.assert_untouched()
 
 
 def test_symlinks_inside_the_repository_keep_working(
@@ -521,12 +609,18 @@ def test_symlinks_inside_the_repository_keep_working(
 
 
 @pytest.mark.parametrize("head", ["workspace", "feature"])
+@PULLS
 def test_a_symlink_loop_is_listed_not_read(
-    head: str, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    head: str,
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     links = {"loop/a": "b", "loop/b": "a", "metrics.json": "loop/a"}
-    root = hostile_branch(tmp_path, None, links)
-    run = run_ci(capsys, root, "main", *([head] if head != "workspace" else []), "--json")
+    root = hostile_branch(tmp_path, None, links, remote=tmp_path / "remote")
+    revs = [head] if head != "workspace" else []
+    run = run_ci(capsys, root, "main", *revs, "--json", *pull)
     assert_contained(run, canary, codes={0})
     assert problems(run) == [("metrics.json", head, "not read: too many levels of symlinks")]
 
@@ -732,6 +826,140 @@ def test_a_custom_template_outside_the_repository_is_not_read(
     )
 
 
+# A DVC-tracked metrics file the workspace lacks is read from its object in the DVC cache:
+# the object, the cache folder, or a folder on its way committed as a link leading outside.
+CACHE_WAYS = {
+    "object": ({}, {".dvc/cache/files/md5/{h2}/{h30}": "{outside}/secret.json"}),
+    "cache-folder": ({}, {".dvc/cache": "{outside}/store"}),
+    # As `cache.type: symlink` links a workspace file to its object.
+    "workspace-link": (
+        {},
+        {".dvc/cache": "{outside}/store", "stolen.json": ".dvc/cache/files/md5/{h2}/{h30}"},
+    ),
+    "cache-dir-setting": (
+        {"config": "[cache]\n    dir = ../store\n"},
+        {"store": "{outside}/store"},
+    ),
+}
+
+
+@pytest.mark.parametrize("way", CACHE_WAYS.values(), ids=CACHE_WAYS.keys())
+@PULLS
+def test_a_cache_object_reached_through_a_link_leading_outside_is_not_read(
+    way: tuple[dict[str, str], dict[str, str]],
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import hashlib
+
+    content = (canary.folder / "secret.json").read_bytes()
+    oid = hashlib.md5(content).hexdigest()
+    canary.add(f"store/files/md5/{oid[:2]}/{oid[2:]}", content)
+    settings, links = way
+    fill = {"outside": str(canary.folder), "h2": oid[:2], "h30": oid[2:]}
+    dvc_yaml = str(BASE["dvc.yaml"]).replace(
+        "  - scores.json\n", "  - scores.json\n  - stolen.json\n"
+    )
+    files: dict[str, str | bytes] = {
+        **CHANGED,
+        "dvc.yaml": dvc_yaml,
+        "stolen.json.dvc": f"outs:\n- md5: {oid}\n  size: {len(content)}\n  hash: md5\n"
+        "  path: stolen.json\n",
+    }
+    remote = tmp_path / "remote"
+    root = hostile_branch(
+        tmp_path,
+        files,
+        {k.format(**fill): v.format(**fill) for k, v in links.items()},
+        remote=remote,
+    )
+    if extra := settings.get("config"):
+        config = root / ".dvc" / "config"
+        config.write_text(config.read_text() + extra)
+        git(root, "commit", "-q", "-am", "cache elsewhere")
+    run = run_ci(capsys, root, "main", "--json", *pull)
+    assert_contained(run, canary, codes={0})
+    assert ("stolen.json", "workspace", LINK) in problems(run)
+    assert metrics(run)[("scores.json", "f1")] == (0.7, 0.8)
+    if pull:  # a pull would write through the link, or copy what it leads to
+        where = next(k.format(**fill) for k in links)
+        assert (
+            f"dvc-cml: not pulling: the branch commits symlinks where DVC keeps data ({where});"
+            in run.err
+        )
+
+
+DVC_OWN = {
+    ".dvc/config": "DVC's config",
+    ".dvc/config.local": "DVC's local config",
+    ".dvc/tmp": "where DVC writes its state files",
+}
+
+
+@pytest.mark.parametrize("link", DVC_OWN)
+@PULLS
+def test_dvc_s_own_files_linked_outside_are_refused_in_one_line(
+    link: str,
+    pull: tuple[str, ...],
+    tmp_path: Path,
+    canary: Canary,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """DVC reads its config and writes `btime` and its state in .dvc/tmp on opening."""
+    target = canary.path("dir") if link == ".dvc/tmp" else canary.path("secret.yaml")
+    root = hostile_branch(tmp_path, CHANGED, {link: target})
+    run = run_ci(capsys, root, "main", *pull)
+    assert_contained(run, canary, codes={1})
+    assert one_line_error(run) == (
+        f"{link} ({DVC_OWN[link]}) is a symlink leading outside the repository: "
+        "the project is not opened"
+    )
+
+
+@pytest.mark.parametrize(
+    "config", ["[core\n    {s} = 1\n", "[core]\n    {s} = 1\n", "['remote \"{s}\"']\n"]
+)
+def test_a_dvc_config_dvc_cannot_load_is_not_quoted(
+    config: str, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = f"quoted-{uuid.uuid4().hex}"
+    root = hostile_branch(tmp_path, {**CHANGED, ".dvc/config": config.format(s=marker)})
+    run = run_ci(capsys, root, "main")
+    assert_contained(run, canary, codes={1})
+    assert marker not in run.out + run.err
+    assert [name for name, data in run.report_files().items() if marker.encode() in data] == []
+    assert one_line_error(run) == (
+        "DVC cannot load its config (.dvc/config, .dvc/config.local or a user-level one): "
+        "not valid; see `dvc config --list --show-origin`"
+    )
+
+
+DEEP_TEMPLATES = {
+    400: "Custom template `deep.json` drawn as the nearest built-in kind: confusion.",
+    100_000: "Template `deep.json` could not be read (nested too deep); drawn as a line chart.",
+}
+
+
+@pytest.mark.parametrize("depth", DEEP_TEMPLATES)
+def test_a_custom_template_nested_deep_costs_that_template_only(
+    depth: int, tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deeper than Python's stack: JSON's parser, and the search for its marks."""
+    nested = '{"layer": [' * depth + '{"mark": "rect"}' + "]}" * depth
+    dvc_yaml = str(BASE["dvc.yaml"]).replace(
+        "      y: acc\n", "      y: acc\n      template: deep.json\n"
+    )
+    root = hostile_branch(tmp_path, {**CHANGED, "dvc.yaml": dvc_yaml, "deep.json": nested})
+    run = run_ci(capsys, root, "main", "--json")
+    assert_contained(run, canary, codes={0})
+    plots = {p["name"]: p for p in run.json()["plots"]}
+    assert plots["acc.csv"]["notes"] == [DEEP_TEMPLATES[depth]]
+    assert (root / plots["acc.csv"]["png"]).is_file()
+    assert len(plots) == 3
+
+
 # ---------------------------------------------------------------------------- defence in depth
 
 
@@ -764,6 +992,48 @@ def test_a_report_holding_the_token_is_not_posted_to_github(
     assert fake_github.count() == 0
     assert "[masked]" in summary
     assert "the report holds the value of the token" in summary
+
+
+def embedded(page: bytes) -> list[bytes]:
+    """The bytes of every base64 `data:` URI in a page (its images, as embedded)."""
+    import base64
+
+    return [
+        base64.b64decode(m) for m in re.findall(rb"data:[^;,\"]+;base64,([A-Za-z0-9+/=]+)", page)
+    ]
+
+
+def test_the_token_inside_an_image_is_neither_embedded_nor_posted(
+    tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report.html embeds images as base64: the token's bytes in one are not its text."""
+    root = hostile_branch(tmp_path, {**CHANGED, "img/conf.png": IMAGE + TOKEN.encode()})
+    run = run_ci(capsys, root, "main", "--md", env=gitlab_env(fake_gitlab))
+    assert_contained(run, canary, fake_gitlab, codes={4})
+    assert fake_gitlab.count() == 0
+    images = embedded(run.report_files()["report.html"])
+    assert len(images) == 2  # the image at both revisions
+    assert [i for i in images if TOKEN.encode() in i] == []
+    assert [i.endswith(b"[masked]") for i in images] == [False, True]
+
+
+def test_every_token_of_the_job_keeps_the_report_from_being_posted(
+    tmp_path: Path, canary: Canary, fake_gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The job's own token (CI_JOB_TOKEN), not the one posting, in a metric's name."""
+    job_token = "job-token-7c1d2e3f4a5b6c7d"
+    root = hostile_branch(
+        tmp_path, {**CHANGED, "metrics.json": json.dumps({job_token: 1, "acc": 0.6})}
+    )
+    run = run_ci(
+        capsys, root, "main", "--md", env={**gitlab_env(fake_gitlab), "CI_JOB_TOKEN": job_token}
+    )
+    assert_contained(run, canary, fake_gitlab, codes={4})
+    assert fake_gitlab.count() == 0
+    assert [b for b in sent(fake_gitlab) if job_token.encode() in b] == []
+    texts = [run.out.encode(), run.err.encode(), *run.report_files().values()]
+    assert [t for t in texts if job_token.encode() in t] == []
+    assert one_line_error(run).startswith("the report holds the value of the token, so nothing")
 
 
 # ---------------------------------------------------------------------------- finding 7
@@ -850,19 +1120,27 @@ BOMB = alias_bomb(8)  # 9**8 values in 307 bytes: DVC's `vars` expand it (2.8 GB
 ALIASES = "not read: its YAML aliases stand for more than 100,000 values (an alias bomb?)"
 
 
+@PULLS
 def test_an_alias_bomb_in_params_yaml_ends_in_one_line_within_a_memory_bound(
-    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+    pull: tuple[str, ...], tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert len(BOMB) < 484
-    root = hostile_branch(tmp_path, {**CHANGED, "params.yaml": BOMB})
+    root = hostile_branch(tmp_path, {**CHANGED, "params.yaml": BOMB}, remote=tmp_path / "r")
     sha = git(root, "rev-parse", "--short=7", "HEAD").strip()
     message = (
         f"params.yaml at workspace ({sha}): {ALIASES}, and DVC cannot load the revision without it"
     )
-    assert collect_bounded(root) == [f"error: {message}"]
-    run = run_ci(capsys, root, "main")  # as CI runs it: one line, exit 1
+    if not pull:
+        assert collect_bounded(root) == [f"error: {message}"]
+    run = run_ci(capsys, root, "main", *pull)  # as CI runs it: one line, exit 1
     assert_contained(run, canary, codes={1})
-    assert one_line_error(run) == message
+    if pull:
+        assert run.err.splitlines() == [
+            f"dvc-cml: not pulling: params.yaml: {ALIASES}",
+            f"dvc-cml: error: {message}",
+        ]
+    else:
+        assert one_line_error(run) == message
 
 
 def test_an_alias_bomb_in_a_metrics_file_is_listed_not_read(tmp_path: Path) -> None:
@@ -873,6 +1151,20 @@ def test_an_alias_bomb_in_a_metrics_file_is_listed_not_read(tmp_path: Path) -> N
         tmp_path, {**CHANGED, "dvc.yaml": dvc_yaml, "bomb.yaml": alias_bomb(6, 9, mapping=True)}
     )
     assert collect_bounded(root) == [f"problem: bomb.yaml {ALIASES}", "metrics: 3 params: 2"]
+
+
+def test_a_yaml_file_of_too_many_nodes_is_listed_not_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No alias, nothing deep: only many keys, which DVC's pure-Python parser builds slowly."""
+    big = "".join(f"k{i}: {i}\n" for i in range(60_000))  # 120,001 nodes
+    dvc_yaml = str(BASE["dvc.yaml"]).replace("  - scores.json\n", "  - scores.json\n  - big.yaml\n")
+    root = hostile_branch(tmp_path, {**CHANGED, "dvc.yaml": dvc_yaml, "big.yaml": big})
+    run = run_ci(capsys, root, "main", "--json")
+    assert run.code == 0, run.err
+    reason = "not read: its YAML holds more than 100,000 keys and values"
+    assert problems(run) == [("big.yaml", "workspace", reason)]
+    assert metrics(run)[("scores.json", "f1")] == (0.7, 0.8)
 
 
 def test_a_million_metrics_in_one_file_are_cut_and_said(tmp_path: Path) -> None:

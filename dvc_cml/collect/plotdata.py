@@ -436,17 +436,19 @@ _MARK_TEMPLATES = {
 
 
 def _marks(spec: Any) -> Iterator[str]:
-    if isinstance(spec, dict):
-        mark = spec.get("mark")
-        if isinstance(mark, str):
-            yield mark
-        elif isinstance(mark, dict) and isinstance(mark.get("type"), str):
-            yield mark["type"]
-        for value in spec.values():
-            yield from _marks(value)
-    elif isinstance(spec, list):
-        for item in spec:
-            yield from _marks(item)
+    """Every mark in a Vega-Lite spec, however deep (without recursion: the branch wrote it)."""
+    todo = [spec]
+    while todo:
+        here = todo.pop()
+        if isinstance(here, dict):
+            mark = here.get("mark")
+            if isinstance(mark, str):
+                yield mark
+            elif isinstance(mark, dict) and isinstance(mark.get("type"), str):
+                yield mark["type"]
+            todo.extend(reversed(list(here.values())))
+        elif isinstance(here, list):
+            todo.extend(reversed(here))
 
 
 def nearest_template(content: Any) -> str:
@@ -470,6 +472,11 @@ def _custom_template(name: str, templates_dir: Path) -> tuple[str, str]:
         content = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return "linear", f"Template `{name}` could not be read ({exc}); drawn as a line chart."
+    except RecursionError:  # the parser's own stack: the file nests deeper than it goes
+        return (
+            "linear",
+            f"Template `{name}` could not be read (nested too deep); drawn as a line chart.",
+        )
     kind = nearest_template(content)
     return kind, f"Custom template `{name}` drawn as the nearest built-in kind: {kind}."
 

@@ -55,6 +55,27 @@ def find_root(path: Path) -> Path | None:
     return None
 
 
+# What DVC reads (its config) and writes (its state, locks, `btime`) on opening a project:
+# a branch commits them, so a link of its own must not lead DVC outside the repository.
+_DVC_OWN = {
+    ".dvc": "DVC's folder",
+    ".dvc/config": "DVC's config",
+    ".dvc/config.local": "DVC's local config",
+    ".dvc/tmp": "where DVC writes its state files",
+}
+
+
+def refuse_links_out(project: Path, top: str) -> None:
+    """A one-line error if a file or folder DVC opens for the `project` leads outside the
+    git repository at `top` (a symlink the branch committed)."""
+    from dvc_cml.collect import guard
+
+    for rel, what in _DVC_OWN.items():
+        if os.path.lexists(full := project / rel) and (reason := guard.outside(str(full), top)):
+            why = reason.removeprefix("not read: ")
+            raise UserError(f"{rel} ({what}) is {why}: the project is not opened")
+
+
 @contextlib.contextmanager
 def open_project(path: Path, offline: bool = False) -> Iterator[Repo]:
     """The DVC repo at or above `path`, with the working directory at its root.
@@ -62,6 +83,7 @@ def open_project(path: Path, offline: bool = False) -> Iterator[Repo]:
     Explains what is missing when `path` is not a git + DVC project.  `offline`: without its
     default DVC remote, at every revision, so data not in the local cache is not asked for.
     """
+    from dvc.config import ConfigError
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
     from dvc.scm import SCM as open_scm
@@ -71,18 +93,26 @@ def open_project(path: Path, offline: bool = False) -> Iterator[Repo]:
     if not path.is_dir():
         raise UserError(f"{path} is not a directory")
     try:
-        open_scm(str(path))
+        top = open_scm(str(path)).root_dir
     except SCMError:
         raise UserError(
             f"{path} is not inside a git repository (dvc-cml compares git revisions; "
             "run it from your project's clone or pass -C PATH)"
         ) from None
+    if (project := find_root(path)) is not None:
+        refuse_links_out(project, top)
     try:
         repo = Repo(str(path), config={"core": {"remote": ""}} if offline else None)
     except NotDvcRepoError:
         raise UserError(
             f"{path} is a git repository but not a DVC project (no .dvc directory found; "
             "run `dvc init` first)"
+        ) from None
+    except ConfigError:
+        # DVC's message quotes the file's lines: a branch's file, said in no output.
+        raise UserError(
+            "DVC cannot load its config (.dvc/config, .dvc/config.local or a user-level "
+            "one): not valid; see `dvc config --list --show-origin`"
         ) from None
     try:
         if isinstance(repo.scm, NoSCM):  # .dvc/config has `core.no_scm`

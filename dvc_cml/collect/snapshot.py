@@ -185,13 +185,15 @@ def _lock_stages(repo: Repo, lockfile: Any) -> dict[str, Any]:
     """The `stages:` of one dvc.lock."""
     import yaml
 
+    from dvc_cml.collect import yaml12
+
     if not repo.fs.exists(lockfile.path):
         return {}
     try:
         with repo.fs.open(lockfile.path, encoding="utf-8") as fd:
-            # The C loader reads a large dvc.lock in milliseconds, DVC's round-trip parser
-            # in tens of them; DVC's own reading is the fallback.
-            data = yaml.load(fd, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            # libyaml reads a large dvc.lock in milliseconds, DVC's round-trip parser in
+            # tens of them; as YAML 1.2, as DVC does.  DVC's own reading is the fallback.
+            data = yaml12.load(fd)
     except yaml.YAMLError:
         data = lockfile.load()
     stages = data.get("stages") if isinstance(data, dict) else None

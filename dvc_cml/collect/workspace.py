@@ -58,8 +58,7 @@ def leading_outside(repo: Repo, paths: list[str]) -> dict[str, str]:
     shared cache) is DVC's own, and fine."""
     found: dict[str, str] = {}
     root = repo.scm.root_dir
-    local = getattr(getattr(repo.cache, "local", None), "path", None)
-    cache = str(Path(local).resolve()) if local else None
+    cache = guard.trusted_cache(repo)  # links into it are DVC's own
     for path in paths:
         name = path.rstrip("/")
         full = Path(repo.root_dir, name)

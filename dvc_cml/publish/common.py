@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dvc_cml.errors import EXIT_NOT_POSTED, UserError
+from dvc_cml.errors import EXIT_NOT_POSTED, UserError, holds_secret, register_secret
 from dvc_cml.publish.local import HTML_FILE
 
 
@@ -30,8 +30,10 @@ class PublishError(UserError):
 def refuse_secrets(token: str | None, report_path: Path, *payloads: str | bytes) -> None:
     """Defence in depth, before anything is sent: no upload or comment may carry the token's
     value.  The report is built from what a branch committed, and a stage it ran or a file
-    it linked may have read the job's environment; then nothing at all is posted."""
-    if token and any(token in p if isinstance(p, str) else token.encode() in p for p in payloads):
+    it linked may have read the job's environment; then nothing at all is posted.  Every
+    secret registered counts (the job's other tokens too), not only the one posting."""
+    register_secret(token)
+    if any(holds_secret(p) for p in payloads):
         raise PublishError(
             "the report holds the value of the token, so nothing was sent (a file of the "
             "branch, or a stage it ran, read the job's environment?); the files on disk "
