@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 from dvc_cml import __version__
 from dvc_cml.downsample import DEFAULT_MAX_POINTS
-from dvc_cml.errors import EXIT_USAGE, LOG_NAME, error_boundary
+from dvc_cml.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    LOG_NAME,
+    error_boundary,
+    interrupt_lost,
+    unraisable,
+)
 from dvc_cml.settings import DEFAULT_IMAGES_BRANCH, DEFAULT_PULL_TIMEOUT
 
 if TYPE_CHECKING:  # the commands' modules are imported when they run: --help stays fast
@@ -598,7 +605,11 @@ def console() -> None:
     # SIGTERM (a CI job cancelled, a timeout) ends a run as Ctrl-C does: the chart workers
     # are stopped, one line says so, exit 130.
     signal.signal(signal.SIGTERM, _interrupt)
+    sys.unraisablehook = unraisable
     code = main()
+    if interrupt_lost():  # the run went on to its end: it was still asked to stop
+        print("dvc-cml: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe (`dvc-cml diff | head`)
             stream.flush()

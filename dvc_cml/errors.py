@@ -104,6 +104,27 @@ def write_log(log_path: Path, exc: BaseException) -> Path:
     return log_path
 
 
+# Ctrl-C as seen by `unraisable`: "said" once error_boundary has said so, "lost" when it
+# landed in a finalizer.
+_interrupts: list[str] = []
+
+
+def unraisable(args: sys.UnraisableHookArgs) -> None:
+    """`sys.unraisablehook` for the command: Python drops an exception raised in a finalizer
+    (`__del__`) and carries on, a Ctrl-C landing there included; remember that one.  After an
+    interrupt, objects it left half-built (DVC's progress bars) fail in their finalizers:
+    their "Exception ignored in ..." after our one line is noise."""
+    if isinstance(args.exc_value, KeyboardInterrupt):
+        _interrupts.append("lost")
+    elif not _interrupts:
+        sys.__unraisablehook__(args)
+
+
+def interrupt_lost() -> bool:
+    """Whether a Ctrl-C landed in a finalizer and was never said."""
+    return "lost" in _interrupts and "said" not in _interrupts
+
+
 @contextlib.contextmanager
 def error_boundary(log_path: Path, exit_code: list[int]) -> Iterator[None]:
     """Turn every exception into a message and an exit code stored in `exit_code[0]`."""
@@ -115,6 +136,7 @@ def error_boundary(log_path: Path, exit_code: list[int]) -> Iterator[None]:
     except KeyboardInterrupt:
         print("dvc-cml: interrupted", file=sys.stderr)
         exit_code[0] = EXIT_INTERRUPTED
+        _interrupts.append("said")
     except Exception as exc:
         try:
             where = f"the traceback is in {write_log(log_path, exc)}"

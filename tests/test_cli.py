@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -329,3 +331,51 @@ def test_console_script_draws_in_a_worker_process(
     assert plots["curves/unstable.csv"]["notes"] == [
         "6 NaN/Infinity point(s) left out of the chart."
     ]
+
+
+# `dvc-cml` as installed (console()), with `main` replaced by what the case does.
+CONSOLE = """
+import sys
+from pathlib import Path
+from dvc_cml import cli
+from dvc_cml.errors import error_boundary
+
+class HalfBuilt:  # as a progress bar an interrupt left half-built
+    def __del__(self):
+        {finalizer}
+
+def main():
+    code = [0]
+    with error_boundary(Path("dvc-cml.log"), code):
+        kept = HalfBuilt()  # noqa: F841  (until the frame goes)
+        {then}
+    return code[0]
+
+cli.main = main
+cli.console()
+"""
+
+
+@pytest.mark.parametrize(
+    ("finalizer", "then"),
+    [
+        # Ctrl-C landing in a finalizer: Python drops it there and the run goes on.
+        ("raise KeyboardInterrupt", "pass"),
+        # Ctrl-C said; a finalizer failing on the way out adds nothing after that line.
+        ("self.postfix", "raise KeyboardInterrupt"),
+    ],
+    ids=["lost-in-a-finalizer", "finalizer-after-interrupt"],
+)
+def test_ctrl_c_is_one_line_and_exit_130_whatever_it_lands_in(
+    finalizer: str, then: str, tmp_path: Path
+) -> None:
+    script = CONSOLE.format(finalizer=finalizer, then=then)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (130, "dvc-cml: interrupted\n")
