@@ -360,3 +360,33 @@ def _signal_a_run(root: Path, how: signal.Signals, after: str, delay: float) -> 
             os.killpg(run.pid, signal.SIGKILL)
         run.wait()
         os.close(terminal)
+
+
+# Ctrl-C sent while the workers are forked (held back till then), in a process of its own.
+FORKED_THEN_INTERRUPTED = """
+import multiprocessing, os, signal
+from multiprocessing.context import ForkProcess
+from dvc_cml.render.drawing import chart_process
+
+start = ForkProcess.start
+def start_then_interrupt(self):
+    start(self)
+    os.kill(os.getpid(), signal.SIGINT)
+ForkProcess.start = start_then_interrupt
+try:
+    with chart_process():
+        print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted;", len(multiprocessing.active_children()), "workers left")
+"""
+
+
+def test_ctrl_c_held_back_during_the_forks_leaves_no_worker() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_THEN_INTERRUPTED],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+    )
+    assert (done.stdout, done.returncode) == ("interrupted; 0 workers left\n", 0), done.stderr

@@ -268,10 +268,16 @@ class ChartProcess:
         # can end quietly, and this process gets them as soon as both are started.
         held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
         try:
-            for process in self._processes:
-                process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            try:
+                for process in self._processes:
+                    process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        except BaseException:
+            # A Ctrl-C held back while forking arrives as the mask is restored, before the
+            # caller holds this object to close: the workers would outlive the run.
+            self.close()
+            raise
 
     @classmethod
     def start(cls) -> ChartProcess | None:
@@ -315,9 +321,10 @@ class ChartProcess:
     def close(self) -> None:
         """End the workers.  They are killed: nothing of theirs is needed any more, and they
         may be in the middle of a chart, or waiting on a pipe nobody reads."""
-        for process in self._processes:
+        started = [process for process in self._processes if process.pid is not None]
+        for process in started:
             process.kill()
-        for process in self._processes:
+        for process in started:
             process.join()
         self.results.close()
         self._svgs.close()
@@ -389,8 +396,9 @@ APART = "from dvc_cml.render.drawing import _apart; _apart()"
 
 @contextlib.contextmanager
 def chart_process() -> Iterator[ChartProcess | None]:
-    charts = ChartProcess.start()
+    charts = None
     try:
+        charts = ChartProcess.start()
         yield charts
     finally:
         if charts is not None:
