@@ -53,24 +53,13 @@ def fetch(root: Path, name: str, depth: int = FETCH_DEPTH) -> str | None:
     return "; ".join(errors)
 
 
-def status(root: Path) -> list[tuple[str, str]] | None:
-    """`git status` of the folder `root`: (XY code, path from the repository's top) for each
-    changed tracked file and each untracked one (`??`); ignored files are left out, as git
-    leaves them.  None if git cannot tell."""
+def _entries(root: Path, *args: str) -> list[str] | None:
+    """The NUL-separated entries `git ARGS` prints (with -z), names as bytes allow; None if
+    git cannot tell.  Optional locks off: `git status` would rewrite .git/index to refresh
+    it, and a report writes nothing in the repository."""
     try:
         done = subprocess.run(
-            # --no-optional-locks: `git status` would rewrite .git/index to refresh it; a
-            # report writes nothing in the repository.
-            [
-                "git",
-                "--no-optional-locks",
-                "status",
-                "--porcelain=v1",
-                "-z",
-                "--untracked-files=all",
-                "--",
-                ".",
-            ],
+            ["git", "--no-optional-locks", *args],
             cwd=root,
             capture_output=True,
             check=False,
@@ -80,7 +69,17 @@ def status(root: Path) -> list[tuple[str, str]] | None:
         return None
     if done.returncode != 0:
         return None
-    items = iter(done.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    return done.stdout.decode("utf-8", "surrogateescape").split("\0")
+
+
+def status(root: Path) -> list[tuple[str, str]] | None:
+    """`git status` of the folder `root`: (XY code, path from the repository's top) for each
+    changed tracked file and each untracked one (`??`); ignored files are left out, as git
+    leaves them.  None if git cannot tell."""
+    out = _entries(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".")
+    if out is None:
+        return None
+    items = iter(out)
     found = []
     for item in items:
         if not item:
@@ -98,22 +97,11 @@ def tracked_symlinks(root: Path, paths: list[str]) -> list[str] | None:
     as opposed to one the job made."""
     if not paths:
         return []
-    try:
-        done = subprocess.run(
-            [
-                *("git", "--no-optional-locks", "--literal-pathspecs", "ls-files"),
-                *("--stage", "-z", "--full-name", "--", *paths),
-            ],
-            cwd=root,
-            capture_output=True,
-            check=False,
-            timeout=300,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    entries = _entries(
+        root, "--literal-pathspecs", "ls-files", "--stage", "-z", "--full-name", "--", *paths
+    )
+    if entries is None:
         return None
-    if done.returncode != 0:
-        return None
-    entries = done.stdout.decode("utf-8", "surrogateescape").split("\0")
     # "<mode> <object> <stage>\t<path>"; 120000 is a symlink's mode.
     return [entry.split("\t", 1)[1] for entry in entries if entry.startswith("120000 ")]
 
