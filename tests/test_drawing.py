@@ -93,9 +93,10 @@ print(json.dumps(out))
 """
 
 
-def run(count: int, mode: str, victims: str = "") -> dict[str, object]:
+def python(code: str, *args: str) -> str:
+    """What `python -c CODE ARGS` prints, in a process of its own; it must exit 0."""
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(count), mode, victims],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -103,7 +104,11 @@ def run(count: int, mode: str, victims: str = "") -> dict[str, object]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout)
+    return done.stdout
+
+
+def run(count: int, mode: str, victims: str = "") -> dict[str, object]:
+    result: dict[str, object] = json.loads(python(SCRIPT, str(count), mode, victims))
     return result
 
 
@@ -199,16 +204,7 @@ print(json.dumps(held))
 def test_the_workers_hold_neither_stdout_nor_stderr() -> None:
     """In CI both are one log pipe, which stays open (and the job waits) while any process
     holds it."""
-    done = subprocess.run(
-        [sys.executable, "-c", FDS],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=Path(__file__).parent.parent,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [["/dev/null", "/dev/null"]] * 3
+    assert json.loads(python(FDS)) == [["/dev/null", "/dev/null"]] * 3
 
 
 @pytest.mark.parametrize("delay", [0.4, 0.9, 1.5])
@@ -382,11 +378,4 @@ except KeyboardInterrupt:
 
 
 def test_ctrl_c_held_back_during_the_forks_leaves_no_worker() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", FORKED_THEN_INTERRUPTED],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=120,
-    )
-    assert (done.stdout, done.returncode) == ("interrupted; 0 workers left\n", 0), done.stderr
+    assert python(FORKED_THEN_INTERRUPTED) == "interrupted; 0 workers left\n"
