@@ -670,24 +670,21 @@ def test_links_into_a_shared_dvc_cache_keep_working(
     assert metrics(run)[("scores.json", "f1")] == (0.1, 0.2)
 
 
-def test_pull_never_writes_through_a_committed_symlink(
-    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A DVC-cached output folder committed as a link to an empty folder outside: `dvc
-    pull` would check the output out into it."""
+def cached_eval_origin(tmp_path: Path, plot: str, files: dict[str, str | bytes]) -> Path:
+    """An origin whose `main` has the folder `eval/` (`files`, `plot` among them and in
+    dvc.yaml's plots) as a DVC-cached output pushed to a local remote; `feature` is checked
+    out, for the caller to commit its link on."""
     from dvc.repo import Repo
 
     from dvc_cml.collect.project import chdir
 
     remote = tmp_path / "remote"
-    empty = tmp_path / "outside-empty"
-    empty.mkdir()
-    base = {**BASE, "dvc.yaml": str(BASE["dvc.yaml"]) + "  - eval/plot.csv\n"}
+    base = {**BASE, "dvc.yaml": str(BASE["dvc.yaml"]) + f"  - {plot}\n"}
     root = hostile_branch(tmp_path, {}, {}, base=base, name="origin")
     git(root, "checkout", "-q", "main")
     config = f"[core]\n    remote = store\n['remote \"store\"']\n    url = {remote}\n"
     (root / ".dvc" / "config").write_text(config)
-    write_files(root, {"eval/plot.csv": "step,loss\n0,1\n"})
+    write_files(root, files)
     with Repo(str(root)) as repo, chdir(root):
         repo.add(["eval"])
         repo.push()
@@ -695,12 +692,29 @@ def test_pull_never_writes_through_a_committed_symlink(
     git(root, "commit", "-q", "-m", "eval cached")
     git(root, "checkout", "-q", "-B", "feature")
     shutil.rmtree(root / "eval")
+    return root
+
+
+def ci_clone(tmp_path: Path, origin: Path) -> Path:
+    """`feature` of `origin` cloned as CI clones it, with `main` beside it."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "feature", str(origin), str(clone))
+    git(clone, "branch", "-q", "main", "origin/main")
+    return clone
+
+
+def test_pull_never_writes_through_a_committed_symlink(
+    tmp_path: Path, canary: Canary, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A DVC-cached output folder committed as a link to an empty folder outside: `dvc
+    pull` would check the output out into it."""
+    empty = tmp_path / "outside-empty"
+    empty.mkdir()
+    root = cached_eval_origin(tmp_path, "eval/plot.csv", {"eval/plot.csv": "step,loss\n0,1\n"})
     (root / "eval").symlink_to(empty)
     git(root, "add", "--force", "eval")
     git(root, "commit", "-q", "-m", "eval leads outside")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "--branch", "feature", str(root), str(clone))
-    git(clone, "branch", "-q", "main", "origin/main")
+    clone = ci_clone(tmp_path, root)
     run = run_ci(capsys, clone, "main", "--pull", "--json")
     assert_contained(run, canary, codes={0})
     assert list(empty.iterdir()) == []
@@ -713,33 +727,15 @@ def test_pull_never_writes_through_a_symlink_inside_a_directory_output(
 ) -> None:
     """The same, one level down: `eval/` is the output, and the branch commits the folder
     `eval/sub` inside it as a link to an empty folder outside."""
-    from dvc.repo import Repo
-
-    from dvc_cml.collect.project import chdir
-
-    remote = tmp_path / "remote"
     empty = tmp_path / "outside-empty"
     empty.mkdir()
-    base = {**BASE, "dvc.yaml": str(BASE["dvc.yaml"]) + "  - eval/sub/plot.csv\n"}
-    root = hostile_branch(tmp_path, {}, {}, base=base, name="origin")
-    git(root, "checkout", "-q", "main")
-    config = f"[core]\n    remote = store\n['remote \"store\"']\n    url = {remote}\n"
-    (root / ".dvc" / "config").write_text(config)
-    write_files(root, {"eval/sub/plot.csv": "step,loss\n0,1\n", "eval/top.csv": "a\n1\n"})
-    with Repo(str(root)) as repo, chdir(root):
-        repo.add(["eval"])
-        repo.push()
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "eval cached")
-    git(root, "checkout", "-q", "-B", "feature")
-    shutil.rmtree(root / "eval")
+    files = {"eval/sub/plot.csv": "step,loss\n0,1\n", "eval/top.csv": "a\n1\n"}
+    root = cached_eval_origin(tmp_path, "eval/sub/plot.csv", files)
     (root / "eval").mkdir()
     (root / "eval" / "sub").symlink_to(empty)
     git(root, "add", "--force", "eval/sub")
     git(root, "commit", "-q", "-m", "eval/sub leads outside")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "--branch", "feature", str(root), str(clone))
-    git(clone, "branch", "-q", "main", "origin/main")
+    clone = ci_clone(tmp_path, root)
     assert (clone / "eval" / "sub").is_symlink()
     run = run_ci(capsys, clone, "main", "--pull", "--json")
     assert_contained(run, canary, codes={0})
