@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from dvc_cml.collect import collect
+from dvc_cml.collect import collect, internals, plotdata
 from dvc_cml.errors import UserError
 from dvc_cml.model import MISSING, DataPlot, ImagePlot, PlotKind, Status, Verdict
 from tests.conftest import Project, git, git_bytes
+from tests.shapes import dvc_cli, dvc_rows
 
 MakeProject = Callable[[str], Project]
 
@@ -289,3 +292,99 @@ def test_axis_labels_name_the_fields_or_use_the_definition(make_project: MakePro
         "Loss by epoch",
     )
     assert plots["loss"].y_label == "loss"  # one field over two files: the field
+
+
+# --- confusion rows counted before DVC's matching ----------------------------------------
+
+
+def _one_revision(definitions: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
+    """DVC's `plots.collect` shape for one revision of a root dvc.yaml, data loaded."""
+    files = {path: {"data": content} for path, content in sources.items()}
+    return {
+        "main": {
+            "definitions": {"data": {"dvc.yaml": {"data": definitions}}},
+            "sources": {"data": files},
+        }
+    }
+
+
+def _counted_in_place(data: dict[str, Any]) -> None:
+    from dvc.render.match import PlotsData
+
+    groups = PlotsData(data).group_definitions()
+    props = {plot_id: internals.squash_plot_properties(g) for plot_id, g in groups.items()}
+    plotdata.count_confusion_rows(data, groups, props)
+
+
+CONFUSION = {"template": "confusion", "x": "actual", "y": {"preds.json": "predicted"}}
+ROWS = [{"actual": a, "predicted": p} for a, p in [(0, 0), (0, 1), (0, 0), (1, 1), (0, 0)]]
+
+
+def test_confusion_rows_become_one_row_per_cell_with_its_count() -> None:
+    data = _one_revision({"cm": CONFUSION}, {"preds.json": [dict(r) for r in ROWS]})
+    _counted_in_place(data)
+    rows = data["main"]["sources"]["data"]["preds.json"]["data"]
+    assert {(r["actual"], r["predicted"]): r[plotdata.ROWS] for r in rows} == {
+        (0, 0): 3,
+        (0, 1): 1,
+        (1, 1): 1,
+    }
+    # Under a key of the file, as sklearn-style JSON has them: the list is replaced there.
+    data = _one_revision({"cm": CONFUSION}, {"preds.json": {"rows": [dict(r) for r in ROWS]}})
+    _counted_in_place(data)
+    assert len(data["main"]["sources"]["data"]["preds.json"]["data"]["rows"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("definitions", "content"),
+    [
+        # Another plot reads the same file: it needs every row.
+        ({"cm": CONFUSION, "preds.json": {"template": "scatter", "x": "actual"}}, ROWS),
+        # Two matrices on different fields of one file.
+        (
+            {"cm": CONFUSION, "cm2": {**CONFUSION, "y": {"preds.json": "actual"}}},
+            ROWS,
+        ),
+        # Rows of mixed keys (DVC reads no datapoints from them), a value that is a list,
+        # two lists in the file (DVC joins them row by row), and a row without the field.
+        ({"cm": CONFUSION}, [*ROWS, {"actual": 1}]),
+        ({"cm": CONFUSION}, [*ROWS, {"actual": [1], "predicted": 1}]),
+        ({"cm": CONFUSION}, {"a": ROWS, "b": ROWS}),
+        ({"cm": {**CONFUSION, "y": {"preds.json": "label"}}}, ROWS),
+    ],
+    ids=["shared-file", "other-fields", "mixed-keys", "list-value", "two-lists", "no-field"],
+)
+def test_confusion_rows_left_as_dvc_reads_them(definitions: dict[str, Any], content: Any) -> None:
+    data = _one_revision(definitions, {"preds.json": content})
+    before = repr(data)
+    _counted_in_place(data)
+    assert repr(data) == before
+
+
+def test_confusion_cells_equal_the_rows_dvc_matches(make_project: MakeProject) -> None:
+    """Counted before matching or not (in the workspace preds/val.csv is drawn on its own
+    too, so its rows stay), every cell at every revision holds as many rows as DVC's own
+    datapoints (`dvc plots diff --json`), and the other plot keeps every row."""
+    project = make_project("plots")
+    project.apply_head()
+    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    extra = "  - preds/val.csv:\n      template: scatter\n      x: actual\n      y: predicted\n"
+    project.write("dvc.yaml", dvc_yaml + extra)
+    report = collect(project.root, "main", None, {})
+    oracle = dvc_cli(project.root, "plots", "diff", "--json", "--split", "main")["data"]
+
+    revs = {"base": "main", "head": "workspace"}
+    plots = {p.name: p for p in report.plots}
+    confusion = plots["confusion"]
+    assert isinstance(confusion, DataPlot)
+    ours = {(revs[p.rev], p.series, str(p.x), str(p.y)): p.count for p in confusion.points}
+    theirs = Counter(
+        (r["rev"], r["filename"], r["actual"], r["predicted"])
+        for r in dvc_rows(oracle["confusion"])
+    )
+    assert ours == dict(theirs)
+    assert sum(ours.values()) == 30 + 12 + 30 + 12  # both files, both revisions
+
+    scatter = plots["preds/val.csv"]
+    assert isinstance(scatter, DataPlot)
+    assert len(scatter.points) == len(dvc_rows(oracle["preds/val.csv"])) == 12
