@@ -13,6 +13,7 @@ the revision.  Layout, along the data flow:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -47,6 +48,8 @@ def collect_in(
     `pins` gives the commit of a head by its name (the experiments `--experiments` found),
     so that a branch of the same name cannot stand in for it.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from dvc_cml.collect import changes, plotdata, revisions, snapshot, values
 
     hint = base_hint(env)
@@ -63,10 +66,12 @@ def collect_in(
     keys = {side: revisions.rev_key(rev) for side, rev in labels.items()}
 
     snapshots: dict[str, snapshot.Snapshot] = {}
-    for side, key in keys.items():
-        if key not in snapshots:  # `diff main main` reads main once
-            step(f"reading {labels[side].label}")
-            snapshots[key] = snapshot.read(repo, key, max_points)
+    # One pool loads the plot files of every revision, as many threads as DVC's own.
+    with ThreadPoolExecutor(min(16, 4 * (os.cpu_count() or 1)), "dvc-cml-plots") as pool:
+        for side, key in keys.items():
+            if key not in snapshots:  # `diff main main` reads main once
+                step(f"reading {labels[side].label}")
+                snapshots[key] = snapshot.read(repo, key, max_points, pool)
     snaps = {side: snapshots[key] for side, key in keys.items()}
     base_snap = snaps[BASE]
     head_sides = [side for side in snaps if side != BASE]

@@ -20,6 +20,8 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from dvc.repo import Repo
 
 
@@ -105,14 +107,27 @@ def plot_sources(repo: Repo, definitions: Any) -> Any:
     )
 
 
-def resolve_plot_sources(data: Mapping[str, Any]) -> None:
-    """`dvc.repo.plots._resolve_data_sources`: run the loaders, in place, as `plots.show`
-    does after collecting.
+def resolve_plot_sources(data: Mapping[str, Any], pool: Executor) -> None:
+    """`dvc.repo.plots._resolve_data_sources`: run the loaders (`data_source`), in place,
+    as `plots.show` does after collecting; in `pool`, which the caller keeps for every
+    revision.  DVC's own starts a pool of up to 16 threads per call: 0.1 s of a report of
+    ten experiments.  Threads still, for the files DVC streams from a remote.
     Checked on DVC 3.63.0 and 3.67.1 (and 3.44.0-3.50.0).
     """
-    from dvc.repo.plots import _resolve_data_sources
+    todo: list[Any] = [data]
+    sources = []
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if "data_source" in value:
+                sources.append(value)
+            todo.extend(value.values())
 
-    _resolve_data_sources({"rev": data}, "", cache=True)
+    def resolve(value: dict[str, Any]) -> None:
+        value.update(value.pop("data_source")(cache=True))
+
+    for _ in pool.map(resolve, sources):  # an exception is raised here, as DVC's would be
+        pass
 
 
 def plot_metric_type_error() -> type[Exception]:

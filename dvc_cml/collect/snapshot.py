@@ -22,6 +22,8 @@ from dvc_cml.collect.project import WORKSPACE, describe
 from dvc_cml.model import Output
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from dvc.repo import Repo
 
 Result = dict[str, Any]  # DVC's {"data": ...} / {"error": exception}
@@ -62,10 +64,12 @@ def _result(read: Callable[[], Any]) -> Result:
         return {"error": exc}
 
 
-def _plots(repo: Repo, max_points: int, snapshot: Snapshot, on_disk: bool) -> Result:
+def _plots(
+    repo: Repo, max_points: int, snapshot: Snapshot, on_disk: bool, pool: Executor
+) -> Result:
     """`repo.plots.collect` for the current revision, with large CSV/TSV sources thinned as
     they load (see `plotdata.thinned`) and rows cut short left out (`drop_cut_rows`;
-    `on_disk`: the workspace, whose files may be being written)."""
+    `on_disk`: the workspace, whose files may be being written); loaded in `pool`."""
     sampled, refused = snapshot.thinned, snapshot.refused
     definitions = internals.plot_definitions(repo)
     if _mixed_paths(definitions.get("error")):
@@ -86,7 +90,7 @@ def _plots(repo: Repo, max_points: int, snapshot: Snapshot, on_disk: bool) -> Re
             source["data_source"] = partial(thinned, loader, sampled, max_points)
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
-        internals.resolve_plot_sources(data)
+        internals.resolve_plot_sources(data, pool)
     mark_empty(sources.get("data", {}))
     snapshot.cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
     return data
@@ -229,8 +233,9 @@ def _take_refused(snapshot: Snapshot) -> None:
             snapshot.refused.append((error.name, error.reason))
 
 
-def read(repo: Repo, key: str, max_points: int) -> Snapshot:
-    """Everything the diff needs from revision `key` (a full SHA or "workspace")."""
+def read(repo: Repo, key: str, max_points: int, pool: Executor) -> Snapshot:
+    """Everything the diff needs from revision `key` (a full SHA or "workspace"); the plot
+    files are loaded in `pool` (see `internals.resolve_plot_sources`)."""
     from dvc.exceptions import NotDvcRepoError
 
     snapshot = Snapshot()
@@ -239,7 +244,7 @@ def read(repo: Repo, key: str, max_points: int) -> Snapshot:
             with guard.guarded(repo):
                 snapshot.metrics = _result(lambda: internals.gather_metrics(repo))
                 snapshot.params = _result(lambda: internals.gather_params(repo))
-                snapshot.plots = _plots(repo, max_points, snapshot, key == WORKSPACE)
+                snapshot.plots = _plots(repo, max_points, snapshot, key == WORKSPACE, pool)
                 _take_refused(snapshot)
                 for result in (snapshot.metrics, snapshot.params):
                     values.mark_empty(repo, result)
