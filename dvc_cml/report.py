@@ -129,15 +129,16 @@ def render_plots(
     of them, one more takes charts from the end of the queue); `meanwhile` runs here while
     the workers draw.
     """
+    from dvc_cml.render.charts import area
+
     labels = _drawn_labels(report)
     left_out = _left_out_note(report, labels)
     stems = [f"{PLOTS_DIR}/{slug}" for slug in _slugs([p.name for p in report.plots])]
-    # Confusion matrices last: the main process rasterises each chart after a worker,
-    # and theirs are the quickest, so the run ends sooner.
+    # The largest charts first: the main process rasterises each chart after a worker
+    # has drawn it, and the last one's rasterising is what the run waits for at the end
+    # (a confusion matrix of many heads takes 0.2 s; of two, about as long as a line chart).
     shown = {p.name: _only(p, labels) for p in _to_chart(report, all_plots)}
-    wanted = sorted(
-        (p for p in shown.values() if p.points), key=lambda p: p.kind is PlotKind.CONFUSION
-    )
+    wanted = sorted((p for p in shown.values() if p.points), key=lambda p: -area(p, labels))
     notes = {id(p): _chart_notes(p, labels, left_out) for p in wanted}
     drawn: dict[int, Drawn] = {}
     if charts and wanted:

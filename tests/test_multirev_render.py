@@ -33,6 +33,7 @@ from dvc_cml.model import (
 )
 from dvc_cml.render import charts, comment, html, jsondoc, markdown, palette, terminal
 from dvc_cml.report import render_plots
+from tests.test_charts import png_size
 
 BASE = Revision("main", "1111111aaaaaaa")
 
@@ -509,3 +510,35 @@ def test_hostile_names_leave_the_terminal_visible_with_several_heads() -> None:
     assert "exp\\u202eevil" in text
     assert "acc\\x1b]8;;x\\x07" in text
     assert "  tr\\rain: changed at exp\\u202eevil" in text
+
+
+def test_the_size_of_a_chart_is_known_before_it_is_drawn() -> None:
+    """`charts.area` orders the drawing, largest first (a run waits for the last chart's
+    rasterising): it is within a fifth of the PNG's size, axes and legends included."""
+
+    def confusion(count: int, files: list[str]) -> DataPlot:
+        keys = ["base", *(head_key(i) for i in range(count))]
+        points = tuple(
+            Point(key, file, x, y, 3) for key in keys for file in files for x in "ab" for y in "ab"
+        )
+        return DataPlot("cm", "cm", "confusion", "actual", "predicted", points)
+
+    cases = {
+        "ten heads, two files": (confusion(10, ["a.json", "b.json"]), 10),
+        "three heads": (confusion(3, ["a.json"]), 3),
+        "two revisions, two files": (confusion(1, ["a.json", "b.json"]), 1),
+        "four heads": (confusion(4, ["a.json"]), 4),
+        "loss of ten heads": (loss_plot(10), 10),
+        "two revisions": (confusion(1, ["a.json"]), 1),
+    }
+    drawn = {}
+    for name, (plot, count) in cases.items():
+        labels = labels_of(report_of(count))
+        png = charts.to_png(charts.chart_spec(plot, labels))
+        width, height = png_size(png)
+        drawn[name] = (charts.area(plot, labels), width * height / charts.SCALE**2)
+    for name, (estimate, pixels) in drawn.items():
+        assert abs(estimate / pixels - 1) < 0.2, (name, estimate, pixels)
+    # Largest first: a confusion matrix of many heads before any line chart.
+    assert max(drawn, key=lambda name: drawn[name][0]) == "ten heads, two files"
+    assert drawn["four heads"][0] > drawn["loss of ten heads"][0]

@@ -389,6 +389,19 @@ def _stack(blocks: list[dict[str, Any]], title: dict[str, Any]) -> dict[str, Any
     return {**spec, "datasets": datasets} if datasets else spec
 
 
+def area(plot: DataPlot, labels: Mapping[str, str]) -> int:
+    """About how many pixels the plot's chart covers, axes and legends included, before
+    drawing it: what rasterising it costs (see `report.render_plots`).  A confusion matrix
+    has a panel per file and revision, and one per head's difference; every other chart is
+    one plot area and its legend."""
+    if plot.kind is not PlotKind.CONFUSION:
+        return (WIDTH + 200) * (HEIGHT + 60)
+    revisions = len(plot.revs())
+    files = len({p.series for p in plot.points})
+    size = PANEL if len(labels) <= 4 else SMALL_PANEL  # as `_confusion_spec` draws them
+    return files * (2 * revisions - 1) * (size + 80) ** 2
+
+
 def chart_spec(
     plot: DataPlot, labels: Mapping[str, str], notes: list[str] | None = None
 ) -> dict[str, Any]:
