@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dvc_cml.downsample import keep
 from dvc_cml.model import DataPlot, Report, Revision, Row
 from dvc_cml.render import terminal
 from tests.conftest import Project
+from tests.shapes import dvc_cli, dvc_rows
 
 MakeProject = Callable[[str], Project]
 
@@ -172,6 +174,67 @@ def test_files_joined_row_by_row_are_never_thinned(
     monkeypatch.setattr(collect_module, "THIN_BYTES", 1000)
     report = collect(project.root, "main", None, {}, max_points=500)
     joined = next(p for p in report.plots if p.name == "joined")
+    assert isinstance(joined, DataPlot)
+    assert joined.problems == ()
+    assert joined.sampled_from == n  # downsampled after the join, not before
+    assert len(joined.points) <= 500
+
+
+def test_files_of_charts_that_draw_every_row_are_never_thinned(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A confusion matrix counts every row and a bar chart shows each: a large file of
+    numbers under either is read whole, where a line chart's would be downsampled.  The
+    cells are DVC's own datapoints counted (`dvc plots diff --json`)."""
+    from dvc_cml.collect import plotdata as collect_module
+
+    project = make_project("plots")
+    n = 6000
+    rows = [f"{i % 3},{(i * 2) % 3 if i % 5 else i % 3}" for i in range(n)]
+    project.write("preds/test.csv", "actual,predicted\n" + "\n".join(rows) + "\n")
+    bars = [f"{i},{i * 0.5}" for i in range(n)]
+    project.write("big/bars.csv", "feature,weight\n" + "\n".join(bars) + "\n")
+    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    bar = "  - big/bars.csv:\n      template: bar_horizontal\n      x: weight\n      y: feature\n"
+    project.write("dvc.yaml", dvc_yaml + bar)
+    monkeypatch.setattr(collect_module, "THIN_BYTES", 1000)
+    report = collect(project.root, "main", None, {}, max_points=500)
+    plots = {p.name: p for p in report.plots}
+
+    confusion = plots["confusion"]
+    assert isinstance(confusion, DataPlot)
+    ours: Counter[tuple[str, str]] = Counter()
+    for p in confusion.points:
+        if p.rev == "head" and p.series == "test.csv":
+            ours[(str(p.x), str(p.y))] += p.count
+    oracle = dvc_cli(project.root, "plots", "diff", "--json", "--split", "main")["data"]
+    theirs = Counter(
+        (r["actual"], r["predicted"])
+        for r in dvc_rows(oracle["confusion"])
+        if r["rev"] == "workspace" and r["filename"] == "test.csv"
+    )
+    assert ours == theirs and sum(ours.values()) == n
+    assert confusion.sampled_from == 0
+
+    bars_plot = plots["big/bars.csv"]
+    assert isinstance(bars_plot, DataPlot)
+    assert len(bars_plot.points) == n and bars_plot.sampled_from == 0
+
+
+def test_files_joined_in_a_nested_dvc_yaml_are_never_thinned(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DVC names a nested dvc.yaml's files from the project root already."""
+    from dvc_cml.collect import plotdata as collect_module
+
+    project = make_project("plots")
+    n = 6000
+    project.write("sub/x.csv", "t\n" + "\n".join(str(i) for i in range(n)) + "\n")
+    project.write("sub/y.csv", "v\n" + "\n".join(str(math.sin(i / 99)) for i in range(n)) + "\n")
+    project.write("sub/dvc.yaml", "plots:\n  - joined:\n      x: {x.csv: t}\n      y: {y.csv: v}\n")
+    monkeypatch.setattr(collect_module, "THIN_BYTES", 1000)
+    report = collect(project.root, "main", None, {}, max_points=500)
+    joined = next(p for p in report.plots if p.name.endswith("joined"))
     assert isinstance(joined, DataPlot)
     assert joined.problems == ()
     assert joined.sampled_from == n  # downsampled after the join, not before

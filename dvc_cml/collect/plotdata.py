@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import posixpath
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -191,6 +190,7 @@ def _series_points(
     return points, dropped, sampled, digest
 
 
+SAMPLED_KINDS = (PlotKind.LINE, PlotKind.SCATTER, PlotKind.SMOOTH)  # drawn downsampled
 MIN_SERIES_POINTS = 150  # several heads: no series is cut below this
 
 
@@ -250,11 +250,7 @@ def _data_plot(
         series.ys += values.ys
         series.ns += values.ns
 
-    sample = TEMPLATE_KINDS.get(template, PlotKind.LINE) in (
-        PlotKind.LINE,
-        PlotKind.SCATTER,
-        PlotKind.SMOOTH,
-    )
+    sample = TEMPLATE_KINDS.get(template, PlotKind.LINE) in SAMPLED_KINDS
     points: list[Point] = []
     dropped = sampled_from = 0
     digests: dict[str, dict[str, object]] = {rev: {} for rev in revs}
@@ -418,18 +414,20 @@ def _cut_notes(
     return tuple(notes)
 
 
-def joined_files(rev_data: Mapping[str, Any]) -> set[str]:
-    """Files a definition joins row by row (`x` from one, `y` from another): never thinned,
-    since each file would keep different rows."""
-    joined: set[str] = set()
-    for dvcfile, content in rev_data.get("definitions", {}).get("data", {}).items():
-        folder = posixpath.dirname(dvcfile)  # DVC's paths are POSIX, relative to the root
-        for props in content.get("data", {}).values():
-            if isinstance(props, dict) and isinstance(props.get("x"), dict):
-                for axis in (props.get("x"), props.get("y")):
-                    if isinstance(axis, dict):
-                        joined.update(posixpath.normpath(posixpath.join(folder, f)) for f in axis)
-    return joined
+def whole_files(rev_data: Mapping[str, Any]) -> set[str]:
+    """Files the downsampling while loading (`thinned`) must leave whole: those a definition
+    joins row by row (`x` from one file, `y` from another: each would keep different rows),
+    and those of every chart that draws each row (a confusion matrix counts them, a bar
+    chart shows each; a custom template is not matched to a kind yet)."""
+    whole: set[str] = set()
+    for content in rev_data.get("definitions", {}).get("data", {}).values():
+        for plot_id, props in content.get("data", {}).items():
+            given = props if isinstance(props, dict) else {}
+            kind = TEMPLATE_KINDS.get(str(given.get("template") or "linear"))
+            if isinstance(given.get("x"), dict) or kind not in SAMPLED_KINDS:
+                # DVC names the files from the project root, whichever dvc.yaml names them.
+                whole.update(internals.infer_plot_sources(plot_id, props))
+    return whole
 
 
 # What a Vega-Lite mark looks like as one of the kinds dvc-cml draws, for custom templates.

@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml.collect import guard, internals, values, workspace
-from dvc_cml.collect.plotdata import drop_cut_rows, joined_files, mark_empty, thinned
+from dvc_cml.collect.plotdata import drop_cut_rows, mark_empty, thinned, whole_files
 from dvc_cml.collect.project import WORKSPACE, describe
 from dvc_cml.model import Output
 
@@ -83,10 +83,10 @@ def _plots(
         return {}
     sources = internals.plot_sources(repo, definitions)
     data = {"definitions": definitions, "sources": sources}
-    joined = joined_files(data)
+    whole = whole_files(data)
     for path, source in sources.get("data", {}).items():
         loader = source.get("data_source")
-        if loader is not None and path.endswith((".csv", ".tsv")) and path not in joined:
+        if loader is not None and path.endswith((".csv", ".tsv")) and path not in whole:
             source["data_source"] = partial(thinned, loader, sampled, max_points)
     # DVC prints a progress bar and its own summary of failures; we report each file ourselves.
     with contextlib.redirect_stderr(io.StringIO()):
