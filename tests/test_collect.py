@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import pytest
 
-from dvc_cml.collect import collect, internals, plotdata
+from dvc_cml.collect import collect, plotdata
 from dvc_cml.errors import UserError
 from dvc_cml.model import MISSING, DataPlot, ImagePlot, PlotKind, Status, Verdict
 from tests.conftest import Project, git, git_bytes
@@ -309,11 +310,7 @@ def _one_revision(definitions: dict[str, Any], sources: dict[str, Any]) -> dict[
 
 
 def _counted_in_place(data: dict[str, Any]) -> None:
-    from dvc.render.match import PlotsData
-
-    groups = PlotsData(data).group_definitions()
-    props = {plot_id: internals.squash_plot_properties(g) for plot_id, g in groups.items()}
-    plotdata.count_confusion_rows(data, groups, props)
+    plotdata.count_confusion_rows(data)
 
 
 CONFUSION = {"template": "confusion", "x": "actual", "y": {"preds.json": "predicted"}}
@@ -359,6 +356,31 @@ def test_confusion_rows_left_as_dvc_reads_them(definitions: dict[str, Any], cont
     before = repr(data)
     _counted_in_place(data)
     assert repr(data) == before
+
+
+def test_rows_counted_as_one_revision_read_are_rows_again_if_the_merged_plot_is_not_a_matrix() -> (
+    None
+):
+    """DVC merges a plot's definitions over the revisions, the base's first: counted while
+    `exp` was read, its rows are rows again when the base draws that plot as lines."""
+    lines = {**CONFUSION, "template": "linear"}
+    data = _one_revision({"cm": lines}, {"preds.json": [dict(r) for r in ROWS]})
+    data |= {
+        "exp": _one_revision({"cm": CONFUSION}, {"preds.json": [dict(r) for r in ROWS]})["main"]
+    }
+    _counted_in_place({"exp": data["exp"]})
+    assert len(data["exp"]["sources"]["data"]["preds.json"]["data"]) == 3
+    _counted_in_place(data)
+    assert data["main"]["sources"]["data"]["preds.json"]["data"] == ROWS
+    again = data["exp"]["sources"]["data"]["preds.json"]["data"]
+    key = itemgetter("actual", "predicted")
+    assert sorted(again, key=key) == sorted(ROWS, key=key)  # grouped by cell now
+    # Counted at every revision, once and for all: a second pass changes nothing.
+    data = _one_revision({"cm": CONFUSION}, {"preds.json": [dict(r) for r in ROWS]})
+    _counted_in_place(data)
+    once = repr(data)
+    _counted_in_place(data)
+    assert repr(data) == once
 
 
 def test_confusion_cells_equal_the_rows_dvc_matches(make_project: MakeProject) -> None:

@@ -514,7 +514,7 @@ ROWS = "\x00dvc-cml rows"  # a counted confusion row: how many rows of the file 
 
 def _confusion_fields(props: Mapping[str, Any]) -> tuple[str, str] | None:
     """(x field, y field) of a confusion matrix that reads one field on each axis."""
-    if not str(props.get("template") or "").startswith("confusion"):
+    if TEMPLATE_KINDS.get(str(props.get("template"))) is not PlotKind.CONFUSION:
         return None
     x, y = props.get("x"), props.get("y")
     if isinstance(y, dict) and len(set(map(repr, y.values()))) == 1:
@@ -522,9 +522,12 @@ def _confusion_fields(props: Mapping[str, Any]) -> tuple[str, str] | None:
     return (x, y) if isinstance(x, str) and isinstance(y, str) else None
 
 
-def _only_list(content: dict[Any, Any]) -> tuple[Any, Any] | None:
-    """(container, key) of the one list in a file's content, where DVC's converter looks
-    for rows (`_lists`: any value of its dicts, however deep)."""
+def _rows_at(source: Any) -> tuple[Any, Any] | None:
+    """(container, key) of the one list in a loaded file, where DVC's converter looks for
+    rows (`_lists`: the file's own list, or any value of its dicts, however deep)."""
+    content = source.get("data") if isinstance(source, dict) else None
+    if isinstance(content, list):
+        return source, "data"
     found: list[tuple[Any, Any]] = []
     todo = [content]
     while todo and len(found) < 2:
@@ -554,36 +557,42 @@ def _counted(rows: Any, x: str, y: str) -> list[dict[Any, Any]] | None:
     return [{x: a, y: b, ROWS: n} for (a, b), n in counts.items()]
 
 
-def count_confusion_rows(
-    data: Mapping[str, Any], groups: Mapping[str, Any], props: Mapping[str, Any]
-) -> None:
+def _uncounted(rows: list[dict[Any, Any]]) -> list[dict[Any, Any]]:
+    """Counted rows as the rows they stand for (of the two fields counted, cell by cell)."""
+    return [{k: v for k, v in row.items() if k != ROWS} for row in rows for _ in range(row[ROWS])]
+
+
+def count_confusion_rows(data: Mapping[str, Any]) -> None:
     """Replace, in place, the rows of each file that only confusion matrices read by one row
     per cell and its count (`ROWS`), before DVC's matching copies every row several times.
 
     example-get-started writes one row per test sample (18,000 rows a revision in the
-    benchmark's project, 0.3 s of matching for 11 revisions; tens of thousands in real
-    ones).  A file another plot reads, one whose matrices name different fields, or rows
-    of mixed keys are left as they are.
+    benchmark's project, 0.3 s of matching for 11 revisions; real test sets can have a
+    million).  A file another plot reads, one whose matrices name different fields, or rows
+    of mixed keys are left as they are.  Run on each revision as it is read (so its rows are
+    not all held until every revision is), and again on all of them, as DVC merges each
+    plot's definitions over the revisions: rows counted for a definition that, merged, is
+    not a confusion matrix after all are made rows again.
     """
+    from dvc.render.match import PlotsData
+
     fields: dict[tuple[str, str], set[tuple[str, str] | None]] = {}
-    for plot_id, group in groups.items():
-        pair = _confusion_fields(props.get(plot_id, {}))
+    for group in PlotsData(data).group_definitions().values():
+        pair = _confusion_fields(internals.squash_plot_properties(group))
         for side, inner_id, definition in group:
             for source in internals.infer_plot_sources(inner_id, definition):
                 fields.setdefault((side, source), set()).add(pair)
     for (side, source), pairs in fields.items():
-        pair = pairs.pop() if len(pairs) == 1 else None
-        if pair is None:
+        where = _rows_at(data[side].get("sources", {}).get("data", {}).get(source))
+        if where is None:
             continue
-        x, y = pair
-        holder = data[side].get("sources", {}).get("data", {}).get(source)
-        content = holder.get("data") if isinstance(holder, dict) else None
-        if isinstance(content, list):
-            where: tuple[Any, Any] | None = (holder, "data")
-        else:
-            where = _only_list(content) if isinstance(content, dict) else None
-        if where is not None and (counted := _counted(where[0][where[1]], x, y)) is not None:
-            where[0][where[1]] = counted
+        holder, key = where
+        rows, pair = holder[key], (next(iter(pairs)) if len(pairs) == 1 else None)
+        if rows and isinstance(rows[0], dict) and ROWS in rows[0]:  # counted already
+            if pair is None or set(pair) != rows[0].keys() - {ROWS}:
+                holder[key] = _uncounted(rows)
+        elif pair is not None and (counted := _counted(rows, *pair)) is not None:
+            holder[key] = counted
 
 
 def plots(
@@ -603,11 +612,11 @@ def plots(
 
     revs = list(data)
     template_notes = _builtin_templates(data, templates_dir)
-    groups = PlotsData(data).group_definitions()
     user_props = {
-        plot_id: internals.squash_plot_properties(group) for plot_id, group in groups.items()
+        plot_id: internals.squash_plot_properties(group)
+        for plot_id, group in PlotsData(data).group_definitions().items()
     }
-    count_confusion_rows(data, groups, user_props)
+    count_confusion_rows(data)
     out: dict[str, Plot] = {}
     not_read: dict[tuple[str, str], Problem] = {}
     unreadable_type = internals.plot_metric_type_error()

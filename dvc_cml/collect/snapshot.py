@@ -17,7 +17,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from dvc_cml.collect import guard, internals, values, workspace
-from dvc_cml.collect.plotdata import drop_cut_rows, mark_empty, thinned, whole_files
+from dvc_cml.collect.plotdata import (
+    count_confusion_rows,
+    drop_cut_rows,
+    mark_empty,
+    thinned,
+    whole_files,
+)
 from dvc_cml.collect.project import WORKSPACE, describe
 from dvc_cml.model import Output
 
@@ -93,6 +99,7 @@ def _plots(
         internals.resolve_plot_sources(data, pool)
     mark_empty(sources.get("data", {}))
     snapshot.cut.update(drop_cut_rows(sources.get("data", {}), on_disk))
+    count_confusion_rows({"this revision": data})
     return data
 
 
