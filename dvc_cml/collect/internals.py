@@ -126,8 +126,14 @@ def resolve_plot_sources(data: Mapping[str, Any], pool: Executor) -> None:
     def resolve(value: dict[str, Any]) -> None:
         value.update(value.pop("data_source")(cache=True))
 
-    for _ in pool.map(resolve, sources):  # an exception is raised here, as DVC's would be
-        pass
+    futures = [pool.submit(resolve, source) for source in sources]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:  # as DVC's pool (`cancel_on_error`): the rest are not started
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def plot_metric_type_error() -> type[Exception]:
