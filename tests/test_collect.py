@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from operator import itemgetter
@@ -410,3 +411,31 @@ def test_confusion_cells_equal_the_rows_dvc_matches(make_project: MakeProject) -
     scatter = plots["preds/val.csv"]
     assert isinstance(scatter, DataPlot)
     assert len(scatter.points) == len(dvc_rows(oracle["preds/val.csv"])) == 12
+
+
+def test_a_file_cannot_pass_its_rows_off_as_counted(make_project: MakeProject) -> None:
+    """A branch writes any key, the old marker of counted rows too, with a count of 10**12:
+    such rows are rows like any other, counted once each (never made 10**12 rows), as DVC's
+    own datapoints say (`dvc plots diff --json`)."""
+    forged = [{**row, "\x00dvc-cml rows": 10**12} for row in ROWS]
+    shared = {"cm": CONFUSION, "preds.json": {"template": "scatter", "x": "actual"}}
+    data = _one_revision(shared, {"preds.json": [dict(r) for r in forged]})
+    _counted_in_place(data)
+    assert data["main"]["sources"]["data"]["preds.json"]["data"] == forged
+
+    project = make_project("plots")
+    project.apply_head()
+    project.write("preds/forged.json", json.dumps(forged * 3))
+    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    extra = (
+        "  - forged:\n      template: confusion\n      x: actual\n"
+        "      y:\n        preds/forged.json: predicted\n"
+    )
+    project.write("dvc.yaml", dvc_yaml + extra)
+    report = collect(project.root, "main", None, {})
+    oracle = dvc_cli(project.root, "plots", "diff", "--json", "--split", "main")["data"]
+    [plot] = [p for p in report.plots if p.name == "forged"]
+    assert isinstance(plot, DataPlot)
+    ours = {(p.x, p.y): p.count for p in plot.points}
+    assert ours == dict(Counter((r["actual"], r["predicted"]) for r in dvc_rows(oracle["forged"])))
+    assert ours == {(0, 0): 9, (0, 1): 3, (1, 1): 3}

@@ -509,7 +509,15 @@ def _builtin_templates(data: Mapping[str, Any], templates_dir: Path) -> dict[str
     return notes
 
 
-ROWS = "\x00dvc-cml rows"  # a counted confusion row: how many rows of the file it stands for
+class _Rows:
+    """The key of a counted confusion row's count (see `count_confusion_rows`): an object,
+    so that no file can hold it (a branch could write any string, a count of 10**12 too)."""
+
+    def __repr__(self) -> str:
+        return "<rows>"
+
+
+ROWS: Any = _Rows()
 
 
 def _confusion_fields(props: Mapping[str, Any]) -> tuple[str, str] | None:
