@@ -157,23 +157,34 @@ def test_large_csv_files_are_thinned_while_loading(
     assert base == [p for p in full.points if p.rev == "base"]
 
 
+@pytest.mark.parametrize(
+    ("where", "dvc_yaml"),
+    [
+        ("big", "  - joined:\n      x: {big/x.csv: t}\n      y: {big/y.csv: v}\n"),
+        # A nested dvc.yaml: DVC names its files from the project root already.
+        ("sub", "plots:\n  - joined:\n      x: {x.csv: t}\n      y: {y.csv: v}\n"),
+    ],
+    ids=["root", "nested"],
+)
 def test_files_joined_row_by_row_are_never_thinned(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, where: str, dvc_yaml: str
 ) -> None:
     """`x` from one file and `y` from another: thinning each differently would break the join."""
     from dvc_cml.collect import plotdata as collect_module
 
     project = make_project("plots")
     n = 6000
-    project.write("big/x.csv", "t\n" + "\n".join(str(i) for i in range(n)) + "\n")
-    project.write("big/y.csv", "v\n" + "\n".join(str(math.sin(i / 99)) for i in range(n)) + "\n")
-    dvc_yaml = (project.root / "dvc.yaml").read_text()
+    project.write(f"{where}/x.csv", "t\n" + "\n".join(str(i) for i in range(n)) + "\n")
     project.write(
-        "dvc.yaml", dvc_yaml + "  - joined:\n      x: {big/x.csv: t}\n      y: {big/y.csv: v}\n"
+        f"{where}/y.csv", "v\n" + "\n".join(str(math.sin(i / 99)) for i in range(n)) + "\n"
     )
+    if where == "sub":
+        project.write("sub/dvc.yaml", dvc_yaml)
+    else:
+        project.write("dvc.yaml", (project.root / "dvc.yaml").read_text() + dvc_yaml)
     monkeypatch.setattr(collect_module, "THIN_BYTES", 1000)
     report = collect(project.root, "main", None, {}, max_points=500)
-    joined = next(p for p in report.plots if p.name == "joined")
+    joined = next(p for p in report.plots if p.name.endswith("joined"))
     assert isinstance(joined, DataPlot)
     assert joined.problems == ()
     assert joined.sampled_from == n  # downsampled after the join, not before
@@ -219,23 +230,3 @@ def test_files_of_charts_that_draw_every_row_are_never_thinned(
     bars_plot = plots["big/bars.csv"]
     assert isinstance(bars_plot, DataPlot)
     assert len(bars_plot.points) == n and bars_plot.sampled_from == 0
-
-
-def test_files_joined_in_a_nested_dvc_yaml_are_never_thinned(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """DVC names a nested dvc.yaml's files from the project root already."""
-    from dvc_cml.collect import plotdata as collect_module
-
-    project = make_project("plots")
-    n = 6000
-    project.write("sub/x.csv", "t\n" + "\n".join(str(i) for i in range(n)) + "\n")
-    project.write("sub/y.csv", "v\n" + "\n".join(str(math.sin(i / 99)) for i in range(n)) + "\n")
-    project.write("sub/dvc.yaml", "plots:\n  - joined:\n      x: {x.csv: t}\n      y: {y.csv: v}\n")
-    monkeypatch.setattr(collect_module, "THIN_BYTES", 1000)
-    report = collect(project.root, "main", None, {}, max_points=500)
-    joined = next(p for p in report.plots if p.name.endswith("joined"))
-    assert isinstance(joined, DataPlot)
-    assert joined.problems == ()
-    assert joined.sampled_from == n  # downsampled after the join, not before
-    assert len(joined.points) <= 500
