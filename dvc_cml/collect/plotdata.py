@@ -554,7 +554,7 @@ def _counted(rows: Any, x: str, y: str) -> list[dict[Any, Any]] | None:
     if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
         return None
     keys = rows[0].keys()
-    if not {x, y} <= keys or ROWS in keys:
+    if not {x, y} <= keys:
         return None
     try:  # in C: dict.keys fails on a row that is not a dict, hashing on a list or dict
         if not all(map(keys.__eq__, map(dict.keys, rows))):
